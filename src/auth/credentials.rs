@@ -1,0 +1,263 @@
+//! Where registry credentials come from: explicit values, and docker's `config.json`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use super::Error;
+
+/// A secret for one registry. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Username and password (sent as Basic to the registry or the token realm).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+    /// An identity (refresh) token, exchanged with an OAuth2 POST to the realm.
+    IdentityToken(String),
+    /// A registry token, sent as `Bearer` as it is.
+    RegistryToken(String),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Credential::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+            Credential::RegistryToken(_) => f.write_str("RegistryToken(<redacted>)"),
+        }
+    }
+}
+
+/// A source of credentials, asked with the registry name as references spell it
+/// (`docker.io`, `localhost:5000`).
+pub trait CredentialSource: Send + Sync {
+    /// The credential for `registry`, if this source has one.
+    fn credential(&self, registry: &str) -> Option<Credential>;
+}
+
+/// Credentials given explicitly, per registry.
+///
+/// ```
+/// use irel::auth::{Credential, CredentialSource, StaticCredentials};
+/// let mut creds = StaticCredentials::default();
+/// creds.insert("localhost:5000", Credential::Basic { username: "u".into(), password: "p".into() });
+/// assert!(creds.credential("localhost:5000").is_some());
+/// assert!(creds.credential("docker.io").is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StaticCredentials {
+    by_registry: HashMap<String, Credential>,
+}
+
+impl StaticCredentials {
+    /// Sets the credential for `registry`.
+    pub fn insert(&mut self, registry: &str, credential: Credential) {
+        self.by_registry.insert(normalize_key(registry), credential);
+    }
+}
+
+impl CredentialSource for StaticCredentials {
+    fn credential(&self, registry: &str) -> Option<Credential> {
+        self.by_registry.get(&normalize_key(registry)).cloned()
+    }
+}
+
+/// The `auths` section of docker's `config.json`.
+///
+/// ```
+/// use irel::auth::{CredentialSource, DockerConfig};
+/// let cfg = DockerConfig::parse(br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpwOmM="}}}"#, "inline").unwrap();
+/// assert!(cfg.credential("docker.io").is_some());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DockerConfig {
+    auths: StaticCredentials,
+    path: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
+    #[serde(default)]
+    registrytoken: Option<String>,
+}
+
+impl DockerConfig {
+    /// Reads `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`; a missing file is an
+    /// empty configuration.
+    pub fn load_default() -> Result<DockerConfig, Error> {
+        let dir = match std::env::var_os("DOCKER_CONFIG") {
+            Some(d) => PathBuf::from(d),
+            None => match std::env::var_os("HOME") {
+                Some(h) => PathBuf::from(h).join(".docker"),
+                None => return Ok(DockerConfig::default()),
+            },
+        };
+        Self::load(&dir.join("config.json"))
+    }
+
+    /// Reads one config file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<DockerConfig, Error> {
+        match std::fs::read(path) {
+            Ok(data) => {
+                let mut cfg = Self::parse(&data, &path.display().to_string())?;
+                cfg.path = Some(path.to_path_buf());
+                Ok(cfg)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DockerConfig::default()),
+            Err(e) => Err(Error::CredentialsFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parses config.json content; `origin` names it in errors.
+    pub fn parse(data: &[u8], origin: &str) -> Result<DockerConfig, Error> {
+        let bad = |reason: String| Error::CredentialsFile {
+            path: origin.to_string(),
+            reason,
+        };
+        let file: ConfigFile = serde_json::from_slice(data).map_err(|e| bad(e.to_string()))?;
+        let mut auths = StaticCredentials::default();
+        for (key, entry) in file.auths {
+            let cred = if let Some(t) = entry.registrytoken.filter(|t| !t.is_empty()) {
+                Credential::RegistryToken(t)
+            } else if let Some(t) = entry.identitytoken.filter(|t| !t.is_empty()) {
+                Credential::IdentityToken(t)
+            } else if let Some(a) = entry.auth.filter(|a| !a.is_empty()) {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(a.trim())
+                    .map_err(|_| bad(format!("auths.{key}.auth is not base64")))?;
+                let text = String::from_utf8(decoded).map_err(|_| bad(format!("auths.{key}.auth is not UTF-8")))?;
+                let Some((u, p)) = text.split_once(':') else {
+                    return Err(bad(format!("auths.{key}.auth is not base64(user:password)")));
+                };
+                Credential::Basic {
+                    username: u.to_string(),
+                    password: p.to_string(),
+                }
+            } else if let (Some(u), Some(p)) = (entry.username, entry.password) {
+                Credential::Basic {
+                    username: u,
+                    password: p,
+                }
+            } else {
+                continue;
+            };
+            auths.insert(&key, cred);
+        }
+        Ok(DockerConfig { auths, path: None })
+    }
+
+    /// The file this came from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+impl CredentialSource for DockerConfig {
+    fn credential(&self, registry: &str) -> Option<Credential> {
+        self.auths.credential(registry)
+    }
+}
+
+/// Sources asked in order; the first that has a credential wins.
+#[derive(Default)]
+pub struct CredentialChain(pub Vec<Box<dyn CredentialSource>>);
+
+impl CredentialSource for CredentialChain {
+    fn credential(&self, registry: &str) -> Option<Credential> {
+        self.0.iter().find_map(|s| s.credential(registry))
+    }
+}
+
+/// Compares config keys the way docker does: scheme and path stripped, Docker Hub's aliases
+/// folded into `docker.io`.
+pub(crate) fn normalize_key(key: &str) -> String {
+    let k = key.trim();
+    let k = k
+        .strip_prefix("https://")
+        .or_else(|| k.strip_prefix("http://"))
+        .unwrap_or(k);
+    let k = k.split('/').next().unwrap_or_default().to_ascii_lowercase();
+    match k.as_str() {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => "docker.io".into(),
+        _ => k,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_field_splits_at_first_colon() {
+        // base64("user:pa:ss")
+        let cfg = DockerConfig::parse(br#"{"auths":{"localhost:5000":{"auth":"dXNlcjpwYTpzcw=="}}}"#, "t").unwrap();
+        assert_eq!(
+            cfg.credential("localhost:5000"),
+            Some(Credential::Basic {
+                username: "user".into(),
+                password: "pa:ss".into()
+            })
+        );
+    }
+
+    #[test]
+    fn hub_keys_and_schemes_are_normalized() {
+        let cfg = DockerConfig::parse(
+            br#"{"auths":{"https://index.docker.io/v1/":{"username":"a","password":"b"},"http://reg.example:5000/v2/":{"identitytoken":"tok"}}}"#,
+            "t",
+        )
+        .unwrap();
+        assert!(cfg.credential("docker.io").is_some());
+        assert!(cfg.credential("registry-1.docker.io").is_some());
+        assert_eq!(
+            cfg.credential("reg.example:5000"),
+            Some(Credential::IdentityToken("tok".into()))
+        );
+        assert_eq!(cfg.credential("reg.example"), None);
+    }
+
+    #[test]
+    fn registry_token_and_empty_entries() {
+        let cfg =
+            DockerConfig::parse(br#"{"auths":{"r.example":{"registrytoken":"rt"},"e.example":{}}}"#, "t").unwrap();
+        assert_eq!(
+            cfg.credential("r.example"),
+            Some(Credential::RegistryToken("rt".into()))
+        );
+        assert_eq!(cfg.credential("e.example"), None);
+    }
+
+    #[test]
+    fn bad_files_name_themselves_and_hide_secrets() {
+        let e = DockerConfig::parse(br#"{"auths":{"r":{"auth":"bm9jb2xvbg=="}}}"#, "/x/config.json").unwrap_err();
+        assert!(e.to_string().contains("/x/config.json"), "{e}");
+        let c = Credential::Basic {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Blobs: existence checks, verified streaming downloads, cross-repository mounts and
+//! streaming uploads. No blob is ever held whole in memory: a download is a body stream that
+//! checks size and digest as it goes, and an upload sends such a stream as its request body.
+
+mod verify;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::auth::Scope;
+use crate::client::{Client, RequestBody};
+use crate::error::Error;
+use crate::reference::{Digest, Reference};
+use crate::transport::{self, read_body_limited, BoxError};
+
+pub use verify::VerifyingBody;
+
+/// A blob being downloaded: a body that yields its bytes and fails if they are not the
+/// expected size and digest.
+pub struct BlobStream {
+    body: VerifyingBody<Incoming>,
+}
+
+impl BlobStream {
+    /// The expected size.
+    pub fn size(&self) -> u64 {
+        self.body.expected_size()
+    }
+
+    /// Reads the next chunk; `None` at the (verified) end.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, BoxError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => return Some(Ok(data)),
+                    Err(_) => continue,
+                },
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The stream as a request body, for uploading it elsewhere.
+    pub fn into_body(self) -> transport::Body {
+        self.body.boxed()
+    }
+}
+
+impl HttpBody for BlobStream {
+    type Data = Bytes;
+    type Error = BoxError;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// What a mount request achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOutcome {
+    /// The registry linked the blob into the repository.
+    Mounted,
+    /// The registry refused and opened an upload session at this location instead.
+    Upload(String),
+}
+
+fn blob_path(r: &Reference, digest: &Digest) -> String {
+    format!("/v2/{}/blobs/{}", r.repository(), digest)
+}
+
+fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Error> {
+    headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| Error::Registry {
+            operation: "POST upload",
+            url: url.to_string(),
+            status: StatusCode::ACCEPTED,
+            errors: Vec::new(),
+            hint: Some(format!("the registry of {r} opened an upload without a Location")),
+        })
+}
+
+/// `location` with `digest=` added, keeping any query the registry put there.
+fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
+    let mut url = transport::parse_url(base)?
+        .join(location)
+        .map_err(|e| transport::Error::InvalidUrl {
+            url: location.to_string(),
+            reason: e.to_string(),
+        })?;
+    url.query_pairs_mut().append_pair("digest", digest.as_str());
+    Ok(url.to_string())
+}
+
+impl Client {
+    /// The size of `digest` in `r`'s repository, or `None` if it is not there.
+    pub async fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<Option<u64>, Error> {
+        let path = blob_path(r, digest);
+        let resp = self
+            .call(
+                r,
+                &[Scope::pull(r.repository())],
+                Method::HEAD,
+                &path,
+                HeaderMap::new(),
+                RequestBody::Empty,
+            )
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let url = format!("{}{path}", self.base_url(r).await?);
+        let resp = self.expect_status(resp, &[StatusCode::OK], "HEAD blob", &url).await?;
+        Ok(Some(
+            resp.headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        ))
+    }
+
+    /// Starts downloading `digest` (of `size` bytes) from `r`'s repository; redirects to
+    /// storage are followed without credentials.
+    pub async fn get_blob(&self, r: &Reference, digest: &Digest, size: u64) -> Result<BlobStream, Error> {
+        let path = blob_path(r, digest);
+        let resp = self
+            .call(
+                r,
+                &[Scope::pull(r.repository())],
+                Method::GET,
+                &path,
+                HeaderMap::new(),
+                RequestBody::Empty,
+            )
+            .await?;
+        let url = format!("{}{path}", self.base_url(r).await?);
+        let resp = self.expect_status(resp, &[StatusCode::OK], "GET blob", &url).await?;
+        if let Some(len) = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if len != size {
+                return Err(Error::BlobTransfer {
+                    digest: digest.clone(),
+                    source_repo: r.name(),
+                    destination: String::new(),
+                    detail: format!("the registry serves {len} bytes where the manifest says {size}"),
+                });
+            }
+        }
+        Ok(BlobStream {
+            body: VerifyingBody::new(resp.into_body(), digest.clone(), size),
+        })
+    }
+
+    /// Asks `dst`'s registry to link `digest` from repository `from` (same registry) into
+    /// `dst`'s repository. The token asked for carries push on `dst` and pull on `from`.
+    pub async fn mount_blob(&self, dst: &Reference, digest: &Digest, from: &str) -> Result<MountOutcome, Error> {
+        let path = format!(
+            "/v2/{}/blobs/uploads/?mount={}&from={}",
+            dst.repository(),
+            digest,
+            url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
+        );
+        let scopes = [Scope::push(dst.repository()), Scope::pull(from)];
+        let resp = self
+            .call(dst, &scopes, Method::POST, &path, HeaderMap::new(), RequestBody::Empty)
+            .await?;
+        let url = format!("{}{path}", self.base_url(dst).await?);
+        let resp = self
+            .expect_status(resp, &[StatusCode::CREATED, StatusCode::ACCEPTED], "POST mount", &url)
+            .await?;
+        let outcome = if resp.status() == StatusCode::CREATED {
+            MountOutcome::Mounted
+        } else {
+            MountOutcome::Upload(location(dst, resp.headers(), &url)?)
+        };
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(outcome)
+    }
+
+    /// Opens an upload session in `dst`'s repository and returns its location.
+    pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
+        let path = format!("/v2/{}/blobs/uploads/", dst.repository());
+        let resp = self
+            .call(
+                dst,
+                &[Scope::push(dst.repository())],
+                Method::POST,
+                &path,
+                HeaderMap::new(),
+                RequestBody::Empty,
+            )
+            .await?;
+        let url = format!("{}{path}", self.base_url(dst).await?);
+        let resp = self
+            .expect_status(resp, &[StatusCode::ACCEPTED], "POST upload", &url)
+            .await?;
+        let loc = location(dst, resp.headers(), &url)?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(loc)
+    }
+
+    /// Finishes an upload session with the whole blob in one streaming PUT.
+    pub async fn finish_upload(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
+        let base = self.base_url(dst).await?;
+        let url = with_digest(location, &base, digest)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        let resp = self
+            .call(
+                dst,
+                &[Scope::push(dst.repository())],
+                Method::PUT,
+                &url,
+                headers,
+                RequestBody::Stream(body, size),
+            )
+            .await?;
+        let resp = self
+            .expect_status(resp, &[StatusCode::CREATED, StatusCode::NO_CONTENT], "PUT blob", &url)
+            .await?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(())
+    }
+
+    /// Uploads a blob held in memory (configs, small test content).
+    pub async fn push_blob_bytes(&self, dst: &Reference, data: Bytes) -> Result<Digest, Error> {
+        let digest = Digest::sha256_of(&data);
+        if self.blob_exists(dst, &digest).await?.is_some() {
+            return Ok(digest);
+        }
+        let loc = self.start_upload(dst).await?;
+        let size = data.len() as u64;
+        self.finish_upload(dst, &loc, &digest, size, transport::full_body(data))
+            .await?;
+        Ok(digest)
+    }
+}

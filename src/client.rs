@@ -1,0 +1,264 @@
+//! [`Client`]: the registry client, built once and shared. It joins the transport and the
+//! authenticator; the manifest, blob and copy modules add operations to it.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, WWW_AUTHENTICATE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::auth::{Authenticator, CredentialChain, CredentialSource, Scope};
+use crate::error::{parse_error_body, Error};
+use crate::reference::Reference;
+use crate::transport::{self, full_body, read_body_limited, Body, Transport, TransportConfig};
+
+/// Registry error bodies are read up to this size.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// A request body, and whether it can be sent again after a 401.
+pub(crate) enum RequestBody {
+    Empty,
+    Bytes(Bytes),
+    /// A stream: sent once. The caller must hold a valid token first (an earlier request in the
+    /// same scope got it), because a 401 cannot be retried.
+    Stream(Body, u64),
+}
+
+/// Builds a [`Client`].
+///
+/// ```
+/// # fn demo() -> Result<(), irel::Error> {
+/// let client = irel::Client::builder()
+///     .insecure_registry("lab-registry:5000")
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    transport: TransportConfig,
+    credentials: CredentialChain,
+}
+
+impl ClientBuilder {
+    /// Allows plain http and unverified TLS for `host[:port]`.
+    pub fn insecure_registry(mut self, host: &str) -> Self {
+        self.transport.insecure_registry(host);
+        self
+    }
+
+    /// Every registry insecure: TLS unverified and plain http allowed (Go irel's `--skip-tls-verify`).
+    pub fn skip_tls_verify(mut self, skip: bool) -> Self {
+        self.transport.skip_tls_verify(skip);
+        self
+    }
+
+    /// Trusts the PEM certificates in `path` as extra roots.
+    pub fn ca_certificate_file(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        self.transport.ca_certificate_file(path)?;
+        Ok(self)
+    }
+
+    /// Connects to `host` at `addr` instead of resolving it.
+    pub fn resolve(mut self, host: &str, addr: IpAddr) -> Self {
+        self.transport.resolve(host, addr);
+        self
+    }
+
+    /// Adds a credential source; sources are asked in the order added.
+    pub fn credentials(mut self, source: impl CredentialSource + 'static) -> Self {
+        self.credentials.0.push(Box::new(source));
+        self
+    }
+
+    /// Replaces the transport settings wholesale.
+    pub fn transport_config(mut self, config: TransportConfig) -> Self {
+        self.transport = config;
+        self
+    }
+
+    /// Builds the client (connection pools, TLS configurations).
+    pub fn build(self) -> Result<Client, Error> {
+        let transport = Transport::new(&self.transport)?;
+        let auth = Authenticator::new(transport.clone(), Arc::new(self.credentials));
+        Ok(Client { transport, auth })
+    }
+}
+
+/// A registry client. Cheap to clone; clones share connections and tokens.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) transport: Transport,
+    pub(crate) auth: Authenticator,
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The transport, for sending requests irel has no operation for.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// `scheme://host` of the registry serving `r`.
+    pub(crate) async fn base_url(&self, r: &Reference) -> Result<String, Error> {
+        Ok(self.transport.base_url(r.api_host()).await?)
+    }
+
+    /// Sends an authenticated request for repository `r`. `target` is a path (`/v2/…`) on the
+    /// registry or an absolute URL (an upload `Location`). Authorization only ever goes to the
+    /// registry's own origin.
+    pub(crate) async fn call(
+        &self,
+        r: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        target: &str,
+        headers: HeaderMap,
+        body: RequestBody,
+    ) -> Result<Response<Incoming>, Error> {
+        let host = r.api_host();
+        let ping = self.transport.ping(host).await?;
+        let base = format!("{}://{}", ping.scheme.as_str(), host);
+        let url = if target.starts_with('/') {
+            format!("{base}{target}")
+        } else {
+            target.to_string()
+        };
+        let same_origin = transport::parse_url(&url)?.origin() == transport::parse_url(&base)?.origin();
+        let authorization = if ping.status == StatusCode::UNAUTHORIZED && same_origin {
+            self.auth
+                .authorize(host, r.registry(), &ping.challenges, scopes, false)
+                .await?
+        } else {
+            None
+        };
+        let (first, retry) = match body {
+            RequestBody::Empty => (RequestBody::Empty, Some(RequestBody::Empty)),
+            RequestBody::Bytes(b) => (RequestBody::Bytes(b.clone()), Some(RequestBody::Bytes(b))),
+            RequestBody::Stream(s, len) => (RequestBody::Stream(s, len), None),
+        };
+        let resp = self.send_with(&method, &url, &headers, authorization, first).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED || !same_origin {
+            return Ok(resp);
+        }
+        let Some(retry) = retry else {
+            return Err(self.unauthorized(r, method.as_str(), &url));
+        };
+        // One retry with a fresh token, carrying any scope the registry's challenge asks for.
+        let challenges: Vec<String> = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        let _ = read_body_limited(resp.into_body(), MAX_ERROR_BODY, &url).await;
+        let fresh = self
+            .auth
+            .authorize(host, r.registry(), &challenges, scopes, true)
+            .await?;
+        if fresh.is_none() {
+            return Err(self.unauthorized(r, method.as_str(), &url));
+        }
+        let resp = self.send_with(&method, &url, &headers, fresh, retry).await?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(self.unauthorized(r, method.as_str(), &url));
+        }
+        Ok(resp)
+    }
+
+    async fn send_with(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &HeaderMap,
+        authorization: Option<http::HeaderValue>,
+        body: RequestBody,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut headers = headers.clone();
+        if let Some(a) = authorization {
+            headers.insert(AUTHORIZATION, a);
+        }
+        let (body, len) = match body {
+            RequestBody::Empty if method == Method::GET || method == Method::HEAD => {
+                return Ok(self.transport.send_bodyless(method.clone(), url, &headers).await?);
+            }
+            RequestBody::Empty => (transport::empty_body(), 0),
+            RequestBody::Bytes(b) => {
+                let len = b.len() as u64;
+                (full_body(b), len)
+            }
+            RequestBody::Stream(s, len) => (s, len),
+        };
+        headers.insert(CONTENT_LENGTH, len.into());
+        let mut req = Request::builder()
+            .method(method.clone())
+            .uri(transport::to_uri(&transport::parse_url(url)?)?)
+            .body(body)
+            .expect("request parts are valid");
+        *req.headers_mut() = headers;
+        Ok(self.transport.send(req).await?)
+    }
+
+    fn unauthorized(&self, r: &Reference, method: &str, url: &str) -> Error {
+        let hint = if self.auth.has_credentials(r.registry()) {
+            format!(
+                "the credentials for {} were not accepted for this operation",
+                r.registry()
+            )
+        } else {
+            format!(
+                "{} requires authentication and irel has no credentials for it",
+                r.registry()
+            )
+        };
+        Error::Registry {
+            operation: static_method(method),
+            url: url.to_string(),
+            status: StatusCode::UNAUTHORIZED,
+            errors: Vec::new(),
+            hint: Some(hint),
+        }
+    }
+
+    /// Turns a response whose status is not in `ok` into [`Error::Registry`].
+    pub(crate) async fn expect_status(
+        &self,
+        resp: Response<Incoming>,
+        ok: &[StatusCode],
+        operation: &'static str,
+        url: &str,
+    ) -> Result<Response<Incoming>, Error> {
+        if ok.contains(&resp.status()) {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url)
+            .await
+            .unwrap_or_default();
+        Err(Error::Registry {
+            operation,
+            url: url.to_string(),
+            status,
+            errors: parse_error_body(&body),
+            hint: None,
+        })
+    }
+}
+
+fn static_method(m: &str) -> &'static str {
+    match m {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "POST" => "POST",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        _ => "request",
+    }
+}

@@ -1,0 +1,154 @@
+//! The library's error type: one variant per layer, each carrying what failed and with which
+//! input, and the registry's own error codes when it sent any.
+
+use http::StatusCode;
+
+use crate::reference::{Digest, ParseError};
+use crate::{auth, transport};
+
+/// One entry of a registry's `{"errors":[…]}` body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct RegistryErrorEntry {
+    /// The code, e.g. `MANIFEST_UNKNOWN`.
+    pub code: String,
+    /// The registry's message.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Everything irel's library can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image reference or digest that does not parse.
+    #[error(transparent)]
+    Reference(#[from] ParseError),
+    /// Connections, TLS, scheme policy, redirects.
+    #[error(transparent)]
+    Transport(#[from] transport::Error),
+    /// Challenges, credentials, tokens.
+    #[error(transparent)]
+    Auth(#[from] auth::Error),
+    /// The registry answered with an error status.
+    #[error("{operation} {url}: registry answered {status}{}{}", codes_suffix(.errors), hint_suffix(.hint))]
+    Registry {
+        /// What irel was doing (`GET manifest`, `PUT blob`, …).
+        operation: &'static str,
+        /// The URL it asked.
+        url: String,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The registry's error codes and messages.
+        errors: Vec<RegistryErrorEntry>,
+        /// What the user can do about it, when irel knows.
+        hint: Option<String>,
+    },
+    /// A manifest irel cannot use.
+    #[error("manifest of {reference}: {reason}")]
+    Manifest {
+        /// The image.
+        reference: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Content whose digest is not the one it was asked by.
+    #[error("{what}: expected digest {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was checked.
+        what: String,
+        /// The digest asked for.
+        expected: Digest,
+        /// The digest the bytes have.
+        actual: String,
+    },
+    /// A blob transfer that failed after it started.
+    #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
+    BlobTransfer {
+        /// The blob.
+        digest: Digest,
+        /// Where it came from.
+        source_repo: String,
+        /// Where it was going.
+        destination: String,
+        /// What went wrong (with causes).
+        detail: String,
+    },
+}
+
+impl Error {
+    /// The registry error codes carried, if any (e.g. `["MANIFEST_UNKNOWN"]`).
+    pub fn registry_codes(&self) -> Vec<&str> {
+        match self {
+            Error::Registry { errors, .. } => errors.iter().map(|e| e.code.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The HTTP status the registry answered, for registry errors.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Registry { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            if e.message.is_empty() {
+                format!(" {}", e.code)
+            } else {
+                format!(" {}: {}", e.code, e.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+/// Reads a registry error body leniently: JSON errors when present, else nothing (a proxy's
+/// HTML page says nothing useful).
+pub(crate) fn parse_error_body(body: &[u8]) -> Vec<RegistryErrorEntry> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        errors: Vec<RegistryErrorEntry>,
+    }
+    serde_json::from_slice::<Body>(body)
+        .map(|b| b.errors)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_errors_show_codes_and_hint() {
+        let errors = parse_error_body(
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#,
+        );
+        let e = Error::Registry {
+            operation: "GET manifest",
+            url: "http://r/v2/a/manifests/x".into(),
+            status: StatusCode::NOT_FOUND,
+            errors,
+            hint: Some("check the tag".into()),
+        };
+        assert_eq!(e.registry_codes(), vec!["MANIFEST_UNKNOWN"]);
+        assert_eq!(
+            e.to_string(),
+            "GET manifest http://r/v2/a/manifests/x: registry answered 404 Not Found MANIFEST_UNKNOWN: manifest unknown (check the tag)"
+        );
+    }
+
+    #[test]
+    fn html_error_bodies_are_tolerated() {
+        assert!(parse_error_body(b"<html>bad gateway</html>").is_empty());
+    }
+}

@@ -1,0 +1,38 @@
+//! # irel: container image relocation
+//!
+//! A byte-exact OCI / Docker Registry v2 client written on hyper, and the copy engine behind the
+//! `irel` command: copy images and multi-arch indexes between repositories and registries with
+//! their digests preserved, and map image names under a repository prefix the way Go irel does.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), irel::Error> {
+//! let client = irel::Client::builder()
+//!     .insecure_registry("lab-registry:5000")
+//!     .credentials(irel::auth::DockerConfig::load_default()?)
+//!     .build()?;
+//! let src: irel::Reference = "registry.example.com/team/app:1.2".parse()?;
+//! let dst = irel::mapping::flatten_repo_path_preserve_tag_digest("lab-registry:5000/acme", &src)?;
+//! let report = client.copy(&src, &dst, &irel::CopyOptions::default()).await?;
+//! assert_eq!(report.digest, Some(client.digest(&src).await?));
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, from the top: [`Client::copy`] (the copy engine) → manifest and blob operations on
+//! [`Client`] → [`auth`] → [`transport`] → hyper. The library never prints.
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod blob;
+mod client;
+mod copy;
+mod error;
+pub mod manifest;
+pub mod mapping;
+pub mod reference;
+pub mod transport;
+
+pub use blob::MountOutcome;
+pub use client::{Client, ClientBuilder};
+pub use copy::{CopyOptions, CopyReport};
+pub use error::{Error, RegistryErrorEntry};
+pub use reference::{Digest, Reference};

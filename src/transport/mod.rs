@@ -1,0 +1,484 @@
+//! The HTTP layer: one pooled hyper client for every registry host, the scheme policy, and
+//! manual redirects.
+//!
+//! How a request to a registry goes:
+//! 1. The registry's `host[:port]` gets a [`RegistryPolicy`] from the names the user marked
+//!    insecure and from whether it is loopback.
+//! 2. The first request to a host pings `GET /v2/` over https (verified, or unverified for an
+//!    insecure host). If that fails and the policy allows plain http, `GET /v2/` is tried over
+//!    http; a 200 or 401 there means the registry speaks http, and that scheme is kept for the
+//!    host. A secure host whose https port answers in plain http gets
+//!    [`Error::PlainHttpRefused`], which names the flag to pass.
+//! 3. Requests go out through the verifying client, or the non-verifying one for insecure hosts;
+//!    both pool connections per host.
+//! 4. GET and HEAD follow redirects by hand, so `Authorization` is dropped when the origin
+//!    changes and an https → http downgrade is refused.
+//!
+//! [`Transport`] is public so embedders can send any registry request through it.
+
+mod policy;
+mod resolve;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{AUTHORIZATION, LOCATION, USER_AGENT, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use tokio::sync::OnceCell;
+
+pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
+use resolve::OverrideResolver;
+
+/// A boxed error, as request and response bodies carry them.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The request body type: anything that streams `Bytes`.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// An empty request body.
+pub fn empty_body() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+/// A request body from bytes in memory.
+pub fn full_body(data: impl Into<Bytes>) -> Body {
+    Full::new(data.into()).map_err(|never| match never {}).boxed()
+}
+
+const MAX_REDIRECTS: usize = 10;
+
+/// What went wrong below the registry protocol: configuration, connections, TLS, redirects.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A `--ca-cert-path` file could not be used.
+    #[error("cannot use CA certificate file {path}: {reason}")]
+    CaCertificate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    /// A host that must use https answered in plain http.
+    #[error(
+        "registry {registry} answered in plain HTTP, and irel uses only https for hosts that are not \
+         loopback; if you trust the network to it, pass --insecure-registry {registry} (or --skip-tls-verify)"
+    )]
+    PlainHttpRefused {
+        /// The registry host.
+        registry: String,
+    },
+    /// The request could not be sent or its answer not read.
+    #[error("{method} {url}: {detail}")]
+    Request {
+        /// The method.
+        method: Method,
+        /// The URL.
+        url: String,
+        /// The error and its causes, as one line.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// `GET /v2/` answered something no registry answers.
+    #[error("{url} is not a registry API endpoint: GET /v2/ answered {status}")]
+    NotRegistry {
+        /// The ping URL.
+        url: String,
+        /// The status it answered.
+        status: StatusCode,
+    },
+    /// A redirect that irel will not follow.
+    #[error("refused redirect from {from} to {to}: {reason}")]
+    RedirectRefused {
+        /// The URL that redirected.
+        from: String,
+        /// Where it pointed.
+        to: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A URL that is not one.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The text.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A response body larger than irel accepts for its kind.
+    #[error("{url}: response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// One line with an error and all its causes, without repeating identical messages.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The scheme a registry host is reached with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// TLS.
+    Https,
+    /// Plain http (loopback or insecure hosts only).
+    Http,
+}
+
+impl Scheme {
+    /// `https` or `http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+/// What `GET /v2/` told us about a registry.
+#[derive(Debug, Clone)]
+pub struct Ping {
+    /// The scheme that answered.
+    pub scheme: Scheme,
+    /// 200 (no auth) or 401 (auth required).
+    pub status: StatusCode,
+    /// The `WWW-Authenticate` header values of a 401.
+    pub challenges: Vec<String>,
+}
+
+/// Settings for a [`Transport`].
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    policy: SchemePolicy,
+    extra_roots: Vec<CertificateDer<'static>>,
+    resolve: HashMap<String, IpAddr>,
+    user_agent: String,
+    connect_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            policy: SchemePolicy::default(),
+            extra_roots: Vec::new(),
+            resolve: HashMap::new(),
+            user_agent: concat!("irel/", env!("CARGO_PKG_VERSION")).to_string(),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TransportConfig {
+    /// Allows plain http and unverified TLS for `host[:port]` (every port when none is given).
+    pub fn insecure_registry(&mut self, host: &str) -> &mut Self {
+        self.policy.add_insecure(host);
+        self
+    }
+
+    /// Treats every registry as insecure (Go irel's `--skip-tls-verify`).
+    pub fn skip_tls_verify(&mut self, skip: bool) -> &mut Self {
+        self.policy.set_all_insecure(skip);
+        self
+    }
+
+    /// Trusts the PEM certificates in `path` as extra roots.
+    pub fn ca_certificate_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self, Error> {
+        self.extra_roots.extend(tls::read_ca_file(path.as_ref())?);
+        Ok(self)
+    }
+
+    /// Connects to `host` at `addr` instead of resolving it (TLS and policy still use `host`).
+    pub fn resolve(&mut self, host: &str, addr: IpAddr) -> &mut Self {
+        self.resolve.insert(host.to_ascii_lowercase(), addr);
+        self
+    }
+
+    /// The `User-Agent` header value.
+    pub fn user_agent(&mut self, ua: &str) -> &mut Self {
+        self.user_agent = ua.to_string();
+        self
+    }
+
+    /// How long to wait for a TCP connection.
+    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The scheme policy in force.
+    pub fn policy(&self) -> &SchemePolicy {
+        &self.policy
+    }
+}
+
+type Pool = HyperClient<HttpsConnector<HttpConnector<OverrideResolver>>, Body>;
+
+/// The pooled HTTP client for all registry hosts. Cheap to clone; clones share pools and pings.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), irel::transport::Error> {
+/// use irel::transport::{Transport, TransportConfig};
+/// let mut config = TransportConfig::default();
+/// config.insecure_registry("lab-registry:5000");
+/// let transport = Transport::new(&config)?;
+/// let ping = transport.ping("lab-registry:5000").await?;
+/// println!("speaks {}", ping.scheme.as_str());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifying: Pool,
+    insecure: Pool,
+    policy: SchemePolicy,
+    user_agent: HeaderValue,
+    pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
+}
+
+impl Transport {
+    /// Builds the connection pools.
+    pub fn new(config: &TransportConfig) -> Result<Transport, Error> {
+        let resolver = OverrideResolver::new(config.resolve.clone());
+        let pool = |tls: rustls::ClientConfig| -> Pool {
+            let mut http = HttpConnector::new_with_resolver(resolver.clone());
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(config.connect_timeout));
+            let https = HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(http);
+            HyperClient::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build(https)
+        };
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|e| Error::InvalidUrl {
+            url: config.user_agent.clone(),
+            reason: format!("not a valid User-Agent: {e}"),
+        })?;
+        Ok(Transport {
+            inner: Arc::new(Inner {
+                verifying: pool(tls::verifying_config(&config.extra_roots)?),
+                insecure: pool(tls::no_verify_config()?),
+                policy: config.policy.clone(),
+                user_agent,
+                pings: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The policy for a registry host.
+    pub fn policy(&self, registry: &str) -> RegistryPolicy {
+        self.inner.policy.for_registry(registry)
+    }
+
+    /// Pings `registry` once (later calls reuse the answer) and returns what it said.
+    pub async fn ping(&self, registry: &str) -> Result<Ping, Error> {
+        let cell = {
+            let mut pings = self.inner.pings.lock().expect("ping cache poisoned");
+            pings.entry(registry.to_ascii_lowercase()).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.ping_uncached(registry)).await.cloned()
+    }
+
+    /// `scheme://host[:port]` for a registry.
+    pub async fn base_url(&self, registry: &str) -> Result<String, Error> {
+        let ping = self.ping(registry).await?;
+        Ok(format!("{}://{}", ping.scheme.as_str(), registry))
+    }
+
+    async fn ping_uncached(&self, registry: &str) -> Result<Ping, Error> {
+        let policy = self.policy(registry);
+        let https_err = match self.ping_with(Scheme::Https, registry).await {
+            Ok(p) => return Ok(p),
+            Err(e) => e,
+        };
+        if !policy.allows_http() {
+            if let Error::Request { source, .. } = &https_err {
+                if tls::is_plain_http_answer(source.as_ref()) {
+                    return Err(Error::PlainHttpRefused {
+                        registry: registry.to_string(),
+                    });
+                }
+            }
+            return Err(https_err);
+        }
+        match self.ping_with(Scheme::Http, registry).await {
+            Ok(p) => Ok(p),
+            // The https failure is the more telling one (a bad certificate, say) unless https
+            // simply was not there.
+            Err(_) => Err(https_err),
+        }
+    }
+
+    async fn ping_with(&self, scheme: Scheme, registry: &str) -> Result<Ping, Error> {
+        let url = format!("{}://{}/v2/", scheme.as_str(), registry);
+        let resp = self.send_bodyless(Method::GET, &url, &HeaderMap::new()).await?;
+        let status = resp.status();
+        let challenges = resp
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        // Drain so the connection goes back to the pool.
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        if status == StatusCode::OK || status == StatusCode::UNAUTHORIZED {
+            Ok(Ping {
+                scheme,
+                status,
+                challenges,
+            })
+        } else {
+            Err(Error::NotRegistry { url, status })
+        }
+    }
+
+    /// Sends one request as it is (no redirects followed), through the pool its host's policy
+    /// selects. The URI must be absolute.
+    pub async fn send(&self, mut req: Request<Body>) -> Result<Response<Incoming>, Error> {
+        let authority = req
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        let pool = if self.policy(&authority).verifies_tls() {
+            &self.inner.verifying
+        } else {
+            &self.inner.insecure
+        };
+        req.headers_mut()
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.inner.user_agent.clone());
+        let (method, url) = (req.method().clone(), req.uri().to_string());
+        pool.request(req).await.map_err(|e| Error::Request {
+            method,
+            url,
+            detail: error_chain(&e),
+            source: Box::new(e),
+        })
+    }
+
+    /// Sends a GET or HEAD (or any request without a body), following redirects by hand.
+    pub async fn send_bodyless(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut url = parse_url(url)?;
+        let mut headers = headers.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(to_uri(&url)?)
+                .body(empty_body())
+                .expect("request parts are valid");
+            *req.headers_mut() = headers.clone();
+            let resp = self.send(req).await?;
+            if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
+                return Ok(resp);
+            }
+            let Some(location) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                return Ok(resp);
+            };
+            let next = url.join(location).map_err(|e| Error::InvalidUrl {
+                url: location.to_string(),
+                reason: e.to_string(),
+            })?;
+            let refuse = |reason| Error::RedirectRefused {
+                from: url.to_string(),
+                to: next.to_string(),
+                reason,
+            };
+            match next.scheme() {
+                "https" => {}
+                "http" if url.scheme() == "http" => {}
+                "http" => return Err(refuse("it downgrades https to http")),
+                _ => return Err(refuse("only http(s) locations are followed")),
+            }
+            if next.origin() != url.origin() {
+                // Credentials for the registry must never reach storage backends or other hosts.
+                headers.remove(AUTHORIZATION);
+            }
+            url = next;
+        }
+        Err(Error::RedirectRefused {
+            from: url.to_string(),
+            to: String::new(),
+            reason: "more than 10 redirects",
+        })
+    }
+}
+
+pub(crate) fn parse_url(url: &str) -> Result<url::Url, Error> {
+    url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn to_uri(url: &url::Url) -> Result<Uri, Error> {
+    url.as_str()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| Error::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Reads a whole response body, refusing more than `limit` bytes.
+pub async fn read_body_limited(mut body: Incoming, limit: usize, url: &str) -> Result<Bytes, Error> {
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::Request {
+            method: Method::GET,
+            url: url.to_string(),
+            detail: error_chain(&e),
+            source: Box::new(e),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(Error::BodyTooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}

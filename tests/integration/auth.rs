@@ -1,0 +1,127 @@
+//! Authentication against real registries: htpasswd (Basic) and token auth with a token server
+//! that signs real JWTs; credentials from docker's config.json.
+
+use base64::Engine as _;
+use irel::auth::{Credential, StaticCredentials};
+use irel::{Client, CopyOptions, Reference};
+
+use crate::support::{
+    irel_env, make_layout, ok_stdout, skopeo_digest, skopeo_push, Pki, Registry, RegistryConfig, TokenServer,
+};
+
+fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &str) -> String {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let cfg = serde_json::json!({"auths": {registry: {"auth": auth}}});
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
+fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
+    let out = std::process::Command::new("htpasswd")
+        .args(["-Bbn", user, password])
+        .output()
+        .expect("htpasswd (apt-get install apache2-utils)");
+    std::fs::write(path, out.stdout).unwrap();
+}
+
+#[test]
+fn htpasswd_registry_with_docker_config_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("htpasswd");
+    htpasswd(&pw, "alice", "s3cret-pw");
+    let a = Registry::start_with(RegistryConfig {
+        htpasswd: Some(pw),
+        ..Default::default()
+    });
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[2048], &["amd64"], 21);
+    let creds = ["--dest-creds", "alice:s3cret-pw"];
+    skopeo_push(&layout, "t", &format!("{}/private/app:t", a.addr), &creds);
+    let src = format!("{}/private/app:t", a.addr);
+    let dst = format!("{}/private/copy:t", a.addr);
+
+    let anonymous = irel_env(&["copy", &src, &dst], &[]);
+    assert_eq!(anonymous.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&anonymous.stderr);
+    assert!(err.contains("requires authentication"), "{err}");
+
+    let wrong = irel_env(
+        &["digest", &src],
+        &[("DOCKER_CONFIG", &docker_config(dir.path(), &a.addr, "alice", "nope"))],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+
+    let config = docker_config(dir.path(), &a.addr, "alice", "s3cret-pw");
+    let out = irel_env(&["copy", &src, &dst], &[("DOCKER_CONFIG", &config)]);
+    ok_stdout(&out);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+    assert_eq!(skopeo_digest(&dst, &["--creds", "alice:s3cret-pw"]), fx.digest);
+}
+
+#[tokio::test]
+async fn token_auth_mount_asks_one_token_for_both_repositories() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    let a = Registry::start_with(tokens.registry_config());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[4096, 4096], &["amd64"], 22);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/team/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+
+    let mut creds = StaticCredentials::default();
+    creds.insert(
+        &a.addr,
+        Credential::Basic {
+            username: "bob".into(),
+            password: "t0ken-pw".into(),
+        },
+    );
+    let client = Client::builder().credentials(creds).build().unwrap();
+    let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
+    let dst: Reference = format!("{}/mirror/app:t", a.addr).parse().unwrap();
+    let before = tokens.requests.lock().unwrap().len();
+    let report = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.blobs_mounted, 3, "{report:?}");
+    let requests = tokens.requests.lock().unwrap()[before..].to_vec();
+    assert_eq!(skopeo_digest(&dst.to_string(), &["--creds", "bob:t0ken-pw"]), fx.digest);
+
+    let both = requests.iter().any(|scopes| {
+        scopes.contains(&"repository:mirror/app:pull,push".to_string())
+            && scopes.contains(&"repository:team/app:pull".to_string())
+    });
+    assert!(
+        both,
+        "a mount token must carry push on the target and pull on the source: {requests:?}"
+    );
+    // Tokens are cached: one per distinct scope set (source pull, target pull, mount, target
+    // push), not one per request.
+    assert_eq!(requests.len(), 4, "{requests:?}");
+}
+
+#[test]
+fn token_auth_errors_say_what_is_wrong() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    let a = Registry::start_with(tokens.registry_config());
+    let image = format!("{}/team/app:t", a.addr);
+
+    let out = irel_env(&["digest", &image], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs credentials"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = docker_config(dir.path(), &a.addr, "bob", "wrong-password-xyz");
+    let out = irel_env(&["digest", &image], &[("DOCKER_CONFIG", &config)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("credentials were rejected"), "{err}");
+    assert!(!err.contains("wrong-password-xyz"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests against real distribution registries started by `tests/support`, with
+//! skopeo cross-checking what irel wrote.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod cli;
+mod copy;
+mod scheme;

@@ -1,0 +1,160 @@
+//! A token server for the registry's `auth: token` mode: checks Basic credentials and issues
+//! RS256 JWTs (signed with the openssl command) granting the scopes asked for, as Docker Hub's
+//! auth service does. Records every request's scopes so tests can check what irel asked for.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+
+const SERVICE: &str = "irel-test-registry";
+const ISSUER: &str = "irel-test-issuer";
+
+/// A running token server (serves until the test process ends).
+pub struct TokenServer {
+    /// `http://127.0.0.1:PORT/token`.
+    pub realm: String,
+    /// Scopes of every token request, in order.
+    pub requests: Arc<Mutex<Vec<Vec<String>>>>,
+    bundle: PathBuf,
+}
+
+struct State {
+    user: String,
+    password: String,
+    key: PathBuf,
+    cert_der: Vec<u8>,
+    lifetime: u64,
+    requests: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+fn b64url(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+impl State {
+    fn sign(&self, scopes: &[String]) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let access: Vec<serde_json::Value> = scopes
+            .iter()
+            .filter_map(|s| {
+                let mut parts = s.rsplitn(2, ':');
+                let actions = parts.next()?;
+                let (typ, name) = parts.next()?.split_once(':')?;
+                Some(serde_json::json!({"type": typ, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+            })
+            .collect();
+        let header = serde_json::json!({"typ": "JWT", "alg": "RS256",
+            "x5c": [base64::engine::general_purpose::STANDARD.encode(&self.cert_der)]});
+        let claims = serde_json::json!({"iss": ISSUER, "sub": self.user, "aud": SERVICE,
+            "exp": now + self.lifetime, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", scopes.len()),
+            "access": access});
+        let input = format!(
+            "{}.{}",
+            b64url(&serde_json::to_vec(&header).unwrap()),
+            b64url(&serde_json::to_vec(&claims).unwrap())
+        );
+        let mut child = Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(&self.key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("openssl");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        format!("{input}.{}", b64url(&out.stdout))
+    }
+
+    fn handle(&self, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        let query = req.uri().query().unwrap_or_default();
+        let scopes: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        self.requests.lock().unwrap().push(scopes.clone());
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password))
+        );
+        let authorized = req
+            .headers()
+            .get("authorization")
+            .is_some_and(|v| v.as_bytes() == expected.as_bytes());
+        if !authorized {
+            return Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .body(Full::new(Bytes::from_static(
+                    br#"{"details":"incorrect username or password"}"#,
+                )))
+                .unwrap();
+        }
+        let token = self.sign(&scopes);
+        let body = serde_json::json!({"token": token, "expires_in": self.lifetime,
+            "issued_at": "2026-01-01T00:00:00Z"});
+        Response::new(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+    }
+}
+
+impl TokenServer {
+    /// Starts a token server accepting `user`/`password`, signing with the PKI's token key.
+    pub fn start(pki: &super::Pki, user: &str, password: &str) -> TokenServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(State {
+            user: user.into(),
+            password: password.into(),
+            key: pki.path("token.key"),
+            cert_der: std::fs::read(pki.path("token.der")).unwrap(),
+            lifetime: 300,
+            requests: requests.clone(),
+        });
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req| {
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(state.handle(&req)) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        TokenServer {
+            realm: format!("http://127.0.0.1:{port}/token"),
+            requests,
+            bundle: pki.path("token.pem"),
+        }
+    }
+
+    /// The registry configuration that trusts this server's tokens.
+    pub fn registry_config(&self) -> super::RegistryConfig {
+        super::RegistryConfig {
+            token: Some((self.realm.clone(), SERVICE.into(), ISSUER.into(), self.bundle.clone())),
+            ..Default::default()
+        }
+    }
+}
