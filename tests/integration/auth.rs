@@ -125,3 +125,34 @@ fn token_auth_errors_say_what_is_wrong() {
     assert!(err.contains("credentials were rejected"), "{err}");
     assert!(!err.contains("wrong-password-xyz"));
 }
+
+#[test]
+fn identity_token_from_docker_config_uses_oauth2() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    let a = Registry::start_with(tokens.registry_config());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 23);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/team/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serde_json::json!({"auths": {a.addr.clone(): {"identitytoken": crate::support::token::IDENTITY_TOKEN}}});
+    std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let out = irel_env(
+        &[
+            "copy",
+            &format!("{}/team/app:t", a.addr),
+            &format!("{}/team/copy:t", a.addr),
+        ],
+        &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
+    );
+    ok_stdout(&out);
+    assert_eq!(
+        skopeo_digest(&format!("{}/team/copy:t", a.addr), &["--creds", "bob:t0ken-pw"]),
+        fx.digest
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod fixtures;
 pub mod pki;
+pub mod proxy;
 pub mod token;
 
 use std::io::{BufRead, BufReader};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use fixtures::{make_layout, Fixture};
 pub use pki::Pki;
+pub use proxy::{Behaviour, Proxy};
 pub use token::TokenServer;
 
 /// How a test registry is configured.

@@ -15,6 +15,8 @@ use hyper::{Request, Response, StatusCode};
 
 const SERVICE: &str = "irel-test-registry";
 const ISSUER: &str = "irel-test-issuer";
+/// The identity (refresh) token the server accepts in OAuth2 requests.
+pub const IDENTITY_TOKEN: &str = "identity-token-for-bob";
 
 /// A running token server (serves until the test process ends).
 pub struct TokenServer {
@@ -30,6 +32,7 @@ struct State {
     password: String,
     key: PathBuf,
     cert_der: Vec<u8>,
+    identity_token: String,
     lifetime: u64,
     requests: Arc<Mutex<Vec<Vec<String>>>>,
 }
@@ -76,7 +79,34 @@ impl State {
         format!("{input}.{}", b64url(&out.stdout))
     }
 
-    fn handle(&self, req: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    /// OAuth2 (`POST`, form-encoded, an identity token as refresh token) as docker's
+    /// identity tokens use it.
+    async fn handle_oauth2(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        use http_body_util::BodyExt;
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let scopes: Vec<String> = form
+            .get("scope")
+            .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        self.requests.lock().unwrap().push(scopes.clone());
+        let valid = form.get("grant_type").map(String::as_str) == Some("refresh_token")
+            && form.get("refresh_token") == Some(&self.identity_token)
+            && form.get("client_id").is_some_and(|c| !c.is_empty());
+        if !valid {
+            return Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .body(Full::new(Bytes::from_static(br#"{"error":"invalid_grant"}"#)))
+                .unwrap();
+        }
+        let body = serde_json::json!({"access_token": self.sign(&scopes), "expires_in": self.lifetime});
+        Response::new(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+    }
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        if req.method() == hyper::Method::POST {
+            return self.handle_oauth2(req).await;
+        }
         let query = req.uri().query().unwrap_or_default();
         let scopes: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
             .filter(|(k, _)| k == "scope")
@@ -118,6 +148,7 @@ impl TokenServer {
             password: password.into(),
             key: pki.path("token.key"),
             cert_der: std::fs::read(pki.path("token.der")).unwrap(),
+            identity_token: IDENTITY_TOKEN.into(),
             lifetime: 300,
             requests: requests.clone(),
         });
@@ -134,7 +165,7 @@ impl TokenServer {
                     tokio::spawn(async move {
                         let svc = hyper::service::service_fn(move |req| {
                             let state = state.clone();
-                            async move { Ok::<_, Infallible>(state.handle(&req)) }
+                            async move { Ok::<_, Infallible>(state.handle(req).await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
