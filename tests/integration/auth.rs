@@ -156,3 +156,34 @@ fn identity_token_from_docker_config_uses_oauth2() {
         fx.digest
     );
 }
+
+#[test]
+fn anonymous_tokens_pull_public_images_and_pushing_needs_credentials() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start_with(&pki, "bob", "t0ken-pw", true);
+    let a = Registry::start_with(tokens.registry_config());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 24);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/public/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+    let plain = Registry::start();
+
+    let image = format!("{}/public/app:t", a.addr);
+    assert_eq!(ok_stdout(&irel_env(&["digest", &image], &[])), fx.digest);
+    let dst = format!("{}/public/app:t", plain.addr);
+    ok_stdout(&irel_env(&["copy", &image, &dst], &[]));
+    assert_eq!(skopeo_digest(&dst, &[]), fx.digest);
+
+    // Pushing into the token registry anonymously is refused with a clear reason.
+    let out = irel_env(&["copy", &dst, &format!("{}/public/other:t", a.addr)], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs credentials") || err.contains("requires authentication"),
+        "{err}"
+    );
+}

@@ -33,6 +33,7 @@ struct State {
     key: PathBuf,
     cert_der: Vec<u8>,
     identity_token: String,
+    anonymous_pull: bool,
     lifetime: u64,
     requests: Arc<Mutex<Vec<Vec<String>>>>,
 }
@@ -117,11 +118,12 @@ impl State {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password))
         );
-        let authorized = req
-            .headers()
-            .get("authorization")
-            .is_some_and(|v| v.as_bytes() == expected.as_bytes());
-        if !authorized {
+        let credentials = req.headers().get("authorization");
+        let authorized = credentials.is_some_and(|v| v.as_bytes() == expected.as_bytes());
+        // Like a public repository on Docker Hub: anyone gets a pull-only token.
+        let anonymous_pull =
+            self.anonymous_pull && credentials.is_none() && scopes.iter().all(|s| s.ends_with(":pull"));
+        if !authorized && !anonymous_pull {
             return Response::builder()
                 .status(StatusCode::UNAUTHORIZED)
                 .body(Full::new(Bytes::from_static(
@@ -139,6 +141,11 @@ impl State {
 impl TokenServer {
     /// Starts a token server accepting `user`/`password`, signing with the PKI's token key.
     pub fn start(pki: &super::Pki, user: &str, password: &str) -> TokenServer {
+        Self::start_with(pki, user, password, false)
+    }
+
+    /// Like `start`; with `anonymous_pull`, requests without credentials get pull-only tokens.
+    pub fn start_with(pki: &super::Pki, user: &str, password: &str, anonymous_pull: bool) -> TokenServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -149,6 +156,7 @@ impl TokenServer {
             key: pki.path("token.key"),
             cert_der: std::fs::read(pki.path("token.der")).unwrap(),
             identity_token: IDENTITY_TOKEN.into(),
+            anonymous_pull,
             lifetime: 300,
             requests: requests.clone(),
         });
