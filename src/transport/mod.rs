@@ -17,6 +17,7 @@
 //! [`Transport`] is public so embedders can send any registry request through it.
 
 mod policy;
+mod redirect;
 mod resolve;
 mod tls;
 
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{AUTHORIZATION, LOCATION, USER_AGENT, WWW_AUTHENTICATE};
+use http::header::{USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
@@ -55,8 +56,6 @@ pub fn empty_body() -> Body {
 pub fn full_body(data: impl Into<Bytes>) -> Body {
     Full::new(data.into()).map_err(|never| match never {}).boxed()
 }
-
-const MAX_REDIRECTS: usize = 10;
 
 /// What went wrong below the registry protocol: configuration, connections, TLS, redirects.
 #[derive(Debug, thiserror::Error)]
@@ -389,57 +388,6 @@ impl Transport {
             url,
             detail: error_chain(&e),
             source: Box::new(e),
-        })
-    }
-
-    /// Sends a GET or HEAD (or any request without a body), following redirects by hand.
-    pub async fn send_bodyless(
-        &self,
-        method: Method,
-        url: &str,
-        headers: &HeaderMap,
-    ) -> Result<Response<Incoming>, Error> {
-        let mut url = parse_url(url)?;
-        let mut headers = headers.clone();
-        for _ in 0..=MAX_REDIRECTS {
-            let mut req = Request::builder()
-                .method(method.clone())
-                .uri(to_uri(&url)?)
-                .body(empty_body())
-                .expect("request parts are valid");
-            *req.headers_mut() = headers.clone();
-            let resp = self.send(req).await?;
-            if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
-                return Ok(resp);
-            }
-            let Some(location) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
-                return Ok(resp);
-            };
-            let next = url.join(location).map_err(|e| Error::InvalidUrl {
-                url: location.to_string(),
-                reason: e.to_string(),
-            })?;
-            let refuse = |reason| Error::RedirectRefused {
-                from: url.to_string(),
-                to: next.to_string(),
-                reason,
-            };
-            match next.scheme() {
-                "https" => {}
-                "http" if url.scheme() == "http" => {}
-                "http" => return Err(refuse("it downgrades https to http")),
-                _ => return Err(refuse("only http(s) locations are followed")),
-            }
-            if next.origin() != url.origin() {
-                // Credentials for the registry must never reach storage backends or other hosts.
-                headers.remove(AUTHORIZATION);
-            }
-            url = next;
-        }
-        Err(Error::RedirectRefused {
-            from: url.to_string(),
-            to: String::new(),
-            reason: "more than 10 redirects",
         })
     }
 }

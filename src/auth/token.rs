@@ -1,0 +1,281 @@
+//! Turning challenges and credentials into `Authorization` headers: bearer tokens fetched from
+//! the realm (GET, or OAuth2 POST with an identity token) and cached per (realm, service,
+//! scopes) until shortly before they expire; Basic for registries that ask for it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+
+use super::{parse_challenges, Credential, CredentialSource, Error, Scope};
+use crate::transport::{self, full_body, read_body_limited, RegistryPolicy, Scheme, Transport};
+
+/// Token responses larger than this are refused.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+/// Tokens are renewed this long before they expire.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+/// The lifetime the token spec says to assume when none (or less) is given.
+const MIN_TOKEN_LIFETIME: u64 = 60;
+
+#[derive(Clone)]
+struct CachedToken {
+    header: HeaderValue,
+    renew_at: Instant,
+}
+
+type TokenKey = (String, String, BTreeSet<Scope>);
+type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+
+/// Turns challenges and credentials into `Authorization` headers. Shared by all requests of a
+/// client; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Authenticator {
+    transport: Transport,
+    credentials: Arc<dyn CredentialSource>,
+    tokens: Arc<Mutex<HashMap<TokenKey, TokenSlot>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(transport: Transport, credentials: Arc<dyn CredentialSource>) -> Self {
+        Authenticator {
+            transport,
+            credentials,
+            tokens: Arc::default(),
+        }
+    }
+
+    /// Whether credentials are configured for `registry` (for error messages).
+    pub(crate) fn has_credentials(&self, registry: &str) -> bool {
+        self.credentials.credential(registry).is_some()
+    }
+
+    /// The `Authorization` header for a request to `api_host` (whose credentials are filed
+    /// under `cred_key`) that needs `scopes`, answering `challenges`. `fresh` skips the cache,
+    /// for the one retry after a 401.
+    pub(crate) async fn authorize(
+        &self,
+        api_host: &str,
+        cred_key: &str,
+        challenges: &[String],
+        scopes: &[Scope],
+        fresh: bool,
+    ) -> Result<Option<HeaderValue>, Error> {
+        let mut parsed = Vec::new();
+        for header in challenges {
+            parsed.extend(parse_challenges(header)?);
+        }
+        let credential = self.credentials.credential(cred_key);
+        if let Some(bearer) = parsed.iter().find(|c| c.scheme == "bearer") {
+            if let Some(Credential::RegistryToken(t)) = &credential {
+                return Ok(Some(header_value(&format!("Bearer {t}"))));
+            }
+            let Some(realm) = bearer.param("realm") else {
+                return Err(Error::Challenge {
+                    header: challenges.join(", "),
+                    reason: "Bearer challenge without realm".into(),
+                });
+            };
+            let service = bearer.param("service").unwrap_or_default();
+            let mut all: BTreeSet<Scope> = scopes.iter().cloned().collect();
+            // A scope the registry itself asks for (insufficient_scope) is added to ours.
+            if let Some(extra) = bearer.param("scope") {
+                all.extend(extra.split(' ').filter(|s| !s.is_empty()).map(Scope::raw));
+            }
+            let realm = self.check_realm(api_host, realm).await?;
+            let token = self
+                .bearer_token(&realm, service, all, credential.as_ref(), fresh)
+                .await?;
+            return Ok(Some(token));
+        }
+        if parsed.iter().any(|c| c.scheme == "basic") {
+            if let Some(Credential::Basic { username, password }) = &credential {
+                return Ok(Some(basic_header(username, password)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Resolves a (possibly relative) realm and refuses ones that would leak credentials.
+    async fn check_realm(&self, api_host: &str, realm: &str) -> Result<url::Url, Error> {
+        let base = transport::parse_url(&self.transport.base_url(api_host).await?)?;
+        let url = base.join(realm).map_err(|e| transport::Error::InvalidUrl {
+            url: realm.to_string(),
+            reason: e.to_string(),
+        })?;
+        let refuse = |reason| Error::RealmRefused {
+            realm: realm.to_string(),
+            registry: api_host.to_string(),
+            reason,
+        };
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" => {
+                let ping = self.transport.ping(api_host).await?;
+                let policy = self.transport.policy(api_host);
+                if policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http) {
+                    Ok(url)
+                } else {
+                    Err(refuse(
+                        "it is plain http for a registry reached over https; mark the registry insecure to allow it",
+                    ))
+                }
+            }
+            _ => Err(refuse("only http(s) realms are supported")),
+        }
+    }
+
+    async fn bearer_token(
+        &self,
+        realm: &url::Url,
+        service: &str,
+        scopes: BTreeSet<Scope>,
+        credential: Option<&Credential>,
+        fresh: bool,
+    ) -> Result<HeaderValue, Error> {
+        let key = (realm.to_string(), service.to_string(), scopes);
+        let slot = {
+            let mut tokens = self.tokens.lock().expect("token cache poisoned");
+            tokens.entry(key.clone()).or_default().clone()
+        };
+        // One fetch per key at a time: concurrent blob copies wait for the same token.
+        let mut cached = slot.lock().await;
+        if let Some(t) = cached.as_ref() {
+            if !fresh && Instant::now() < t.renew_at {
+                return Ok(t.header.clone());
+            }
+        }
+        let scopes: Vec<String> = key.2.iter().map(|s| s.to_string()).collect();
+        let fetched = match credential {
+            Some(Credential::IdentityToken(refresh)) => self.oauth2_token(realm, service, &scopes, refresh).await?,
+            other => self.get_token(realm, service, &scopes, other).await?,
+        };
+        *cached = Some(fetched.clone());
+        Ok(fetched.header)
+    }
+
+    async fn get_token(
+        &self,
+        realm: &url::Url,
+        service: &str,
+        scopes: &[String],
+        credential: Option<&Credential>,
+    ) -> Result<CachedToken, Error> {
+        let mut url = realm.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            if !service.is_empty() {
+                q.append_pair("service", service);
+            }
+            for s in scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut headers = HeaderMap::new();
+        if let Some(Credential::Basic { username, password }) = credential {
+            headers.insert(AUTHORIZATION, basic_header(username, password));
+        }
+        let resp = self
+            .transport
+            .send_bodyless(Method::GET, url.as_str(), &headers)
+            .await?;
+        self.token_from_response(realm, resp, credential.is_some()).await
+    }
+
+    async fn oauth2_token(
+        &self,
+        realm: &url::Url,
+        service: &str,
+        scopes: &[String],
+        refresh_token: &str,
+    ) -> Result<CachedToken, Error> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh_token)
+            .append_pair("service", service)
+            .append_pair("client_id", "irel")
+            .append_pair("scope", &scopes.join(" "))
+            .finish();
+        let req = Request::post(transport::to_uri(realm)?)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(full_body(form))
+            .expect("request parts are valid");
+        let resp = self.transport.send(req).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            // Registries without OAuth2 support: the plain GET flow, anonymously.
+            return self.get_token(realm, service, scopes, None).await;
+        }
+        self.token_from_response(realm, resp, true).await
+    }
+
+    async fn token_from_response(
+        &self,
+        realm: &url::Url,
+        resp: http::Response<hyper::body::Incoming>,
+        had_credentials: bool,
+    ) -> Result<CachedToken, Error> {
+        let realm_str = realm.as_str().to_string();
+        let status = resp.status();
+        let received = Instant::now();
+        let body = read_body_limited(resp.into_body(), MAX_TOKEN_RESPONSE, &realm_str).await?;
+        if !status.is_success() {
+            let hint = match (status.as_u16(), had_credentials) {
+                (401 | 403, true) => ": the credentials were rejected; check the user name and password",
+                (401 | 403, false) => ": this registry needs credentials; log in or pass them",
+                _ => "",
+            };
+            return Err(Error::TokenDenied {
+                realm: realm_str,
+                status,
+                hint,
+            });
+        }
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| Error::TokenResponse {
+            realm: realm_str.clone(),
+            reason: e.to_string(),
+        })?;
+        let token = parsed
+            .token
+            .filter(|t| !t.is_empty())
+            .or(parsed.access_token.filter(|t| !t.is_empty()))
+            .ok_or_else(|| Error::TokenResponse {
+                realm: realm_str.clone(),
+                reason: "neither token nor access_token is set".into(),
+            })?;
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(MIN_TOKEN_LIFETIME).max(MIN_TOKEN_LIFETIME));
+        let header = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Error::TokenResponse {
+            realm: realm_str,
+            reason: "the token has characters a header cannot carry".into(),
+        })?;
+        Ok(CachedToken {
+            header: sensitive(header),
+            renew_at: received + lifetime.saturating_sub(EXPIRY_MARGIN),
+        })
+    }
+}
+
+fn sensitive(mut v: HeaderValue) -> HeaderValue {
+    v.set_sensitive(true);
+    v
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    sensitive(HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("")))
+}
+
+fn basic_header(username: &str, password: &str) -> HeaderValue {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    header_value(&format!("Basic {encoded}"))
+}

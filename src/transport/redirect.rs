@@ -1,0 +1,65 @@
+//! Redirects, followed by hand: relative `Location`s resolved against the request URL, at most
+//! ten hops, `Authorization` dropped when the origin changes (registries redirect blob
+//! downloads to object storage, which must never see registry credentials), and https → http
+//! downgrades refused.
+
+use http::header::{AUTHORIZATION, LOCATION};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::{empty_body, parse_url, to_uri, Error, Transport};
+
+const MAX_REDIRECTS: usize = 10;
+
+impl Transport {
+    /// Sends a GET or HEAD (or any request without a body), following redirects by hand.
+    pub async fn send_bodyless(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut url = parse_url(url)?;
+        let mut headers = headers.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(to_uri(&url)?)
+                .body(empty_body())
+                .expect("request parts are valid");
+            *req.headers_mut() = headers.clone();
+            let resp = self.send(req).await?;
+            if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
+                return Ok(resp);
+            }
+            let Some(location) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                return Ok(resp);
+            };
+            let next = url.join(location).map_err(|e| Error::InvalidUrl {
+                url: location.to_string(),
+                reason: e.to_string(),
+            })?;
+            let refuse = |reason| Error::RedirectRefused {
+                from: url.to_string(),
+                to: next.to_string(),
+                reason,
+            };
+            match next.scheme() {
+                "https" => {}
+                "http" if url.scheme() == "http" => {}
+                "http" => return Err(refuse("it downgrades https to http")),
+                _ => return Err(refuse("only http(s) locations are followed")),
+            }
+            if next.origin() != url.origin() {
+                // Credentials for the registry must never reach storage backends or other hosts.
+                headers.remove(AUTHORIZATION);
+            }
+            url = next;
+        }
+        Err(Error::RedirectRefused {
+            from: url.to_string(),
+            to: String::new(),
+            reason: "more than 10 redirects",
+        })
+    }
+}
