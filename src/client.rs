@@ -121,7 +121,7 @@ impl Client {
         target: &str,
         headers: HeaderMap,
         body: RequestBody,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<(Response<Incoming>, String), Error> {
         let host = r.api_host();
         let ping = self.transport.ping(host).await?;
         let base = format!("{}://{}", ping.scheme.as_str(), host);
@@ -145,7 +145,7 @@ impl Client {
         };
         let resp = self.send_with(&method, &url, &headers, authorization, first).await?;
         if resp.status() != StatusCode::UNAUTHORIZED || !same_origin {
-            return Ok(resp);
+            return Ok((resp, url));
         }
         let Some(retry) = retry else {
             return Err(self.unauthorized(r, method.as_str(), &url));
@@ -169,7 +169,26 @@ impl Client {
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(self.unauthorized(r, method.as_str(), &url));
         }
-        Ok(resp)
+        Ok((resp, url))
+    }
+
+    /// [`call`](Self::call), then a status outside `ok` becomes [`Error::Registry`] for
+    /// `operation`. Returns the response and the URL asked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn request(
+        &self,
+        r: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        target: &str,
+        headers: HeaderMap,
+        body: RequestBody,
+        ok: &[StatusCode],
+        operation: &'static str,
+    ) -> Result<(Response<Incoming>, String), Error> {
+        let (resp, url) = self.call(r, scopes, method, target, headers, body).await?;
+        let resp = self.expect_status(resp, ok, operation, &url).await?;
+        Ok((resp, url))
     }
 
     async fn send_with(
@@ -227,7 +246,7 @@ impl Client {
     }
 
     /// Turns a response whose status is not in `ok` into [`Error::Registry`].
-    pub(crate) async fn expect_status(
+    async fn expect_status(
         &self,
         resp: Response<Incoming>,
         ok: &[StatusCode],

@@ -107,21 +107,21 @@ impl Client {
     /// The size of `digest` in `r`'s repository, or `None` if it is not there.
     pub async fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<Option<u64>, Error> {
         let path = blob_path(r, digest);
-        let resp = self
-            .call(
+        let (resp, _) = self
+            .request(
                 r,
                 &[Scope::pull(r.repository())],
                 Method::HEAD,
                 &path,
                 HeaderMap::new(),
                 RequestBody::Empty,
+                &[StatusCode::OK, StatusCode::NOT_FOUND],
+                "HEAD blob",
             )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let url = format!("{}{path}", self.base_url(r).await?);
-        let resp = self.expect_status(resp, &[StatusCode::OK], "HEAD blob", &url).await?;
         Ok(Some(
             resp.headers()
                 .get("content-length")
@@ -135,18 +135,18 @@ impl Client {
     /// storage are followed without credentials.
     pub async fn get_blob(&self, r: &Reference, digest: &Digest, size: u64) -> Result<BlobStream, Error> {
         let path = blob_path(r, digest);
-        let resp = self
-            .call(
+        let (resp, _) = self
+            .request(
                 r,
                 &[Scope::pull(r.repository())],
                 Method::GET,
                 &path,
                 HeaderMap::new(),
                 RequestBody::Empty,
+                &[StatusCode::OK],
+                "GET blob",
             )
             .await?;
-        let url = format!("{}{path}", self.base_url(r).await?);
-        let resp = self.expect_status(resp, &[StatusCode::OK], "GET blob", &url).await?;
         if let Some(len) = resp
             .headers()
             .get("content-length")
@@ -177,12 +177,17 @@ impl Client {
             url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
         );
         let scopes = [Scope::push(dst.repository()), Scope::pull(from)];
-        let resp = self
-            .call(dst, &scopes, Method::POST, &path, HeaderMap::new(), RequestBody::Empty)
-            .await?;
-        let url = format!("{}{path}", self.base_url(dst).await?);
-        let resp = self
-            .expect_status(resp, &[StatusCode::CREATED, StatusCode::ACCEPTED], "POST mount", &url)
+        let (resp, url) = self
+            .request(
+                dst,
+                &scopes,
+                Method::POST,
+                &path,
+                HeaderMap::new(),
+                RequestBody::Empty,
+                &[StatusCode::CREATED, StatusCode::ACCEPTED],
+                "POST mount",
+            )
             .await?;
         let outcome = if resp.status() == StatusCode::CREATED {
             MountOutcome::Mounted
@@ -196,19 +201,17 @@ impl Client {
     /// Opens an upload session in `dst`'s repository and returns its location.
     pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
         let path = format!("/v2/{}/blobs/uploads/", dst.repository());
-        let resp = self
-            .call(
+        let (resp, url) = self
+            .request(
                 dst,
                 &[Scope::push(dst.repository())],
                 Method::POST,
                 &path,
                 HeaderMap::new(),
                 RequestBody::Empty,
+                &[StatusCode::ACCEPTED],
+                "POST upload",
             )
-            .await?;
-        let url = format!("{}{path}", self.base_url(dst).await?);
-        let resp = self
-            .expect_status(resp, &[StatusCode::ACCEPTED], "POST upload", &url)
             .await?;
         let loc = location(dst, resp.headers(), &url)?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
@@ -228,18 +231,17 @@ impl Client {
         let url = with_digest(location, &base, digest)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        let resp = self
-            .call(
+        let (resp, _) = self
+            .request(
                 dst,
                 &[Scope::push(dst.repository())],
                 Method::PUT,
                 &url,
                 headers,
                 RequestBody::Stream(body, size),
+                &[StatusCode::CREATED, StatusCode::NO_CONTENT],
+                "PUT blob",
             )
-            .await?;
-        let resp = self
-            .expect_status(resp, &[StatusCode::CREATED, StatusCode::NO_CONTENT], "PUT blob", &url)
             .await?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(())

@@ -227,19 +227,17 @@ impl Client {
     /// verifying the bytes against the digest asked for or announced.
     pub async fn get_manifest(&self, r: &Reference) -> Result<Manifest, Error> {
         let path = manifest_path(r, r.manifest_reference());
-        let resp = self
-            .call(
+        let (resp, url) = self
+            .request(
                 r,
                 &[Scope::pull(r.repository())],
                 Method::GET,
                 &path,
                 accept_headers(),
                 RequestBody::Empty,
+                &[StatusCode::OK],
+                "GET manifest",
             )
-            .await?;
-        let url = format!("{}{path}", self.base_url(r).await?);
-        let resp = self
-            .expect_status(resp, &[StatusCode::OK], "GET manifest", &url)
             .await?;
         let content_type = header_str(resp.headers(), "content-type").map(str::to_string);
         let announced = header_str(resp.headers(), "docker-content-digest").map(str::to_string);
@@ -276,23 +274,21 @@ impl Client {
     /// HEADs the manifest `r` names: `None` when the registry does not have it.
     pub async fn head_manifest(&self, r: &Reference) -> Result<Option<ManifestHead>, Error> {
         let path = manifest_path(r, r.manifest_reference());
-        let resp = self
-            .call(
+        let (resp, _) = self
+            .request(
                 r,
                 &[Scope::pull(r.repository())],
                 Method::HEAD,
                 &path,
                 accept_headers(),
                 RequestBody::Empty,
+                &[StatusCode::OK, StatusCode::NOT_FOUND],
+                "HEAD manifest",
             )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let url = format!("{}{path}", self.base_url(r).await?);
-        let resp = self
-            .expect_status(resp, &[StatusCode::OK], "HEAD manifest", &url)
-            .await?;
         let digest = header_str(resp.headers(), "docker-content-digest").and_then(|d| d.parse().ok());
         let media_type = header_str(resp.headers(), "content-type")
             .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
@@ -347,19 +343,17 @@ impl Client {
                 reason: format!("media type {:?} is not a valid header", manifest.media_type),
             })?,
         );
-        let resp = self
-            .call(
+        let (resp, url) = self
+            .request(
                 repo,
                 &[Scope::push(repo.repository())],
                 Method::PUT,
                 &path,
                 headers,
                 RequestBody::Bytes(manifest.bytes.clone()),
+                &[StatusCode::CREATED, StatusCode::OK],
+                "PUT manifest",
             )
-            .await?;
-        let url = format!("{}{path}", self.base_url(repo).await?);
-        let resp = self
-            .expect_status(resp, &[StatusCode::CREATED, StatusCode::OK], "PUT manifest", &url)
             .await?;
         if let Some(got) = header_str(resp.headers(), "docker-content-digest") {
             if got != manifest.digest.as_str() && manifest.digest.algorithm() == "sha256" {

@@ -4,7 +4,6 @@
 //! upload as it does when it cannot mount), or add credentials of its own. It records the
 //! headers of every request it receives.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -88,40 +87,18 @@ impl State {
 impl Proxy {
     /// Starts a proxy forwarding to `upstream` (`127.0.0.1:PORT`, plain http).
     pub fn start(upstream: &str, behaviour: Behaviour) -> Proxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let upstream = upstream.to_string();
-        let seen2 = seen.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let state = Arc::new(State {
-                    upstream,
-                    behaviour,
-                    client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
-                    seen: seen2,
-                });
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| {
-                            let state = state.clone();
-                            async move { Ok::<_, Infallible>(state.handle(req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
+        let state = Arc::new(State {
+            upstream: upstream.to_string(),
+            behaviour,
+            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            seen: seen.clone(),
         });
+        let addr = super::serve(move |req| {
+            let state = state.clone();
+            async move { state.handle(req).await }
+        })
+        .to_string();
         Proxy { addr, seen }
     }
 

@@ -2,7 +2,6 @@
 //! RS256 JWTs (signed with the openssl command) granting the scopes asked for, as Docker Hub's
 //! auth service does. Records every request's scopes so tests can check what irel asked for.
 
-use std::convert::Infallible;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -146,9 +145,6 @@ impl TokenServer {
 
     /// Like `start`; with `anonymous_pull`, requests without credentials get pull-only tokens.
     pub fn start_with(pki: &super::Pki, user: &str, password: &str, anonymous_pull: bool) -> TokenServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(State {
             user: user.into(),
@@ -160,30 +156,12 @@ impl TokenServer {
             lifetime: 300,
             requests: requests.clone(),
         });
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let state = state.clone();
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| {
-                            let state = state.clone();
-                            async move { Ok::<_, Infallible>(state.handle(req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            });
+        let addr = super::serve(move |req| {
+            let state = state.clone();
+            async move { state.handle(req).await }
         });
         TokenServer {
-            realm: format!("http://127.0.0.1:{port}/token"),
+            realm: format!("http://{addr}/token"),
             requests,
             bundle: pki.path("token.pem"),
         }
