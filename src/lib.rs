@@ -24,7 +24,7 @@
 pub mod auth;
 pub mod blob;
 mod client;
-mod copy;
+pub mod copy;
 mod error;
 pub mod manifest;
 pub mod mapping;
@@ -33,6 +33,6 @@ pub mod transport;
 
 pub use blob::MountOutcome;
 pub use client::{Client, ClientBuilder};
-pub use copy::{CopyOptions, CopyReport};
+pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 pub use error::{Error, RegistryErrorEntry};
 pub use reference::{Digest, Reference};

@@ -1,4 +1,5 @@
-//! The copy engine: copies an image or a whole index DAG from one repository to another, with
+//! The copy engine: copies an image or a whole index DAG from one place to another (registry
+//! repositories, OCI layouts, archives: see [`ContentSource`] and [`ContentDestination`]), with
 //! its digest preserved.
 //!
 //! Order of work: read the source manifest (and every child of an index, verified by digest);
@@ -20,6 +21,10 @@ use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::reference::{Digest, Reference};
 use crate::transport::error_chain;
 use crate::MountOutcome;
+
+mod place;
+
+pub use place::{ContentDestination, ContentSource, RegistryRepository};
 
 /// How a copy runs.
 #[derive(Debug, Clone)]
@@ -84,168 +89,177 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn copy(&self, src: &Reference, dst: &Reference, options: &CopyOptions) -> Result<CopyReport, Error> {
-        let root = self.get_manifest(src).await?;
-        if let Some(want) = dst.digest() {
-            if *want != root.digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("destination {dst} names a digest the source {src} does not have"),
-                    expected: want.clone(),
-                    actual: root.digest.to_string(),
+        let from = RegistryRepository::new(self.clone(), src);
+        let to = RegistryRepository::new(self.clone(), dst);
+        let target = match (dst.tag(), dst.digest()) {
+            (Some(tag), _) => tag.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => "latest".to_string(),
+        };
+        copy_content(&from, src.manifest_reference(), &to, &target, dst.digest(), options).await
+    }
+}
+
+/// Copies the manifest `src_ref` names in `src` (and everything it refers to) into `dst`,
+/// naming it `dst_ref` there (a tag, a layout ref name, or its digest). With `expected`, the
+/// source must have that digest.
+pub async fn copy_content<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    src_ref: &str,
+    dst: &D,
+    dst_ref: &str,
+    expected: Option<&Digest>,
+    options: &CopyOptions,
+) -> Result<CopyReport, Error> {
+    let root = src.manifest(src_ref).await?;
+    if let Some(want) = expected {
+        if *want != root.digest {
+            return Err(Error::DigestMismatch {
+                what: format!(
+                    "destination {} names a digest that {src_ref} in {} does not have",
+                    dst.describe(),
+                    src.describe()
+                ),
+                expected: want.clone(),
+                actual: root.digest.to_string(),
+            });
+        }
+    }
+    let mut report = CopyReport {
+        digest: Some(root.digest.clone()),
+        media_type: root.media_type.clone(),
+        ..CopyReport::default()
+    };
+
+    // Already there under that name: nothing to do.
+    if dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
+        return Ok(report);
+    }
+    // The content is there by digest (a manifest is accepted only once what it refers to is
+    // present): only the name is missing.
+    let present = dst.manifest_digest(root.digest.as_str()).await?.as_ref() == Some(&root.digest);
+    if !present {
+        let mut children = Vec::new();
+        let mut blobs = BTreeMap::new();
+        collect(src, &root, 0, &mut children, &mut blobs).await?;
+        copy_blobs(src, dst, blobs, options, &mut report).await?;
+        for child in &children {
+            dst.put_manifest(child.digest.as_str(), child).await?;
+            report.manifests_pushed += 1;
+        }
+    }
+    dst.put_manifest(dst_ref, &root).await?;
+    report.manifests_pushed += 1;
+    let landed = dst.manifest_digest(root.digest.as_str()).await?;
+    if landed.as_ref() != Some(&root.digest) {
+        return Err(Error::DigestMismatch {
+            what: format!("copy of {src_ref} from {} to {}", src.describe(), dst.describe()),
+            expected: root.digest.clone(),
+            actual: landed.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into()),
+        });
+    }
+    Ok(report)
+}
+
+/// Walks `manifest`: child manifests go to `children` (deepest first), blobs to `blobs`.
+async fn collect<S: ContentSource>(
+    src: &S,
+    manifest: &Manifest,
+    depth: usize,
+    children: &mut Vec<Manifest>,
+    blobs: &mut BTreeMap<Digest, Descriptor>,
+) -> Result<(), Error> {
+    match &manifest.contents {
+        Contents::Image { config, layers } => {
+            for d in std::iter::once(config).chain(layers).filter(|d| !d.is_foreign()) {
+                blobs.entry(d.digest.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        Contents::Index { manifests } => {
+            if depth >= MAX_INDEX_DEPTH {
+                return Err(Error::Manifest {
+                    reference: src.describe(),
+                    reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep (a cycle?)"),
                 });
             }
+            let mut seen = HashSet::new();
+            for d in manifests {
+                if !seen.insert(d.digest.clone()) {
+                    continue;
+                }
+                let child = Box::pin(src.manifest(d.digest.as_str())).await?;
+                Box::pin(collect(src, &child, depth + 1, children, blobs)).await?;
+                if !children.iter().any(|c| c.digest == child.digest) {
+                    children.push(child);
+                }
+            }
         }
-        let mut report = CopyReport {
-            digest: Some(root.digest.clone()),
-            media_type: root.media_type.clone(),
-            ..CopyReport::default()
+    }
+    Ok(())
+}
+
+async fn copy_blobs<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    dst: &D,
+    blobs: BTreeMap<Digest, Descriptor>,
+    options: &CopyOptions,
+    report: &mut CopyReport,
+) -> Result<(), Error> {
+    let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (_, desc) in blobs {
+        let (src, dst, limit) = (src.clone(), dst.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            copy_blob(&src, &dst, &desc).await
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let outcome = match joined {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
-        let dst_repo = dst.without_tag_or_digest();
-        let target = match (dst.tag(), dst.digest()) {
-            (Some(tag), _) => dst_repo.with_tag(tag)?,
-            (None, Some(d)) => dst_repo.with_digest(d.clone()),
-            (None, None) => dst_repo.with_tag("latest")?,
-        };
-
-        // Already there under that name: nothing to do.
-        if self
-            .head_manifest(&target)
-            .await?
-            .is_some_and(|h| h.digest == root.digest)
-        {
-            return Ok(report);
-        }
-        // The content is there by digest (registries accept a manifest only once what it refers
-        // to is present): only the tag is missing.
-        let present = target.tag().is_some()
-            && self
-                .head_manifest(&dst_repo.with_digest(root.digest.clone()))
-                .await?
-                .is_some_and(|h| h.digest == root.digest);
-        if !present {
-            let mut children = Vec::new();
-            let mut blobs = BTreeMap::new();
-            self.collect(src, &root, 0, &mut children, &mut blobs).await?;
-            self.copy_blobs(src, &dst_repo, blobs, options, &mut report).await?;
-            for child in &children {
-                self.put_manifest(&dst_repo, child.digest.as_str(), child).await?;
-                report.manifests_pushed += 1;
+        match outcome {
+            Ok(BlobOutcome::Copied(n)) => {
+                report.blobs_copied += 1;
+                report.bytes_copied += n;
+            }
+            Ok(BlobOutcome::Mounted) => report.blobs_mounted += 1,
+            Ok(BlobOutcome::Skipped) => report.blobs_skipped += 1,
+            Err(e) => {
+                tasks.abort_all();
+                return Err(e);
             }
         }
-        self.put_manifest(&dst_repo, target.manifest_reference(), &root).await?;
-        report.manifests_pushed += 1;
-        let landed = self.head_manifest(&dst_repo.with_digest(root.digest.clone())).await?;
-        if landed.as_ref().map(|h| &h.digest) != Some(&root.digest) {
-            return Err(Error::DigestMismatch {
-                what: format!("copy of {src} to {dst}"),
-                expected: root.digest.clone(),
-                actual: landed.map(|h| h.digest.to_string()).unwrap_or_else(|| "nothing".into()),
-            });
-        }
-        Ok(report)
     }
+    Ok(())
+}
 
-    /// Walks `manifest`: child manifests go to `children` (deepest first), blobs to `blobs`.
-    async fn collect(
-        &self,
-        src: &Reference,
-        manifest: &Manifest,
-        depth: usize,
-        children: &mut Vec<Manifest>,
-        blobs: &mut BTreeMap<Digest, Descriptor>,
-    ) -> Result<(), Error> {
-        match &manifest.contents {
-            Contents::Image { config, layers } => {
-                for d in std::iter::once(config).chain(layers).filter(|d| !d.is_foreign()) {
-                    blobs.entry(d.digest.clone()).or_insert_with(|| d.clone());
-                }
-            }
-            Contents::Index { manifests } => {
-                if depth >= MAX_INDEX_DEPTH {
-                    return Err(Error::Manifest {
-                        reference: src.to_string(),
-                        reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep (a cycle?)"),
-                    });
-                }
-                let mut seen = HashSet::new();
-                for d in manifests {
-                    if !seen.insert(d.digest.clone()) {
-                        continue;
-                    }
-                    let child_ref = src.without_tag_or_digest().with_digest(d.digest.clone());
-                    let child = Box::pin(self.get_manifest(&child_ref)).await?;
-                    Box::pin(self.collect(src, &child, depth + 1, children, blobs)).await?;
-                    if !children.iter().any(|c| c.digest == child.digest) {
-                        children.push(child);
-                    }
-                }
-            }
-        }
-        Ok(())
+async fn copy_blob<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    dst: &D,
+    desc: &Descriptor,
+) -> Result<BlobOutcome, Error> {
+    if dst.has_blob(&desc.digest).await? {
+        return Ok(BlobOutcome::Skipped);
     }
-
-    async fn copy_blobs(
-        &self,
-        src: &Reference,
-        dst: &Reference,
-        blobs: BTreeMap<Digest, Descriptor>,
-        options: &CopyOptions,
-        report: &mut CopyReport,
-    ) -> Result<(), Error> {
-        let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
-        let mut tasks = JoinSet::new();
-        for (_, desc) in blobs {
-            let (client, src, dst, limit) = (self.clone(), src.clone(), dst.clone(), limit.clone());
-            tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("semaphore open");
-                client.copy_blob(&src, &dst, &desc).await
-            });
+    let mut upload = None;
+    if let Some(from) = src.registry_repository() {
+        match dst.mount(from, &desc.digest).await? {
+            Some(MountOutcome::Mounted) => return Ok(BlobOutcome::Mounted),
+            Some(MountOutcome::Upload(location)) => upload = Some(location),
+            None => {}
         }
-        while let Some(joined) = tasks.join_next().await {
-            let outcome = match joined {
-                Ok(r) => r,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            match outcome {
-                Ok(BlobOutcome::Copied(n)) => {
-                    report.blobs_copied += 1;
-                    report.bytes_copied += n;
-                }
-                Ok(BlobOutcome::Mounted) => report.blobs_mounted += 1,
-                Ok(BlobOutcome::Skipped) => report.blobs_skipped += 1,
-                Err(e) => {
-                    tasks.abort_all();
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
     }
-
-    async fn copy_blob(&self, src: &Reference, dst: &Reference, desc: &Descriptor) -> Result<BlobOutcome, Error> {
-        if self.blob_exists(dst, &desc.digest).await?.is_some() {
-            return Ok(BlobOutcome::Skipped);
-        }
-        let same_registry = src.api_host() == dst.api_host();
-        let location = if same_registry && src.repository() != dst.repository() {
-            match self.mount_blob(dst, &desc.digest, src.repository()).await? {
-                MountOutcome::Mounted => return Ok(BlobOutcome::Mounted),
-                MountOutcome::Upload(loc) => loc,
-            }
-        } else {
-            self.start_upload(dst).await?
-        };
-        let stream = self.get_blob(src, &desc.digest, desc.size).await?;
-        self.finish_upload(dst, &location, &desc.digest, desc.size, stream.into_body())
-            .await
-            .map_err(|e| match e {
-                Error::Transport(t) => Error::BlobTransfer {
-                    digest: desc.digest.clone(),
-                    source_repo: src.name(),
-                    destination: dst.name(),
-                    detail: error_chain(&t),
-                },
-                other => other,
-            })?;
-        Ok(BlobOutcome::Copied(desc.size))
-    }
+    let body = src.blob(desc).await?;
+    dst.put_blob(desc, body, upload).await.map_err(|e| match e {
+        Error::Transport(t) => Error::BlobTransfer {
+            digest: desc.digest.clone(),
+            source_repo: src.describe(),
+            destination: dst.describe(),
+            detail: error_chain(&t),
+        },
+        other => other,
+    })?;
+    Ok(BlobOutcome::Copied(desc.size))
 }

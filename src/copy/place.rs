@@ -1,0 +1,155 @@
+//! The two traits the copy engine works against, and their registry implementation.
+//!
+//! Registries, OCI layouts and layout archives are all places that hold content addressed by
+//! digest. A [`ContentSource`] serves manifests and verified blob streams; a
+//! [`ContentDestination`] checks for, accepts and names content. The engine never asks which
+//! kind it has, so every pair (registry → registry, registry → layout, layout → registry, …)
+//! goes through the same code, with the same verification and concurrency.
+
+use std::future::Future;
+
+use crate::blob::MountOutcome;
+use crate::client::Client;
+use crate::error::Error;
+use crate::manifest::{Descriptor, Manifest};
+use crate::reference::{Digest, Reference};
+use crate::transport::Body;
+
+/// Where content is copied from.
+pub trait ContentSource: Clone + Send + Sync + 'static {
+    /// A human name for messages (`registry.example/app`, `OCI image layout at /x`).
+    fn describe(&self) -> String;
+
+    /// The manifest `reference` names: a tag (or layout ref name) or a digest. Fetched by digest,
+    /// it is verified against that digest.
+    fn manifest(&self, reference: &str) -> impl Future<Output = Result<Manifest, Error>> + Send;
+
+    /// A stream of the blob `desc` describes, failing if its bytes do not match it.
+    fn blob(&self, desc: &Descriptor) -> impl Future<Output = Result<Body, Error>> + Send;
+
+    /// The registry repository this source is, when it is one (destinations on the same
+    /// registry can mount from it).
+    fn registry_repository(&self) -> Option<&Reference> {
+        None
+    }
+}
+
+/// Where content is copied to.
+pub trait ContentDestination: Clone + Send + Sync + 'static {
+    /// A human name for messages.
+    fn describe(&self) -> String;
+
+    /// The digest of the manifest `reference` names here, if any.
+    fn manifest_digest(&self, reference: &str) -> impl Future<Output = Result<Option<Digest>, Error>> + Send;
+
+    /// Whether the blob is already here.
+    fn has_blob(&self, digest: &Digest) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// Asks to link `digest` from `from` instead of transferring it. `None` when this
+    /// destination cannot mount from there; `Some(Upload(location))` when it refused and opened
+    /// an upload the blob should go to.
+    fn mount(
+        &self,
+        _from: &Reference,
+        _digest: &Digest,
+    ) -> impl Future<Output = Result<Option<MountOutcome>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Stores a blob from a verified stream (`upload` is a session a refused mount opened).
+    fn put_blob(
+        &self,
+        desc: &Descriptor,
+        body: Body,
+        upload: Option<String>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Stores a manifest's exact bytes under `reference` (a digest, or a tag / ref name).
+    fn put_manifest(&self, reference: &str, manifest: &Manifest) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// A repository on a registry, as a source or a destination.
+#[derive(Clone)]
+pub struct RegistryRepository {
+    client: Client,
+    repository: Reference,
+}
+
+impl RegistryRepository {
+    /// The repository `reference` is in (its tag and digest are ignored).
+    pub fn new(client: Client, reference: &Reference) -> Self {
+        RegistryRepository {
+            client,
+            repository: reference.without_tag_or_digest(),
+        }
+    }
+
+    /// `reference` (a tag or digest) in this repository.
+    pub fn at(&self, reference: &str) -> Result<Reference, Error> {
+        Ok(match reference.parse::<Digest>() {
+            Ok(d) => self.repository.with_digest(d),
+            Err(_) => self.repository.with_tag(reference)?,
+        })
+    }
+}
+
+impl ContentSource for RegistryRepository {
+    fn describe(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
+        self.client.get_manifest(&self.at(reference)?).await
+    }
+
+    async fn blob(&self, desc: &Descriptor) -> Result<Body, Error> {
+        Ok(self
+            .client
+            .get_blob(&self.repository, &desc.digest, desc.size)
+            .await?
+            .into_body())
+    }
+
+    fn registry_repository(&self) -> Option<&Reference> {
+        Some(&self.repository)
+    }
+}
+
+impl ContentDestination for RegistryRepository {
+    fn describe(&self) -> String {
+        self.repository.to_string()
+    }
+
+    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
+        Ok(self.client.head_manifest(&self.at(reference)?).await?.map(|h| h.digest))
+    }
+
+    async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
+        Ok(self.client.blob_exists(&self.repository, digest).await?.is_some())
+    }
+
+    async fn mount(&self, from: &Reference, digest: &Digest) -> Result<Option<MountOutcome>, Error> {
+        if from.api_host() != self.repository.api_host() || from.repository() == self.repository.repository() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.client
+                .mount_blob(&self.repository, digest, from.repository())
+                .await?,
+        ))
+    }
+
+    async fn put_blob(&self, desc: &Descriptor, body: Body, upload: Option<String>) -> Result<(), Error> {
+        let location = match upload {
+            Some(l) => l,
+            None => self.client.start_upload(&self.repository).await?,
+        };
+        self.client
+            .finish_upload(&self.repository, &location, &desc.digest, desc.size, body)
+            .await
+    }
+
+    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<(), Error> {
+        self.client.put_manifest(&self.repository, reference, manifest).await
+    }
+}
