@@ -61,6 +61,14 @@ pub enum Error {
         /// The digest the bytes have.
         actual: String,
     },
+    /// An OCI image layout or bundle archive irel cannot use or write.
+    #[error("{path}: {reason}")]
+    Layout {
+        /// The layout directory or archive.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A blob transfer that failed after it started.
     #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
     BlobTransfer {

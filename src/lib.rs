@@ -26,9 +26,11 @@ pub mod blob;
 mod client;
 pub mod copy;
 mod error;
+pub mod layout;
 pub mod manifest;
 pub mod mapping;
 pub mod reference;
+pub mod relocate;
 pub mod transport;
 
 pub use blob::MountOutcome;

@@ -2,6 +2,7 @@
 //! streaming uploads. No blob is ever held whole in memory: a download is a body stream that
 //! checks size and digest as it goes, and an upload sends such a stream as its request body.
 
+mod file;
 mod verify;
 
 use std::pin::Pin;
@@ -20,6 +21,7 @@ use crate::error::Error;
 use crate::reference::{Digest, Reference};
 use crate::transport::{self, read_body_limited, BoxError};
 
+pub use file::FileBody;
 pub use verify::VerifyingBody;
 
 /// A blob being downloaded: a body that yields its bytes and fails if they are not the

@@ -91,12 +91,24 @@ impl Client {
     pub async fn copy(&self, src: &Reference, dst: &Reference, options: &CopyOptions) -> Result<CopyReport, Error> {
         let from = RegistryRepository::new(self.clone(), src);
         let to = RegistryRepository::new(self.clone(), dst);
-        let target = match (dst.tag(), dst.digest()) {
-            (Some(tag), _) => tag.to_string(),
-            (None, Some(d)) => d.to_string(),
-            (None, None) => "latest".to_string(),
-        };
-        copy_content(&from, src.manifest_reference(), &to, &target, dst.digest(), options).await
+        copy_content(
+            &from,
+            src.manifest_reference(),
+            &to,
+            &destination_name(dst),
+            dst.digest(),
+            options,
+        )
+        .await
+    }
+}
+
+/// The name a copy writes at a registry destination: its tag, else its digest, else `latest`.
+pub(crate) fn destination_name(dst: &Reference) -> String {
+    match (dst.tag(), dst.digest()) {
+        (Some(tag), _) => tag.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => "latest".to_string(),
     }
 }
 

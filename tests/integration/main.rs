@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod bundle;
 mod cli;
 mod copy;
 mod proxy;

@@ -1,0 +1,441 @@
+//! OCI image layouts: read and write `oci-layout`, `index.json` and `blobs/<alg>/<hex>`, as a
+//! [`ContentSource`] and (for directories) a [`ContentDestination`] of the copy engine.
+//!
+//! `index.json` is untrusted input: every digest in it is parsed and validated before it is
+//! used to build a path, so `sha256:../../x` never reaches the file system. Writes are
+//! crash-safe: a blob is streamed to a temporary file, verified, then renamed into place, and
+//! `index.json` is replaced with a rename, so a reader sees the old layout or the new one.
+//! Top-level entries are named with the `org.opencontainers.image.ref.name` annotation; irel
+//! stores the full image reference there, as Go irel does.
+
+pub mod archive;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+
+use crate::blob::{FileBody, VerifyingBody};
+use crate::copy::{ContentDestination, ContentSource};
+use crate::error::Error;
+use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
+use crate::reference::Digest;
+use crate::transport::{error_chain, Body};
+
+/// The annotation that names a top-level entry of `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const LAYOUT_FILE: &str = "oci-layout";
+const INDEX_FILE: &str = "index.json";
+const LAYOUT_VERSION: &str = "1.0.0";
+
+/// A named top-level entry of a layout's `index.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutEntry {
+    /// Its `org.opencontainers.image.ref.name`, if any.
+    pub name: Option<String>,
+    /// The descriptor.
+    pub descriptor: Descriptor,
+}
+
+/// Where a layout's files are.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// A directory.
+    Dir,
+    /// An uncompressed tar archive, read in place: path → (offset, size) of each file.
+    Tar(Arc<HashMap<String, (u64, u64)>>),
+}
+
+/// An OCI image layout, in a directory or in an uncompressed tar archive.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), irel::Error> {
+/// let layout = irel::layout::OciLayout::create("bundle")?;
+/// for entry in layout.entries()? {
+///     println!("{:?} {}", entry.name, entry.descriptor.digest);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OciLayout {
+    root: PathBuf,
+    storage: Storage,
+    index_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+fn layout_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Layout {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl OciLayout {
+    /// Opens an existing layout directory.
+    pub fn open(root: impl AsRef<Path>) -> Result<OciLayout, Error> {
+        let root = root.as_ref().to_path_buf();
+        let layout = OciLayout {
+            root,
+            storage: Storage::Dir,
+            index_lock: Arc::default(),
+        };
+        let marker = layout
+            .read_small(LAYOUT_FILE, 4096)
+            .map_err(|_| layout_error(&layout.root, "not an OCI image layout (no readable oci-layout file)"))?;
+        check_layout_marker(&layout.root, &marker)?;
+        layout.entries()?;
+        Ok(layout)
+    }
+
+    /// Opens the layout at `root`, creating an empty one if the directory does not hold one.
+    pub fn create(root: impl AsRef<Path>) -> Result<OciLayout, Error> {
+        let root = root.as_ref();
+        if root.join(LAYOUT_FILE).exists() {
+            return Self::open(root);
+        }
+        let io = |e: std::io::Error| layout_error(root, e.to_string());
+        std::fs::create_dir_all(root.join("blobs")).map_err(io)?;
+        write_atomically(root, INDEX_FILE, br#"{"schemaVersion":2,"manifests":[]}"#).map_err(io)?;
+        // oci-layout last: its presence says the layout is complete.
+        write_atomically(root, LAYOUT_FILE, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
+        Self::open(root)
+    }
+
+    pub(crate) fn in_tar(archive: PathBuf, files: HashMap<String, (u64, u64)>) -> Result<OciLayout, Error> {
+        let layout = OciLayout {
+            root: archive,
+            storage: Storage::Tar(Arc::new(files)),
+            index_lock: Arc::default(),
+        };
+        let marker = layout
+            .read_small(LAYOUT_FILE, 4096)
+            .map_err(|_| layout_error(&layout.root, "the archive holds no oci-layout file"))?;
+        check_layout_marker(&layout.root, &marker)?;
+        layout.entries()?;
+        Ok(layout)
+    }
+
+    /// The directory (or archive) this layout is in.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Reads a small file of the layout by its path inside it.
+    fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>, std::io::Error> {
+        use std::io::{Read, Seek};
+        let (path, offset, len) = match &self.storage {
+            Storage::Dir => {
+                let path = self.root.join(name);
+                let len = std::fs::metadata(&path)?.len();
+                (path, 0, len)
+            }
+            Storage::Tar(files) => {
+                let (offset, len) = *files
+                    .get(name)
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, name.to_string()))?;
+                (self.root.clone(), offset, len)
+            }
+        };
+        if len > limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{name} is larger than {limit} bytes"),
+            ));
+        }
+        let mut f = std::fs::File::open(path)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        let mut out = Vec::with_capacity(len as usize);
+        f.take(len).read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Every top-level entry of `index.json`, digests validated.
+    pub fn entries(&self) -> Result<Vec<LayoutEntry>, Error> {
+        let raw = self
+            .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
+            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
+        parse_index(&self.root, &raw)
+    }
+
+    /// The entry named `name`: a full reference as irel and Go irel write them, or a short tag
+    /// as skopeo writes them.
+    pub fn find(&self, name: &str) -> Result<Option<LayoutEntry>, Error> {
+        let entries = self.entries()?;
+        let normalized = name.parse::<crate::Reference>().ok().map(|r| r.to_string());
+        Ok(entries.into_iter().find(|e| {
+            e.name.as_deref() == Some(name) || (normalized.is_some() && e.name.as_deref() == normalized.as_deref())
+        }))
+    }
+
+    fn blob_name(digest: &Digest) -> String {
+        // Safe: a parsed Digest is an algorithm name and lowercase hex only.
+        format!("blobs/{}/{}", digest.algorithm(), digest.encoded())
+    }
+
+    fn blob_len(&self, digest: &Digest) -> Option<u64> {
+        let name = Self::blob_name(digest);
+        match &self.storage {
+            Storage::Dir => std::fs::metadata(self.root.join(name)).ok().map(|m| m.len()),
+            Storage::Tar(files) => files.get(&name).map(|(_, len)| *len),
+        }
+    }
+
+    /// Reads a manifest blob, verified against its digest.
+    fn read_manifest(&self, digest: &Digest) -> Result<Manifest, Error> {
+        let bytes = self
+            .read_small(&Self::blob_name(digest), MAX_MANIFEST_SIZE as u64)
+            .map_err(|e| layout_error(&self.root, format!("cannot read manifest {digest}: {e}")))?;
+        if !digest.matches(&bytes) {
+            return Err(Error::DigestMismatch {
+                what: format!("manifest blob in OCI image layout at {}", self.root.display()),
+                expected: digest.clone(),
+                actual: Digest::sha256_of(&bytes).to_string(),
+            });
+        }
+        let mut m = Manifest::parse(
+            Bytes::from(bytes),
+            None,
+            &format!("{digest} in {}", self.root.display()),
+        )?;
+        m.digest = digest.clone();
+        Ok(m)
+    }
+
+    /// Writes a blob from a stream: temporary file, verified, renamed into place.
+    async fn write_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
+        let Storage::Dir = self.storage else {
+            return Err(layout_error(&self.root, "archives are read-only"));
+        };
+        let final_path = self.root.join(Self::blob_name(&desc.digest));
+        let dir = final_path.parent().expect("blob paths have a parent");
+        let io = |e: std::io::Error| layout_error(&self.root, format!("writing blob {}: {e}", desc.digest));
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        let tmp = dir.join(format!(".{}.{}.partial", desc.digest.encoded(), unique_suffix()));
+        let result = async {
+            let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+            let mut body = VerifyingBody::new(body, desc.digest.clone(), desc.size);
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| Error::BlobTransfer {
+                    digest: desc.digest.clone(),
+                    source_repo: String::new(),
+                    destination: format!("OCI image layout at {}", self.root.display()),
+                    detail: error_chain(e.as_ref()),
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    file.write_all(&data).await.map_err(io)?;
+                }
+            }
+            file.sync_all().await.map_err(io)?;
+            tokio::fs::rename(&tmp, &final_path).await.map_err(io)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    /// Names `manifest` `name` in `index.json` (replacing an entry of that name).
+    async fn set_name(&self, name: &str, manifest: &Manifest) -> Result<(), Error> {
+        let _guard = self.index_lock.lock().await;
+        let raw = self
+            .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
+            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
+        parse_index(&self.root, &raw)?;
+        let mut index: Value = serde_json::from_slice(&raw).map_err(|e| layout_error(&self.root, e.to_string()))?;
+        let entry = json!({
+            "mediaType": manifest.media_type,
+            "digest": manifest.digest,
+            "size": manifest.bytes.len(),
+            "annotations": { REF_NAME: name },
+        });
+        let manifests = index["manifests"]
+            .as_array_mut()
+            .ok_or_else(|| layout_error(&self.root, "index.json has no manifests array"))?;
+        manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(name));
+        manifests.push(entry);
+        let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
+        write_atomically(&self.root, INDEX_FILE, &bytes).map_err(|e| layout_error(&self.root, e.to_string()))
+    }
+}
+
+fn check_layout_marker(root: &Path, marker: &[u8]) -> Result<(), Error> {
+    let v: Value = serde_json::from_slice(marker).map_err(|e| layout_error(root, format!("oci-layout: {e}")))?;
+    match v["imageLayoutVersion"].as_str() {
+        Some(LAYOUT_VERSION) => Ok(()),
+        other => Err(layout_error(
+            root,
+            format!("unsupported imageLayoutVersion {other:?} (irel reads {LAYOUT_VERSION})"),
+        )),
+    }
+}
+
+fn parse_index(root: &Path, raw: &[u8]) -> Result<Vec<LayoutEntry>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Index {
+        #[serde(default)]
+        manifests: Vec<Value>,
+    }
+    let index: Index =
+        serde_json::from_slice(raw).map_err(|e| layout_error(root, format!("index.json is not valid: {e}")))?;
+    index
+        .manifests
+        .into_iter()
+        .map(|m| {
+            let name = m["annotations"][REF_NAME].as_str().map(str::to_string);
+            let descriptor: Descriptor = serde_json::from_value(m)
+                .map_err(|e| layout_error(root, format!("index.json has an invalid descriptor: {e}")))?;
+            Ok(LayoutEntry { name, descriptor })
+        })
+        .collect()
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Writes `name` in `dir` through a temporary file and a rename.
+pub(crate) fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{name}.{}.partial", unique_suffix()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl ContentSource for OciLayout {
+    fn describe(&self) -> String {
+        format!("OCI image layout at {}", self.root.display())
+    }
+
+    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
+        let digest = match reference.parse::<Digest>() {
+            Ok(d) => d,
+            Err(_) => {
+                self.find(reference)?
+                    .ok_or_else(|| layout_error(&self.root, format!("no image named {reference} in it")))?
+                    .descriptor
+                    .digest
+            }
+        };
+        let layout = self.clone();
+        tokio::task::spawn_blocking(move || layout.read_manifest(&digest))
+            .await
+            .expect("manifest read does not panic")
+    }
+
+    async fn blob(&self, desc: &Descriptor) -> Result<Body, Error> {
+        let name = Self::blob_name(&desc.digest);
+        let missing = || layout_error(&self.root, format!("blob {} is missing", desc.digest));
+        let (path, offset, len) = match &self.storage {
+            Storage::Dir => {
+                let path = self.root.join(&name);
+                let len = tokio::fs::metadata(&path).await.map_err(|_| missing())?.len();
+                (path, 0, len)
+            }
+            Storage::Tar(files) => {
+                let (offset, len) = *files.get(&name).ok_or_else(missing)?;
+                (self.root.clone(), offset, len)
+            }
+        };
+        if len != desc.size {
+            return Err(layout_error(
+                &self.root,
+                format!(
+                    "blob {} has {len} bytes where its descriptor says {}",
+                    desc.digest, desc.size
+                ),
+            ));
+        }
+        let file = FileBody::open(&path, offset, len)
+            .await
+            .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
+        Ok(VerifyingBody::new(file, desc.digest.clone(), desc.size).boxed())
+    }
+}
+
+impl ContentDestination for OciLayout {
+    fn describe(&self) -> String {
+        ContentSource::describe(self)
+    }
+
+    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
+        match reference.parse::<Digest>() {
+            Ok(d) => Ok(self.blob_len(&d).is_some().then_some(d)),
+            Err(_) => Ok(self.find(reference)?.map(|e| e.descriptor.digest)),
+        }
+    }
+
+    async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
+        Ok(self.blob_len(digest).is_some())
+    }
+
+    async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
+        self.write_blob(desc, body).await
+    }
+
+    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<(), Error> {
+        if self.blob_len(&manifest.digest).is_none() {
+            let desc = Descriptor {
+                media_type: manifest.media_type.clone(),
+                digest: manifest.digest.clone(),
+                size: manifest.bytes.len() as u64,
+                urls: Vec::new(),
+                platform: None,
+            };
+            let body = crate::transport::full_body(manifest.bytes.clone());
+            self.write_blob(&desc, body).await?;
+        }
+        if reference.parse::<Digest>().is_err() {
+            self.set_name(reference, manifest).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_index_digests_are_refused_before_any_path_is_built() {
+        let dir = std::env::temp_dir().join(format!("irel-layout-test-{}", unique_suffix()));
+        let layout = OciLayout::create(&dir).unwrap();
+        let evil = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../{}","size":2}}]}}"#,
+            "a".repeat(58)
+        );
+        std::fs::write(dir.join("index.json"), evil).unwrap();
+        let err = layout.entries().unwrap_err().to_string();
+        assert!(err.contains("invalid descriptor"), "{err}");
+        assert!(OciLayout::open(&dir).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn create_is_idempotent_and_open_checks_the_marker() {
+        let dir = std::env::temp_dir().join(format!("irel-layout-test-{}", unique_suffix()));
+        OciLayout::create(&dir).unwrap();
+        OciLayout::create(&dir).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"9"}"#).unwrap();
+        assert!(OciLayout::open(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("imageLayoutVersion"));
+        std::fs::remove_dir_all(dir).unwrap();
+        assert!(OciLayout::open("/nonexistent/irel").is_err());
+    }
+}

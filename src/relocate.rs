@@ -1,0 +1,247 @@
+//! Bundles and relocation: saving images into a thick bundle, moving images between layouts and
+//! registries, and relocation: many images moved under one repository prefix, each to the name
+//! [`flatten_repo_path_preserve_tag_digest`] gives it, with a record of where each went.
+//!
+//! Thin relocation copies from the images' own registries; thick relocation copies from an OCI
+//! layout (or a bundle archive's layout) that holds them, without touching the original
+//! registries. Each image is copied and verified on its own: one failure is reported and the
+//! others still go. The relocation mapping lists only the images that landed with their digest.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::client::Client;
+use crate::copy::{copy_content, destination_name, CopyOptions, RegistryRepository};
+use crate::error::Error;
+use crate::layout::OciLayout;
+use crate::mapping::flatten_repo_path_preserve_tag_digest;
+use crate::reference::{Digest, Reference};
+
+/// One image that was relocated.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Relocated {
+    /// The reference as given (the mapping's key).
+    pub original: String,
+    /// Where it went.
+    pub relocated: Reference,
+    /// Its digest, the same in both places.
+    pub digest: Digest,
+}
+
+/// What a relocation did.
+#[derive(Debug, Default)]
+pub struct RelocationReport {
+    /// The images relocated and verified, in the order given.
+    pub relocated: Vec<Relocated>,
+    /// The images that were not, with the reason.
+    pub failed: Vec<(String, Error)>,
+}
+
+impl RelocationReport {
+    /// The relocation mapping: each original reference, as given, to its relocated reference
+    /// (CNAB `relocation-mapping.json` shape).
+    pub fn mapping(&self) -> BTreeMap<String, String> {
+        self.relocated
+            .iter()
+            .map(|r| (r.original.clone(), r.relocated.to_string()))
+            .collect()
+    }
+
+    /// Writes the mapping as JSON to `path`, atomically.
+    pub fn write_mapping(&self, path: &Path) -> Result<(), Error> {
+        let mut json = serde_json::to_vec_pretty(&self.mapping()).expect("a string map serializes");
+        json.push(b'\n');
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::Layout {
+                path: path.display().to_string(),
+                reason: "the mapping output needs a file name".into(),
+            })?;
+        crate::layout::write_atomically(dir, &name, &json).map_err(|e| Error::Layout {
+            path: path.display().to_string(),
+            reason: format!("cannot write the relocation mapping: {e}"),
+        })
+    }
+}
+
+/// Where relocated images come from.
+#[derive(Clone, Copy)]
+pub enum RelocationSource<'a> {
+    /// Each image's own registry (thin bundle).
+    Registries,
+    /// An OCI layout holding the images under their full references (thick bundle).
+    Layout(&'a OciLayout),
+}
+
+impl Client {
+    /// Copies the image `src` names (all of an index) into `layout`, named by its full
+    /// reference, and returns its digest (`irel layout add`).
+    pub async fn pull_to_layout(
+        &self,
+        src: &Reference,
+        layout: &OciLayout,
+        options: &CopyOptions,
+    ) -> Result<Digest, Error> {
+        let from = RegistryRepository::new(self.clone(), src);
+        let report = copy_content(
+            &from,
+            src.manifest_reference(),
+            layout,
+            &src.to_string(),
+            src.digest(),
+            options,
+        )
+        .await?;
+        Ok(report.digest.expect("a finished copy has a digest"))
+    }
+
+    /// Pushes the image with `digest` in `layout` to `dst` (`irel layout push`).
+    pub async fn push_from_layout(
+        &self,
+        layout: &OciLayout,
+        digest: &Digest,
+        dst: &Reference,
+        options: &CopyOptions,
+    ) -> Result<(), Error> {
+        let to = RegistryRepository::new(self.clone(), dst);
+        copy_content(
+            layout,
+            digest.as_str(),
+            &to,
+            &destination_name(dst),
+            Some(digest),
+            options,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a thick bundle: every image (all platforms) in an OCI layout inside a `.tar.gz`
+    /// at `out`. Nothing is written at `out` unless every image made it in.
+    pub async fn save(&self, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let staging = dir.join(format!(
+            ".{}.layout.{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        let result = async {
+            let layout = OciLayout::create(&staging)?;
+            let mut digests = Vec::new();
+            for image in images {
+                digests.push(self.pull_to_layout(image, &layout, options).await?);
+            }
+            let (staging, out) = (staging.clone(), out.to_path_buf());
+            tokio::task::spawn_blocking(move || crate::layout::archive::write(&staging, &out))
+                .await
+                .expect("archive writing does not panic")?;
+            Ok(digests)
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+
+    /// Relocates `images` under `prefix`, one by one, continuing past failures.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+    /// use irel::relocate::RelocationSource;
+    /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
+    /// let report = client
+    ///     .relocate("registry.internal/acme", &images, RelocationSource::Registries, &Default::default())
+    ///     .await;
+    /// report.write_mapping("relocation-mapping.json".as_ref())?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn relocate(
+        &self,
+        prefix: &str,
+        images: &[String],
+        source: RelocationSource<'_>,
+        options: &CopyOptions,
+    ) -> RelocationReport {
+        let mut report = RelocationReport::default();
+        for original in images {
+            match self.relocate_one(prefix, original, source, options).await {
+                Ok(r) => report.relocated.push(r),
+                Err(e) => report.failed.push((original.clone(), e)),
+            }
+        }
+        report
+    }
+
+    async fn relocate_one(
+        &self,
+        prefix: &str,
+        original: &str,
+        source: RelocationSource<'_>,
+        options: &CopyOptions,
+    ) -> Result<Relocated, Error> {
+        let parsed: Reference = original.parse()?;
+        let relocated = flatten_repo_path_preserve_tag_digest(prefix, &parsed)?;
+        let report = match source {
+            RelocationSource::Registries => self.copy(&parsed, &relocated, options).await?,
+            RelocationSource::Layout(layout) => {
+                let entry = layout.find(original)?.ok_or_else(|| Error::Layout {
+                    path: layout.path().display().to_string(),
+                    reason: format!("holds no image named {original}"),
+                })?;
+                let to = RegistryRepository::new(self.clone(), &relocated);
+                let target = destination_name(&relocated);
+                copy_content(
+                    layout,
+                    entry.descriptor.digest.as_str(),
+                    &to,
+                    &target,
+                    relocated.digest(),
+                    options,
+                )
+                .await?
+            }
+        };
+        Ok(Relocated {
+            original: original.to_string(),
+            relocated,
+            digest: report.digest.expect("a finished copy has a digest"),
+        })
+    }
+}
+
+/// Reads an image list: one reference per line; blank lines and `#` comments are ignored.
+pub fn read_image_list(path: &Path) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Layout {
+        path: path.display().to_string(),
+        reason: format!("cannot read the image list: {e}"),
+    })?;
+    Ok(parse_image_list(&text))
+}
+
+fn parse_image_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_lists_skip_comments_and_blank_lines() {
+        let list = "# images\n\nbusybox:1.36  # the shell\n  quay.io/a/b@sha256:00\n";
+        assert_eq!(parse_image_list(list), vec!["busybox:1.36", "quay.io/a/b@sha256:00"]);
+    }
+}
