@@ -51,17 +51,7 @@ impl RelocationReport {
     pub fn write_mapping(&self, path: &Path) -> Result<(), Error> {
         let mut json = serde_json::to_vec_pretty(&self.mapping()).expect("a string map serializes");
         json.push(b'\n');
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::Layout {
-                path: path.display().to_string(),
-                reason: "the mapping output needs a file name".into(),
-            })?;
+        let (dir, name) = crate::layout::output_parts(path)?;
         crate::layout::write_atomically(dir, &name, &json).map_err(|e| Error::Layout {
             path: path.display().to_string(),
             reason: format!("cannot write the relocation mapping: {e}"),
@@ -124,17 +114,8 @@ impl Client {
     /// Writes a thick bundle: every image (all platforms) in an OCI layout inside a `.tar.gz`
     /// at `out`. Nothing is written at `out` unless every image made it in.
     pub async fn save(&self, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
-        let dir = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let staging = dir.join(format!(
-            ".{}.layout.{}",
-            out.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
+        let (dir, name) = crate::layout::output_parts(out)?;
+        let staging = dir.join(format!(".{name}.layout.{}", std::process::id()));
         let result = async {
             let layout = OciLayout::create(&staging)?;
             let mut digests = Vec::new();

@@ -159,7 +159,7 @@ impl Client {
                 return Err(Error::BlobTransfer {
                     digest: digest.clone(),
                     source_repo: r.name(),
-                    destination: String::new(),
+                    destination: "irel".into(),
                     detail: format!("the registry serves {len} bytes where the manifest says {size}"),
                 });
             }

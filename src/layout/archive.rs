@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
-use super::{layout_error, unique_suffix, OciLayout, INDEX_FILE, LAYOUT_FILE};
+use super::{layout_error, output_parts, unique_suffix, OciLayout, INDEX_FILE, LAYOUT_FILE};
 use crate::error::Error;
 use crate::reference::Digest;
 
@@ -176,15 +176,7 @@ fn is_layout_file(name: &str) -> bool {
 /// Writes the layout directory `layout` as a gzip-compressed tar at `out`, through a temporary
 /// file and a rename (no half-written archive is ever left under that name).
 pub fn write(layout: &Path, out: &Path) -> Result<(), Error> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .ok_or_else(|| layout_error(out, "the output needs a file name"))?
-        .to_string_lossy()
-        .into_owned();
+    let (dir, name) = output_parts(out)?;
     let tmp = dir.join(format!(".{name}.{}.partial", unique_suffix()));
     let io = |e: std::io::Error| layout_error(out, format!("writing archive: {e}"));
     let result = (|| {

@@ -77,18 +77,12 @@ fn layout_error(path: &Path, reason: impl Into<String>) -> Error {
 impl OciLayout {
     /// Opens an existing layout directory.
     pub fn open(root: impl AsRef<Path>) -> Result<OciLayout, Error> {
-        let root = root.as_ref().to_path_buf();
-        let layout = OciLayout {
-            root,
+        OciLayout {
+            root: root.as_ref().to_path_buf(),
             storage: Storage::Dir,
             index_lock: Arc::default(),
-        };
-        let marker = layout
-            .read_small(LAYOUT_FILE, 4096)
-            .map_err(|_| layout_error(&layout.root, "not an OCI image layout (no readable oci-layout file)"))?;
-        check_layout_marker(&layout.root, &marker)?;
-        layout.entries()?;
-        Ok(layout)
+        }
+        .checked("not an OCI image layout (no readable oci-layout file)")
     }
 
     /// Opens the layout at `root`, creating an empty one if the directory does not hold one.
@@ -106,17 +100,22 @@ impl OciLayout {
     }
 
     pub(crate) fn in_tar(archive: PathBuf, files: HashMap<String, (u64, u64)>) -> Result<OciLayout, Error> {
-        let layout = OciLayout {
+        OciLayout {
             root: archive,
             storage: Storage::Tar(Arc::new(files)),
             index_lock: Arc::default(),
-        };
-        let marker = layout
+        }
+        .checked("the archive holds no oci-layout file")
+    }
+
+    /// Checks the `oci-layout` marker and that `index.json` parses with valid digests.
+    fn checked(self, no_marker: &str) -> Result<OciLayout, Error> {
+        let marker = self
             .read_small(LAYOUT_FILE, 4096)
-            .map_err(|_| layout_error(&layout.root, "the archive holds no oci-layout file"))?;
-        check_layout_marker(&layout.root, &marker)?;
-        layout.entries()?;
-        Ok(layout)
+            .map_err(|_| layout_error(&self.root, no_marker))?;
+        check_layout_marker(&self.root, &marker)?;
+        self.entries()?;
+        Ok(self)
     }
 
     /// The directory (or archive) this layout is in.
@@ -221,7 +220,7 @@ impl OciLayout {
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| Error::BlobTransfer {
                     digest: desc.digest.clone(),
-                    source_repo: String::new(),
+                    source_repo: "its source".into(),
                     destination: format!("OCI image layout at {}", self.root.display()),
                     detail: error_chain(e.as_ref()),
                 })?;
@@ -298,6 +297,20 @@ fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The directory and file name of an output path (`out.tgz` is in `.`).
+pub(crate) fn output_parts(path: &Path) -> Result<(&Path, String), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| layout_error(path, "an output needs a file name"))?
+        .to_string_lossy()
+        .into_owned();
+    Ok((dir, name))
 }
 
 /// Writes `name` in `dir` through a temporary file and a rename.
