@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod blob;
+mod catalog;
 mod client;
 pub mod copy;
 mod error;
@@ -31,6 +32,8 @@ pub mod manifest;
 pub mod mapping;
 pub mod reference;
 pub mod relocate;
+#[cfg(feature = "sync")]
+pub mod sync;
 pub mod transport;
 
 pub use blob::MountOutcome;

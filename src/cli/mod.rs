@@ -85,6 +85,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         mapping_output: Option<PathBuf>,
     },
+    /// Mirror images: registry → registry, registry → dir:, dir: → registry, or sync tasks.
+    #[command(after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run")]
+    Sync(SyncArgs),
     /// Print where an image goes when relocated under a repository prefix.
     Map {
         /// The repository prefix, e.g. registry.internal/acme.
@@ -93,6 +96,46 @@ enum Command {
         /// The image.
         reference: String,
     },
+}
+
+#[derive(clap::Args)]
+struct SyncArgs {
+    /// SRC DST (docker://HOST/REPO[:TAG], dir:PATH, oci:PATH → docker://HOST[/NS], dir:PATH); with
+    /// --source-yaml only DST; with --config none.
+    locations: Vec<String>,
+    /// skopeo's YAML list of registries and images to sync.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    source_yaml: Option<PathBuf>,
+    /// Sync tasks (dregsy style: catalog lister, regex mappings, tag filters).
+    #[arg(long, value_name = "FILE.yaml")]
+    config: Option<PathBuf>,
+    /// Keep only the repository path (do not put registry sources under their host name).
+    #[arg(long)]
+    no_scope: bool,
+    /// Credentials for the source registry.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    src_creds: Option<String>,
+    /// Credentials for the destination registry.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    dest_creds: Option<String>,
+    /// false: allow plain http and unverified TLS for the source registry.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    src_tls_verify: Option<bool>,
+    /// false: allow plain http and unverified TLS for the destination registry.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    dest_tls_verify: Option<bool>,
+    /// Trust the *.crt CA certificates in this directory for the source.
+    #[arg(long, value_name = "DIR")]
+    src_cert_dir: Option<PathBuf>,
+    /// Trust the *.crt CA certificates in this directory for the destination.
+    #[arg(long, value_name = "DIR")]
+    dest_cert_dir: Option<PathBuf>,
+    /// Print what would be copied, and copy nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Images copied at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +190,11 @@ fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
 }
 
 fn client(cli: &Cli) -> Result<Client, Failure> {
+    finish_client(base_builder(cli)?)
+}
+
+/// The builder the global flags describe, without credentials.
+fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
     let mut b = Client::builder().skip_tls_verify(cli.skip_tls_verify);
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
@@ -165,6 +213,11 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
             })?;
         b = b.resolve(host, addr);
     }
+    Ok(b)
+}
+
+/// Adds docker's config.json (after any explicit credentials) and builds.
+fn finish_client(b: irel::ClientBuilder) -> Result<Client, Failure> {
     let creds = irel::auth::DockerConfig::load_default()?;
     Ok(b.credentials(creds).build()?)
 }
@@ -190,6 +243,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("{digest}");
         }
         Command::Layout(cmd) => return run_layout(&cli, cmd),
+        Command::Sync(args) => return run_sync(&cli, args),
         Command::Save {
             output,
             images,
@@ -352,4 +406,119 @@ fn run_relocate(
             list.len()
         )))
     }
+}
+
+fn credential(flag: &str, value: &str) -> Result<irel::auth::Credential, Failure> {
+    let (username, password) = value
+        .split_once(':')
+        .ok_or_else(|| Failure(format!("{flag}: expected USER:PASSWORD")))?;
+    Ok(irel::auth::Credential::Basic {
+        username: username.into(),
+        password: password.into(),
+    })
+}
+
+fn registry_host(endpoint: &irel::sync::Endpoint) -> Option<String> {
+    match endpoint {
+        irel::sync::Endpoint::Registry(text) => Some(text.split('/').next().unwrap_or_default().to_string()),
+        _ => None,
+    }
+}
+
+fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
+    use irel::sync::{tasks::SyncConfig, Endpoint, Naming, SourceYaml, SyncPlan, Target};
+    let wanted = match (&args.config, &args.source_yaml) {
+        (Some(_), _) => 0,
+        (None, Some(_)) => 1,
+        (None, None) => 2,
+    };
+    if args.locations.len() != wanted {
+        return Err(Failure(format!(
+            "sync: expected {}, got {} location(s)",
+            ["no SRC/DST with --config", "only DST with --source-yaml", "SRC and DST"][wanted],
+            args.locations.len()
+        )));
+    }
+    let endpoints = args
+        .locations
+        .iter()
+        .map(|l| l.parse::<Endpoint>().map_err(Failure::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut builder = base_builder(cli)?;
+    let mut creds = irel::auth::StaticCredentials::default();
+    let (src_host, dst_host) = match endpoints.len() {
+        2 => (registry_host(&endpoints[0]), registry_host(&endpoints[1])),
+        1 => (None, registry_host(&endpoints[0])),
+        _ => (None, None),
+    };
+    let sides = [
+        (&src_host, &args.src_creds, args.src_tls_verify, &args.src_cert_dir, "--src-creds"),
+        (&dst_host, &args.dest_creds, args.dest_tls_verify, &args.dest_cert_dir, "--dest-creds"),
+    ];
+    for (host, cred, verify, cert_dir, flag) in sides {
+        if let Some(dir) = cert_dir {
+            builder = irel::sync::add_cert_dir(builder, dir)?;
+        }
+        let Some(host) = host else { continue };
+        if verify == Some(false) {
+            builder = builder.insecure_registry(host);
+        }
+        if let Some(c) = cred {
+            creds.insert(host, credential(flag, c)?);
+        }
+    }
+    let config = args.config.as_deref().map(SyncConfig::load).transpose()?;
+    let yaml = args.source_yaml.as_deref().map(SourceYaml::load).transpose()?;
+    if let Some(c) = &config {
+        let (b, task_creds) = c.configure(builder)?;
+        builder = b.credentials(task_creds);
+    }
+    if let Some(y) = &yaml {
+        let (b, yaml_creds) = y.configure(builder)?;
+        builder = b.credentials(yaml_creds);
+    }
+    let client = finish_client(builder.credentials(creds))?;
+    let naming = Naming { scoped: !args.no_scope };
+    let rt = runtime()?;
+    let plan = rt.block_on(async {
+        match (&config, &yaml) {
+            (Some(c), _) => c.plan(&client).await,
+            (None, Some(y)) => SyncPlan::from_yaml(&client, y, &Target::new(endpoints[0].clone())?, naming).await,
+            (None, None) => {
+                SyncPlan::from_endpoint(&client, &endpoints[0], &Target::new(endpoints[1].clone())?, naming).await
+            }
+        }
+    })?;
+    for w in &plan.warnings {
+        eprintln!("irel: warning: {w}");
+    }
+    if args.dry_run {
+        for item in &plan.items {
+            println!("{} -> {}", item.from, item.to);
+        }
+        println!("sync (dry run): {} images", plan.items.len());
+        return Ok(());
+    }
+    let report = rt.block_on(client.sync(&plan, args.jobs, &CopyOptions::default()));
+    for (from, to, outcome) in &report.items {
+        match outcome {
+            irel::sync::ItemOutcome::Copied(r) => println!(
+                "copied {from} to {to} with content digest {}",
+                r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
+            ),
+            irel::sync::ItemOutcome::Skipped(_) => println!("skipped {from}: {to} is up to date"),
+            irel::sync::ItemOutcome::Failed(e) => eprintln!("irel: failed to sync {from} to {to}: {e}"),
+        }
+    }
+    println!(
+        "sync: {} copied, {} skipped, {} failed, {} bytes transferred",
+        report.copied(),
+        report.skipped(),
+        report.failed(),
+        report.bytes()
+    );
+    if report.failed() > 0 {
+        return Err(Failure(format!("{} of {} images failed to sync", report.failed(), report.items.len())));
+    }
+    Ok(())
 }
