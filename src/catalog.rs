@@ -37,14 +37,25 @@ impl Client {
         self.paginate(repo, &scopes, first, "GET tags", |body| {
             let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
             out.extend(page.tags.unwrap_or_default());
-            Ok(())
+            Ok(true)
         })
         .await?;
         Ok(out)
     }
 
-    /// Repositories of `registry` (`host[:port]`), at most `max_items` (all when `None`).
+    /// Repositories of `registry` (`host[:port]`), at most `max_items` (all when `None`),
+    /// asked 100 at a time.
     pub async fn catalog(&self, registry: &str, max_items: Option<usize>) -> Result<Vec<String>, Error> {
+        self.catalog_paged(registry, max_items, 100).await
+    }
+
+    /// [`catalog`](Self::catalog) asking `page_size` repositories per request.
+    pub async fn catalog_paged(
+        &self,
+        registry: &str,
+        max_items: Option<usize>,
+        page_size: usize,
+    ) -> Result<Vec<String>, Error> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
@@ -52,15 +63,13 @@ impl Client {
         }
         // Any repository name serves to address the registry.
         let anchor: Reference = format!("{registry}/catalog").parse()?;
-        let first = match max_items {
-            Some(n) => format!("/v2/_catalog?n={}", n.min(1000)),
-            None => "/v2/_catalog".to_string(),
-        };
+        let page_size = max_items.unwrap_or(usize::MAX).min(page_size).max(1);
+        let first = format!("/v2/_catalog?n={page_size}");
         let mut out = Vec::new();
         self.paginate(&anchor, &[Scope::catalog()], first, "GET catalog", |body| {
             let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
             out.extend(page.repositories.unwrap_or_default());
-            Ok(())
+            Ok(max_items.map_or(true, |n| out.len() < n))
         })
         .await?;
         if let Some(n) = max_items {
@@ -75,7 +84,8 @@ impl Client {
         scopes: &[Scope],
         first: String,
         operation: &'static str,
-        mut page: impl FnMut(&[u8]) -> Result<(), String>,
+        // Takes one page's body; says whether more pages are wanted.
+        mut page: impl FnMut(&[u8]) -> Result<bool, String>,
     ) -> Result<(), Error> {
         let mut next = Some(first);
         let mut pages = 0;
@@ -109,10 +119,13 @@ impl Client {
                         .unwrap_or(link)
                 });
             let body = read_body_limited(resp.into_body(), MAX_PAGE, &url).await?;
-            page(&body).map_err(|reason| Error::Manifest {
+            let more = page(&body).map_err(|reason| Error::Manifest {
                 reference: url.clone(),
                 reason: format!("unreadable listing: {reason}"),
             })?;
+            if !more {
+                break;
+            }
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use crate::auth::{Authenticator, CredentialChain, CredentialSource, Scope};
 use crate::error::{parse_error_body, Error};
 use crate::reference::Reference;
-use crate::transport::{self, full_body, read_body_limited, Body, Transport, TransportConfig};
+use crate::transport::{self, full_body, read_body_limited, retry, Body, Transport, TransportConfig};
 
 /// Registry error bodies are read up to this size.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -143,7 +143,11 @@ impl Client {
             RequestBody::Bytes(b) => (RequestBody::Bytes(b.clone()), Some(RequestBody::Bytes(b))),
             RequestBody::Stream(s, len) => (RequestBody::Stream(s, len), None),
         };
-        let resp = self.send_with(&method, &url, &headers, authorization, first).await?;
+        let resp = if retry::idempotent(&method) && matches!(first, RequestBody::Empty) {
+            self.send_retrying(&method, &url, &headers, authorization).await?
+        } else {
+            self.send_with(&method, &url, &headers, authorization, first).await?
+        };
         if resp.status() != StatusCode::UNAUTHORIZED || !same_origin {
             return Ok((resp, url));
         }
@@ -189,6 +193,38 @@ impl Client {
         let (resp, url) = self.call(r, scopes, method, target, headers, body).await?;
         let resp = self.expect_status(resp, ok, operation, &url).await?;
         Ok((resp, url))
+    }
+
+    /// Sends a bodiless idempotent request, again after connection failures and transient
+    /// statuses (see [`retry`]).
+    async fn send_retrying(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &HeaderMap,
+        authorization: Option<http::HeaderValue>,
+    ) -> Result<Response<Incoming>, Error> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .send_with(method, url, headers, authorization.clone(), RequestBody::Empty)
+                .await;
+            let wait = match &result {
+                Ok(resp) if retry::transient(resp.status()) => Some(retry::backoff(attempt, Some(resp.headers()))),
+                Err(Error::Transport(transport::Error::Request { .. })) => Some(retry::backoff(attempt, None)),
+                _ => None,
+            };
+            match wait {
+                Some(wait) if attempt < retry::MAX_ATTEMPTS => {
+                    if let Ok(resp) = result {
+                        let _ = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url).await;
+                    }
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
     }
 
     async fn send_with(

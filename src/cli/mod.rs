@@ -86,7 +86,9 @@ enum Command {
         mapping_output: Option<PathBuf>,
     },
     /// Mirror images: registry → registry, registry → dir:, dir: → registry, or sync tasks.
-    #[command(after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run")]
+    #[command(
+        after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run"
+    )]
     Sync(SyncArgs),
     /// Print where an image goes when relocated under a repository prefix.
     Map {
@@ -452,8 +454,20 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         _ => (None, None),
     };
     let sides = [
-        (&src_host, &args.src_creds, args.src_tls_verify, &args.src_cert_dir, "--src-creds"),
-        (&dst_host, &args.dest_creds, args.dest_tls_verify, &args.dest_cert_dir, "--dest-creds"),
+        (
+            &src_host,
+            &args.src_creds,
+            args.src_tls_verify,
+            &args.src_cert_dir,
+            "--src-creds",
+        ),
+        (
+            &dst_host,
+            &args.dest_creds,
+            args.dest_tls_verify,
+            &args.dest_cert_dir,
+            "--dest-creds",
+        ),
     ];
     for (host, cred, verify, cert_dir, flag) in sides {
         if let Some(dir) = cert_dir {
@@ -518,7 +532,11 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         report.bytes()
     );
     if report.failed() > 0 {
-        return Err(Failure(format!("{} of {} images failed to sync", report.failed(), report.items.len())));
+        return Err(Failure(format!(
+            "{} of {} images failed to sync",
+            report.failed(),
+            report.items.len()
+        )));
     }
     Ok(())
 }

@@ -32,11 +32,40 @@ pub use place::{ContentDestination, ContentSource, RegistryRepository};
 pub struct CopyOptions {
     /// How many blobs are transferred at once (default 4).
     pub concurrency: usize,
+    /// Blobs already sent (or being sent) to destination registries by other copies of the
+    /// same run: those are mounted from there instead of transferred again.
+    pub(crate) shared_blobs: Option<Arc<SharedBlobs>>,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
-        CopyOptions { concurrency: 4 }
+        CopyOptions {
+            concurrency: 4,
+            shared_blobs: None,
+        }
+    }
+}
+
+/// Which repository of each destination registry received each blob, for copies that run side
+/// by side: the first copy that needs a blob transfers it, the others wait and mount it.
+#[derive(Default)]
+pub(crate) struct SharedBlobs {
+    cells: std::sync::Mutex<std::collections::HashMap<(String, Digest), BlobHolder>>,
+}
+
+/// Set once a blob is in some repository of a registry: that repository.
+type BlobHolder = Arc<tokio::sync::OnceCell<Reference>>;
+
+impl std::fmt::Debug for SharedBlobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedBlobs")
+    }
+}
+
+impl SharedBlobs {
+    fn cell(&self, registry: &str, digest: &Digest) -> BlobHolder {
+        let mut cells = self.cells.lock().expect("shared blob ledger poisoned");
+        cells.entry((registry.to_string(), digest.clone())).or_default().clone()
     }
 }
 
@@ -220,10 +249,13 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (_, desc) in blobs {
-        let (src, dst, limit) = (src.clone(), dst.clone(), limit.clone());
+        let (src, dst, limit, shared) = (src.clone(), dst.clone(), limit.clone(), options.shared_blobs.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            copy_blob(&src, &dst, &desc).await
+            match (shared, dst.registry_repository()) {
+                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, &shared, repo).await,
+                _ => copy_blob(&src, &dst, &desc).await,
+            }
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -245,6 +277,36 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
         }
     }
     Ok(())
+}
+
+/// [`copy_blob`] for a registry destination shared with other copies of the run: one copy
+/// transfers the blob into the registry, the others mount it from where it landed.
+async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    dst: &D,
+    desc: &Descriptor,
+    shared: &SharedBlobs,
+    repo: &Reference,
+) -> Result<BlobOutcome, Error> {
+    let cell = shared.cell(repo.api_host(), &desc.digest);
+    let mut ours = None;
+    let holder = cell
+        .get_or_try_init(|| async {
+            ours = Some(copy_blob(src, dst, desc).await?);
+            Ok::<_, Error>(repo.clone())
+        })
+        .await?;
+    if let Some(outcome) = ours {
+        return Ok(outcome);
+    }
+    if holder.repository() == repo.repository() {
+        return Ok(BlobOutcome::Skipped);
+    }
+    match dst.mount(holder, &desc.digest).await? {
+        Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
+        // Refused: transfer it after all.
+        _ => copy_blob(src, dst, desc).await,
+    }
 }
 
 async fn copy_blob<S: ContentSource, D: ContentDestination>(

@@ -66,6 +66,12 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
 
     /// Stores a manifest's exact bytes under `reference` (a digest, or a tag / ref name).
     fn put_manifest(&self, reference: &str, manifest: &Manifest) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The registry repository this destination is, when it is one (other copies into the same
+    /// registry can mount from it).
+    fn registry_repository(&self) -> Option<&Reference> {
+        None
+    }
 }
 
 /// A repository on a registry, as a source or a destination.
@@ -151,5 +157,9 @@ impl ContentDestination for RegistryRepository {
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<(), Error> {
         self.client.put_manifest(&self.repository, reference, manifest).await
+    }
+
+    fn registry_repository(&self) -> Option<&Reference> {
+        Some(&self.repository)
     }
 }

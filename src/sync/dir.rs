@@ -164,7 +164,10 @@ impl ContentSource for SkopeoDir {
         if len != desc.size {
             return Err(dir_error(
                 &self.path,
-                format!("blob {} has {len} bytes where its descriptor says {}", desc.digest, desc.size),
+                format!(
+                    "blob {} has {len} bytes where its descriptor says {}",
+                    desc.digest, desc.size
+                ),
             ));
         }
         let file = FileBody::open(&path, 0, len)

@@ -41,7 +41,8 @@ impl TagFilter {
                 let re = Regex::new(&format!("^(?:{expr})$")).map_err(|e| bad(spec, format!("bad regex: {e}")))?;
                 f.regex.push(re);
             } else if let Some(range) = spec.strip_prefix("semver:") {
-                let req = semver::VersionReq::parse(range.trim()).map_err(|e| bad(spec, format!("bad semver range: {e}")))?;
+                let req =
+                    semver::VersionReq::parse(range.trim()).map_err(|e| bad(spec, format!("bad semver range: {e}")))?;
                 f.semver.push(req);
             } else if let Some(rest) = spec.strip_prefix("keep:") {
                 let n = rest
@@ -110,7 +111,10 @@ mod tests {
     #[test]
     fn regex_is_anchored_and_unions_with_literals() {
         let f = TagFilter::parse(&tags(&["regex:1\\.2.*", "edge"])).unwrap();
-        assert_eq!(f.select(&tags(&["1.2.3", "11.2", "edge", "x1.2"])), tags(&["1.2.3", "edge"]));
+        assert_eq!(
+            f.select(&tags(&["1.2.3", "11.2", "edge", "x1.2"])),
+            tags(&["1.2.3", "edge"])
+        );
     }
 
     #[test]

@@ -230,7 +230,8 @@ impl SyncPlan {
             match client.tags(repo).await {
                 Ok(all) => tags = all,
                 Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
-                    self.warnings.push(format!("cannot list the tags of {repo}, skipping it: {e}"));
+                    self.warnings
+                        .push(format!("cannot list the tags of {repo}, skipping it: {e}"));
                     return Ok(());
                 }
                 Err(e) => return Err(e),
@@ -320,7 +321,12 @@ impl SyncPlan {
     }
 
     /// Plans a sync of every image a skopeo YAML source file names into `target`.
-    pub async fn from_yaml(client: &Client, yaml: &SourceYaml, target: &Target, naming: Naming) -> Result<SyncPlan, Error> {
+    pub async fn from_yaml(
+        client: &Client,
+        yaml: &SourceYaml,
+        target: &Target,
+        naming: Naming,
+    ) -> Result<SyncPlan, Error> {
         let mut plan = SyncPlan::default();
         for (registry, entry) in &yaml.registries {
             for (repo, tags) in &entry.images {
@@ -332,7 +338,8 @@ impl SyncPlan {
                 let r: Reference = format!("{registry}/{repo}").parse()?;
                 let filter = TagFilter::parse(&[format!("regex:{regex}")])?;
                 let path = naming.path(r.registry(), r.repository());
-                plan.add_registry_repo(client, &r, &[], Some(&filter), target, &path).await?;
+                plan.add_registry_repo(client, &r, &[], Some(&filter), target, &path)
+                    .await?;
             }
         }
         Ok(plan)
@@ -346,7 +353,11 @@ fn find_image_dirs(root: &Path) -> Result<Vec<(PathBuf, String, String)>, Error>
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         if SkopeoDir::is_image(&dir) {
-            let rel = dir.strip_prefix(root).unwrap_or(&dir).to_string_lossy().replace('\\', "/");
+            let rel = dir
+                .strip_prefix(root)
+                .unwrap_or(&dir)
+                .to_string_lossy()
+                .replace('\\', "/");
             let (path, tag) = match rel.rsplit_once(':') {
                 Some((p, t)) if !t.contains('/') => (p.to_string(), t.to_string()),
                 _ => (rel.clone(), "latest".to_string()),
@@ -371,29 +382,48 @@ fn find_image_dirs(root: &Path) -> Result<Vec<(PathBuf, String, String)>, Error>
 }
 
 impl Client {
-    /// Runs a plan: `jobs` images at once, each through the copy engine. Failures are recorded
-    /// and the rest continue.
+    /// Runs a plan: up to `jobs` destination repositories at once, each through the copy
+    /// engine. Images bound for the same repository run one after another (registries do not
+    /// take concurrent writes of the same content into one repository well, and the second tag
+    /// of an image then costs one request). Failures are recorded and the rest continue.
     pub async fn sync(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions) -> SyncReport {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
+        let mut options = options.clone();
+        options.shared_blobs = Some(Arc::default());
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, item) in plan.items.iter().enumerate() {
+            let repo = item.to.rsplit_once(':').map_or(item.to.as_str(), |(r, _)| r).to_string();
+            match groups.iter_mut().find(|(r, _)| *r == repo) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((repo, vec![i])),
+            }
+        }
         let mut tasks = JoinSet::new();
-        for (i, item) in plan.items.iter().cloned().enumerate() {
+        for (_, members) in groups {
+            let items: Vec<(usize, SyncItem)> = members.into_iter().map(|i| (i, plan.items[i].clone())).collect();
             let (limit, options) = (limit.clone(), options.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
-                (i, run_item(&item, &options).await)
+                let mut done = Vec::new();
+                for (i, item) in items {
+                    done.push((i, run_item(&item, &options).await));
+                }
+                done
             });
         }
         let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
-            let (i, outcome) = match joined {
+            let done = match joined {
                 Ok(r) => r,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
-            outcomes[i] = Some(match outcome {
-                Ok(r) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
-                Ok(r) => ItemOutcome::Copied(r),
-                Err(e) => ItemOutcome::Failed(e),
-            });
+            for (i, outcome) in done {
+                outcomes[i] = Some(match outcome {
+                    Ok(r) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
+                    Ok(r) => ItemOutcome::Copied(r),
+                    Err(e) => ItemOutcome::Failed(e),
+                });
+            }
         }
         SyncReport {
             items: plan

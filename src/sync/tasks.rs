@@ -124,7 +124,10 @@ impl SyncConfig {
         })?;
         for task in &cfg.tasks {
             if let Some(kind) = task.lister.kind.as_deref().filter(|k| *k != "catalog") {
-                return Err(bad(kind, format!("task {:?}: the only lister type is catalog", task.name)));
+                return Err(bad(
+                    kind,
+                    format!("task {:?}: the only lister type is catalog", task.name),
+                ));
             }
         }
         Ok(cfg)

@@ -19,6 +19,7 @@
 mod policy;
 mod redirect;
 mod resolve;
+pub mod retry;
 mod tls;
 
 use std::collections::HashMap;

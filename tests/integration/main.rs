@@ -10,3 +10,4 @@ mod cli;
 mod copy;
 mod proxy;
 mod scheme;
+mod sync;

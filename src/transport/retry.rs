@@ -1,0 +1,60 @@
+//! When a request is worth sending again: idempotent requests (GET, HEAD) that met a
+//! connection failure or a transient status (408, 429, 500, 502, 503, 504), a bounded number of
+//! times, after a short backoff or what `Retry-After` asks (capped). Requests with bodies are
+//! not retried here: a failed upload restarts its session instead.
+
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode};
+
+/// Attempts in all, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The longest irel waits between attempts, whatever `Retry-After` says.
+const MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether `method` may be sent again without side effects.
+pub fn idempotent(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+/// Whether `status` is worth another attempt.
+pub fn transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// How long to wait before attempt `attempt` (1 is the first retry).
+pub fn backoff(attempt: u32, headers: Option<&HeaderMap>) -> Duration {
+    let asked = headers
+        .and_then(|h| h.get(http::header::RETRY_AFTER))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    // 100 ms, 400 ms, … with up to 50% jitter so parallel copies do not retry in step.
+    let base = Duration::from_millis(100 * 4u64.pow(attempt.saturating_sub(1)));
+    let jitter = Duration::from_millis(
+        u64::from(std::process::id() ^ attempt.wrapping_mul(7919)) % (base.as_millis() as u64 / 2 + 1),
+    );
+    asked.unwrap_or(base + jitter).min(MAX_WAIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_idempotent_requests_and_transient_statuses() {
+        assert!(idempotent(&Method::GET) && idempotent(&Method::HEAD) && !idempotent(&Method::PUT));
+        assert!(transient(StatusCode::SERVICE_UNAVAILABLE) && transient(StatusCode::TOO_MANY_REQUESTS));
+        assert!(!transient(StatusCode::NOT_FOUND) && !transient(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_a_cap() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(backoff(1, Some(&h)), Duration::from_secs(2));
+        h.insert(http::header::RETRY_AFTER, "3600".parse().unwrap());
+        assert_eq!(backoff(1, Some(&h)), MAX_WAIT);
+        assert!(backoff(1, None) >= Duration::from_millis(100) && backoff(2, None) >= Duration::from_millis(400));
+    }
+}
