@@ -392,7 +392,11 @@ impl Client {
         options.shared_blobs = Some(Arc::default());
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         for (i, item) in plan.items.iter().enumerate() {
-            let repo = item.to.rsplit_once(':').map_or(item.to.as_str(), |(r, _)| r).to_string();
+            let repo = item
+                .to
+                .rsplit_once(':')
+                .map_or(item.to.as_str(), |(r, _)| r)
+                .to_string();
             match groups.iter_mut().find(|(r, _)| *r == repo) {
                 Some((_, members)) => members.push(i),
                 None => groups.push((repo, vec![i])),

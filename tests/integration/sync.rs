@@ -327,7 +327,10 @@ async fn regex_tasks_over_a_paginated_catalog() {
     }
     // Ten repositories of one image: its two blobs are uploaded once and mounted elsewhere.
     let log = dst.log_text();
-    let uploads = log.lines().filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/")).count();
+    let uploads = log
+        .lines()
+        .filter(|l| l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/"))
+        .count();
     assert_eq!(uploads, 2, "shared blobs must be transferred once across repositories");
     let again = ok_stdout(&irel(&["sync", "--config", cfg.to_str().unwrap()]));
     assert!(
@@ -402,4 +405,99 @@ fn an_interrupted_sync_leaves_no_partial_tag_and_a_rerun_completes() {
     for t in ["a", "b", "c"] {
         assert_eq!(skopeo_digest(&format!("{repo}:{t}"), &[]), fx.digest);
     }
+}
+
+#[test]
+fn sync_flags_for_credentials_certificates_and_oci_sources() {
+    let pki = Pki::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    let hashed = std::process::Command::new("htpasswd")
+        .args(["-Bbn", "fay", "pw-fay"])
+        .output()
+        .unwrap();
+    std::fs::write(&htpasswd, hashed.stdout).unwrap();
+    let private = Registry::start_with(RegistryConfig {
+        htpasswd: Some(htpasswd),
+        ..Default::default()
+    });
+    let tls = Registry::start_with(RegistryConfig {
+        tls: Some(pki.server()),
+        ..Default::default()
+    });
+    let layout = dir.path().join("l");
+    let fx = make_layout(&layout, "t", &[5 * KIB], &["amd64"], 57);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/p/app:1", private.addr),
+        &["--dest-creds", "fay:pw-fay"],
+    );
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::copy(pki.ca(), certs.join("ca.crt")).unwrap();
+
+    // Without the source credentials the tag listing is refused (a warning), so name the tag.
+    let src = format!("docker://{}/p/app:1", private.addr);
+    let dst = format!("docker://{}/m", tls.addr);
+    let out = irel(&["sync", &src, &dst]);
+    assert_eq!(out.status.code(), Some(1), "no credentials, no CA");
+    let out = ok_stdout(&irel(&[
+        "sync",
+        "--src-creds",
+        "fay:pw-fay",
+        "--dest-cert-dir",
+        certs.to_str().unwrap(),
+        &src,
+        &dst,
+    ]));
+    assert!(out.contains("sync: 1 copied, 0 skipped, 0 failed"), "{out}");
+    let landed = format!("{}/m/127.0.0.1-{}/p/app:1", tls.addr, private.port);
+    assert_eq!(skopeo_digest(&landed, &[]), fx.digest);
+
+    // An OCI layout is a source too: entries named with full references keep their scoped path.
+    let oci = dir.path().join("oci");
+    ok_stdout(&crate::support::irel_env(
+        &[
+            "layout",
+            "add",
+            oci.to_str().unwrap(),
+            &format!("{}/p/app:1", private.addr),
+        ],
+        &[(
+            "DOCKER_CONFIG",
+            write_docker_config(dir.path(), &private.addr, "fay", "pw-fay").as_str(),
+        )],
+    ));
+    let plain = Registry::start();
+    let out = ok_stdout(&irel(&[
+        "sync",
+        &format!("oci:{}", oci.display()),
+        &format!("docker://{}/o", plain.addr),
+    ]));
+    assert!(out.contains("sync: 1 copied"), "{out}");
+    assert_eq!(
+        skopeo_digest(&format!("{}/o/127.0.0.1-{}/p/app:1", plain.addr, private.port), &[]),
+        fx.digest
+    );
+
+    // A missing tag fails that image, the summary says so, and the exit code is 1.
+    let out = irel(&[
+        "sync",
+        "--src-creds",
+        "fay:pw-fay",
+        &format!("docker://{}/p/app:nope", private.addr),
+        &format!("docker://{}/o", plain.addr),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sync: 0 copied, 0 skipped, 1 failed"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to sync"));
+}
+
+fn write_docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let cfg = serde_json::json!({"auths": {registry: {"auth": auth}}});
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    dir.to_str().unwrap().to_string()
 }
