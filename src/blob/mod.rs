@@ -134,8 +134,19 @@ impl Client {
     }
 
     /// Starts downloading `digest` (of `size` bytes) from `r`'s repository; redirects to
-    /// storage are followed without credentials.
+    /// storage are followed without credentials. The stream checks size and digest.
     pub async fn get_blob(&self, r: &Reference, digest: &Digest, size: u64) -> Result<BlobStream, Error> {
+        self.get_blob_checked(r, digest, size, true).await
+    }
+
+    /// [`get_blob`](Self::get_blob), hashing only when `hash` (the size is always checked).
+    pub(crate) async fn get_blob_checked(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        size: u64,
+        hash: bool,
+    ) -> Result<BlobStream, Error> {
         let path = blob_path(r, digest);
         let (resp, _) = self
             .request(
@@ -165,7 +176,7 @@ impl Client {
             }
         }
         Ok(BlobStream {
-            body: VerifyingBody::new(resp.into_body(), digest.clone(), size),
+            body: VerifyingBody::with_hashing(resp.into_body(), digest.clone(), size, hash),
         })
     }
 

@@ -26,9 +26,15 @@ pub struct VerifyingBody<B> {
 pub struct VerifyError(String);
 
 impl<B> VerifyingBody<B> {
-    /// Starts verifying.
+    /// Starts verifying size and digest.
     pub fn new(inner: B, digest: Digest, expected_size: u64) -> Self {
-        let hasher = Some(digest.kind().hasher());
+        Self::with_hashing(inner, digest, expected_size, true)
+    }
+
+    /// Verifies the size, and the digest only when `hash` (skip it where the receiver verifies
+    /// the digest itself, as a registry does on upload, to save the CPU).
+    pub fn with_hashing(inner: B, digest: Digest, expected_size: u64, hash: bool) -> Self {
+        let hasher = hash.then(|| digest.kind().hasher());
         VerifyingBody {
             inner,
             digest,
@@ -72,15 +78,19 @@ where
             }
             Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
             None => {
-                let Some(hasher) = this.hasher.take() else {
+                if this.seen == u64::MAX {
                     return Poll::Ready(None);
-                };
+                }
                 if this.seen != this.expected {
                     return Poll::Ready(Some(Err(Box::new(VerifyError(format!(
                         "{} ended after {} of its {} bytes",
                         this.digest, this.seen, this.expected
                     ))))));
                 }
+                this.seen = u64::MAX;
+                let Some(hasher) = this.hasher.take() else {
+                    return Poll::Ready(None);
+                };
                 let actual = hasher.finish();
                 if actual != this.digest {
                     return Poll::Ready(Some(Err(Box::new(VerifyError(format!(
@@ -99,7 +109,7 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.expected - self.seen.min(self.expected))
+        SizeHint::with_exact(self.expected.saturating_sub(self.seen))
     }
 }
 
@@ -110,6 +120,15 @@ mod tests {
 
     async fn drain(body: VerifyingBody<Full<Bytes>>) -> Result<Vec<u8>, BoxError> {
         Ok(body.collect().await?.to_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn without_hashing_the_size_is_still_checked() {
+        let d = Digest::sha256_of(b"hello");
+        let unhashed = VerifyingBody::with_hashing(Full::new(Bytes::from_static(b"hellO")), d.clone(), 5, false);
+        assert_eq!(drain(unhashed).await.unwrap(), b"hellO");
+        let short = VerifyingBody::with_hashing(Full::new(Bytes::from_static(b"hell")), d, 5, false);
+        assert!(drain(short).await.is_err());
     }
 
     #[tokio::test]

@@ -46,12 +46,19 @@ impl Default for CopyOptions {
     }
 }
 
-/// Which repository of each destination registry received each blob, for copies that run side
-/// by side: the first copy that needs a blob transfers it, the others wait and mount it.
+/// Coordination between copies that run side by side (a sync): the first copy that needs a
+/// blob in a destination registry transfers it and the others mount it from there; and copies
+/// of the same content into the same repository take turns (registries answer concurrent
+/// writes of one manifest or blob into one repository with spurious 500s and
+/// MANIFEST_BLOB_UNKNOWN), the later ones then finding it present.
 #[derive(Default)]
 pub(crate) struct SharedBlobs {
     cells: std::sync::Mutex<std::collections::HashMap<(String, Digest), BlobHolder>>,
+    turns: std::sync::Mutex<std::collections::HashMap<(String, Digest), Turn>>,
 }
+
+/// Held by the copy writing one manifest digest into one repository.
+type Turn = Arc<tokio::sync::Mutex<()>>;
 
 /// Set once a blob is in some repository of a registry: that repository.
 type BlobHolder = Arc<tokio::sync::OnceCell<Reference>>;
@@ -63,9 +70,18 @@ impl std::fmt::Debug for SharedBlobs {
 }
 
 impl SharedBlobs {
-    fn cell(&self, registry: &str, digest: &Digest) -> BlobHolder {
+    fn cell(&self, scope: &str, digest: &Digest) -> BlobHolder {
         let mut cells = self.cells.lock().expect("shared blob ledger poisoned");
-        cells.entry((registry.to_string(), digest.clone())).or_default().clone()
+        cells.entry((scope.to_string(), digest.clone())).or_default().clone()
+    }
+
+    /// Waits for this copy's turn to write `digest` into `repository`.
+    async fn turn(&self, repository: &Reference, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut turns = self.turns.lock().expect("shared blob ledger poisoned");
+            turns.entry((repository.name(), digest.clone())).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 }
 
@@ -153,6 +169,10 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
     let root = src.manifest(src_ref).await?;
+    let _turn = match (&options.shared_blobs, dst.registry_repository()) {
+        (Some(shared), Some(repo)) => Some(shared.turn(repo, &root.digest).await),
+        _ => None,
+    };
     if let Some(want) = expected {
         if *want != root.digest {
             return Err(Error::DigestMismatch {
@@ -288,9 +308,30 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     shared: &SharedBlobs,
     repo: &Reference,
 ) -> Result<BlobOutcome, Error> {
-    let cell = shared.cell(repo.api_host(), &desc.digest);
+    // One copy per repository brings the blob in; the others of that repository wait for it.
+    let in_repo = shared.cell(&repo.name(), &desc.digest);
     let mut ours = None;
-    let holder = cell
+    in_repo
+        .get_or_try_init(|| async {
+            ours = Some(bring_blob(src, dst, desc, shared, repo).await?);
+            Ok::<_, Error>(repo.clone())
+        })
+        .await?;
+    Ok(ours.unwrap_or(BlobOutcome::Skipped))
+}
+
+/// Brings a blob into `repo`: transferred by the first copy that needs it in this registry,
+/// mounted from there by the others.
+async fn bring_blob<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    dst: &D,
+    desc: &Descriptor,
+    shared: &SharedBlobs,
+    repo: &Reference,
+) -> Result<BlobOutcome, Error> {
+    let in_registry = shared.cell(repo.api_host(), &desc.digest);
+    let mut ours = None;
+    let holder = in_registry
         .get_or_try_init(|| async {
             ours = Some(copy_blob(src, dst, desc).await?);
             Ok::<_, Error>(repo.clone())
@@ -298,9 +339,6 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
         .await?;
     if let Some(outcome) = ours {
         return Ok(outcome);
-    }
-    if holder.repository() == repo.repository() {
-        return Ok(BlobOutcome::Skipped);
     }
     match dst.mount(holder, &desc.digest).await? {
         Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
@@ -325,7 +363,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             None => {}
         }
     }
-    let body = src.blob(desc).await?;
+    let body = src.blob(desc, !dst.verifies_digests()).await?;
     dst.put_blob(desc, body, upload).await.map_err(|e| match e {
         Error::Transport(t) => Error::BlobTransfer {
             digest: desc.digest.clone(),

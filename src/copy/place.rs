@@ -24,8 +24,9 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
     /// it is verified against that digest.
     fn manifest(&self, reference: &str) -> impl Future<Output = Result<Manifest, Error>> + Send;
 
-    /// A stream of the blob `desc` describes, failing if its bytes do not match it.
-    fn blob(&self, desc: &Descriptor) -> impl Future<Output = Result<Body, Error>> + Send;
+    /// A stream of the blob `desc` describes, failing if its size does not match it, or its
+    /// digest when `hash` (the engine skips hashing for destinations that verify digests).
+    fn blob(&self, desc: &Descriptor, hash: bool) -> impl Future<Output = Result<Body, Error>> + Send;
 
     /// The registry repository this source is, when it is one (destinations on the same
     /// registry can mount from it).
@@ -72,6 +73,12 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     fn registry_repository(&self) -> Option<&Reference> {
         None
     }
+
+    /// Whether this destination checks every blob's digest itself (a registry does, on
+    /// upload), so the engine need not hash in flight.
+    fn verifies_digests(&self) -> bool {
+        false
+    }
 }
 
 /// A repository on a registry, as a source or a destination.
@@ -108,10 +115,10 @@ impl ContentSource for RegistryRepository {
         self.client.get_manifest(&self.at(reference)?).await
     }
 
-    async fn blob(&self, desc: &Descriptor) -> Result<Body, Error> {
+    async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
         Ok(self
             .client
-            .get_blob(&self.repository, &desc.digest, desc.size)
+            .get_blob_checked(&self.repository, &desc.digest, desc.size, hash)
             .await?
             .into_body())
     }
@@ -161,5 +168,9 @@ impl ContentDestination for RegistryRepository {
 
     fn registry_repository(&self) -> Option<&Reference> {
         Some(&self.repository)
+    }
+
+    fn verifies_digests(&self) -> bool {
+        true
     }
 }

@@ -382,52 +382,31 @@ fn find_image_dirs(root: &Path) -> Result<Vec<(PathBuf, String, String)>, Error>
 }
 
 impl Client {
-    /// Runs a plan: up to `jobs` destination repositories at once, each through the copy
-    /// engine. Images bound for the same repository run one after another (registries do not
-    /// take concurrent writes of the same content into one repository well, and the second tag
-    /// of an image then costs one request). Failures are recorded and the rest continue.
+    /// Runs a plan: `jobs` images at once, each through the copy engine, sharing what they
+    /// transfer (see [`CopyOptions`]). Failures are recorded and the rest continue.
     pub async fn sync(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions) -> SyncReport {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
         let mut options = options.clone();
         options.shared_blobs = Some(Arc::default());
-        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        for (i, item) in plan.items.iter().enumerate() {
-            let repo = item
-                .to
-                .rsplit_once(':')
-                .map_or(item.to.as_str(), |(r, _)| r)
-                .to_string();
-            match groups.iter_mut().find(|(r, _)| *r == repo) {
-                Some((_, members)) => members.push(i),
-                None => groups.push((repo, vec![i])),
-            }
-        }
         let mut tasks = JoinSet::new();
-        for (_, members) in groups {
-            let items: Vec<(usize, SyncItem)> = members.into_iter().map(|i| (i, plan.items[i].clone())).collect();
+        for (i, item) in plan.items.iter().cloned().enumerate() {
             let (limit, options) = (limit.clone(), options.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
-                let mut done = Vec::new();
-                for (i, item) in items {
-                    done.push((i, run_item(&item, &options).await));
-                }
-                done
+                (i, run_item(&item, &options).await)
             });
         }
         let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
-            let done = match joined {
+            let (i, outcome) = match joined {
                 Ok(r) => r,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
-            for (i, outcome) in done {
-                outcomes[i] = Some(match outcome {
-                    Ok(r) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
-                    Ok(r) => ItemOutcome::Copied(r),
-                    Err(e) => ItemOutcome::Failed(e),
-                });
-            }
+            outcomes[i] = Some(match outcome {
+                Ok(r) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
+                Ok(r) => ItemOutcome::Copied(r),
+                Err(e) => ItemOutcome::Failed(e),
+            });
         }
         SyncReport {
             items: plan
