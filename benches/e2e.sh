@@ -8,12 +8,13 @@
 #   --smoke        a tiny image and one round: checks the script works (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=3 size=1024 smoke=0 tags=100
+rounds=3 size=1024 smoke=0 tags=100 sync_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2;;
     --size-mib) size=$2; shift 2;;
     --smoke) smoke=1 rounds=1 size=4 tags=3; shift;;
+    --sync-only) sync_only=1; shift;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -63,6 +64,7 @@ src=$(registry src)
 skopeo copy --all --preserve-digests --dest-tls-verify=false "oci:$work/img:latest" "docker://$src/bench/img:1" >/dev/null
 gib=$(echo "scale=4; $size / 1024" | bc)
 
+[ "$sync_only" = 1 ] && rounds=0
 for round in $(seq "$rounds"); do
   d=$(registry raw); run rawcopy bash "$rawcopy" "$src/bench/img:1" "$d/bench/img:1"
   d=$(registry irel); run irel "$irel" copy "$src/bench/img:1" "$d/bench/img:1"
@@ -85,11 +87,20 @@ for i in $(seq "$tags"); do
   python3 "$mkimage" "$work/tag-$i" --layers 0.5,0.5 --seed $((1000 + i)) >/dev/null
   skopeo copy --preserve-digests --dest-tls-verify=false "oci:$work/tag-$i:latest" "docker://$src/many/app:t$i" >/dev/null
 done
-d=$(registry sync-irel); run sync_irel "$irel" sync "docker://$src/many/app" "docker://$d/m"
-rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
-d=$(registry sync-skopeo); run sync_skopeo skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"
+for _ in $(seq "$(( rounds > 0 ? rounds : 1 ))"); do
+  d=$(registry sync-irel); run sync_irel "$irel" sync "docker://$src/many/app" "docker://$d/m"
+  rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
+  d=$(registry sync-skopeo); run sync_skopeo skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"
+done
 
 printf '\n%-44s %10s %10s %10s\n' "what (medians)" "wall s" "cpu s" "rss MiB"
+if [ "$sync_only" = 1 ]; then
+  for l in sync_irel sync_skopeo; do
+    printf '%-44s %10s %10s %10s\n' "$l" "$(median $l 1)" "$(median $l 2)" "$(echo "$(median $l 3) / 1024" | bc)"
+  done
+  echo "skopeo sync / irel sync ($tags tags) $(ratio "$(median sync_skopeo 1)" "$(median sync_irel 1)")   (target >= 3)"
+  exit 0
+fi
 for l in rawcopy irel skopeo mount recopy to_layout curl_down from_layout curl_up sync_irel sync_skopeo; do
   printf '%-44s %10s %10s %10s\n' "$l" "$(median $l 1)" "$(median $l 2)" "$(echo "$(median $l 3) / 1024" | bc)"
 done

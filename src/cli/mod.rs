@@ -136,7 +136,7 @@ struct SyncArgs {
     #[arg(long)]
     dry_run: bool,
     /// Images copied at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     jobs: usize,
 }
 

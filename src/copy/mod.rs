@@ -209,8 +209,11 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
             report.manifests_pushed += 1;
         }
     }
-    dst.put_manifest(dst_ref, &root).await?;
+    let confirmed = dst.put_manifest(dst_ref, &root).await?;
     report.manifests_pushed += 1;
+    if confirmed {
+        return Ok(report);
+    }
     let landed = dst.manifest_digest(root.digest.as_str()).await?;
     if landed.as_ref() != Some(&root.digest) {
         return Err(Error::DigestMismatch {

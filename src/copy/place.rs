@@ -66,7 +66,9 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Stores a manifest's exact bytes under `reference` (a digest, or a tag / ref name).
-    fn put_manifest(&self, reference: &str, manifest: &Manifest) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Returns whether the destination confirmed the digest it stored (when not, the engine
+    /// reads it back).
+    fn put_manifest(&self, reference: &str, manifest: &Manifest) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// The registry repository this destination is, when it is one (other copies into the same
     /// registry can mount from it).
@@ -162,8 +164,10 @@ impl ContentDestination for RegistryRepository {
             .await
     }
 
-    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<(), Error> {
-        self.client.put_manifest(&self.repository, reference, manifest).await
+    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
+        self.client
+            .put_manifest_confirmed(&self.repository, reference, manifest)
+            .await
     }
 
     fn registry_repository(&self) -> Option<&Reference> {

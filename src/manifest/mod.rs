@@ -334,6 +334,17 @@ impl Client {
     /// Pushes `manifest`'s exact bytes as `reference` (a tag or its digest) in `repo`'s
     /// repository, and checks the digest the registry computed.
     pub async fn put_manifest(&self, repo: &Reference, reference: &str, manifest: &Manifest) -> Result<(), Error> {
+        self.put_manifest_confirmed(repo, reference, manifest).await.map(|_| ())
+    }
+
+    /// [`put_manifest`](Self::put_manifest), saying whether the registry confirmed the digest
+    /// (an old registry may not send `Docker-Content-Digest`).
+    pub(crate) async fn put_manifest_confirmed(
+        &self,
+        repo: &Reference,
+        reference: &str,
+        manifest: &Manifest,
+    ) -> Result<bool, Error> {
         let path = manifest_path(repo, reference);
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -355,16 +366,15 @@ impl Client {
                 "PUT manifest",
             )
             .await?;
-        if let Some(got) = header_str(resp.headers(), "docker-content-digest") {
-            if got != manifest.digest.as_str() && manifest.digest.algorithm() == "sha256" {
-                return Err(Error::DigestMismatch {
-                    what: format!("manifest pushed to {url}"),
-                    expected: manifest.digest.clone(),
-                    actual: got.to_string(),
-                });
-            }
+        match header_str(resp.headers(), "docker-content-digest") {
+            Some(got) if got == manifest.digest.as_str() => Ok(true),
+            Some(got) if manifest.digest.algorithm() == "sha256" => Err(Error::DigestMismatch {
+                what: format!("manifest pushed to {url}"),
+                expected: manifest.digest.clone(),
+                actual: got.to_string(),
+            }),
+            _ => Ok(false),
         }
-        Ok(())
     }
 }
 
