@@ -19,7 +19,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/deps.sh
-command -v bc >/dev/null || { apt-get install -y -qq bc >/dev/null; }
+for tool in bc /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "benches/e2e.sh needs $tool (apt-get install bc time)" >&2; exit 1; }
+done
 cargo build --release --quiet --bin irel
 irel=$PWD/target/release/irel
 rawcopy=$PWD/benches/rawcopy.sh

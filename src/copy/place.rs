@@ -76,8 +76,8 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         None
     }
 
-    /// Whether this destination checks every blob's digest itself (a registry does, on
-    /// upload), so the engine need not hash in flight.
+    /// Whether this destination checks every blob's digest itself (a registry does on upload,
+    /// irel's layout and dir: writers do before renaming), so the source need not hash too.
     fn verifies_digests(&self) -> bool {
         false
     }

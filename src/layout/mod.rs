@@ -401,6 +401,11 @@ impl ContentDestination for OciLayout {
         Ok(self.blob_len(digest).is_some())
     }
 
+    /// Blob writes here verify size and digest before the rename, so sources need not hash.
+    fn verifies_digests(&self) -> bool {
+        true
+    }
+
     async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
         self.write_blob(desc, body).await
     }

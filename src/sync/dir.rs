@@ -195,6 +195,11 @@ impl ContentDestination for SkopeoDir {
         Ok(self.blob_path(digest).is_file())
     }
 
+    /// Blob writes here verify size and digest before the rename, so sources need not hash.
+    fn verifies_digests(&self) -> bool {
+        true
+    }
+
     async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
         self.write_stream(desc, body).await
     }
