@@ -160,3 +160,45 @@ async fn missing_source_fails_with_the_registry_code_and_writes_nothing() {
     );
     assert!(!b.log_text().contains("PUT /v2/"));
 }
+
+/// Requests irel sends, read from the registries' access logs after `since`.
+fn requests_since(reg: &Registry, since: usize) -> Vec<String> {
+    reg.log_text()[since..]
+        .lines()
+        .filter_map(|l| {
+            let start = l
+                .find("\"GET ")
+                .or_else(|| l.find("\"HEAD "))
+                .or_else(|| l.find("\"PUT "))
+                .or_else(|| l.find("\"POST "))?;
+            Some(l[start + 1..].split(" HTTP/").next()?.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_copy_makes_a_bounded_documented_number_of_requests() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let layout = a.scratch().join("layout");
+    make_layout(&layout, "t", &[4 * KIB, 4 * KIB, 4 * KIB], &["amd64"], 8);
+    skopeo_push(&layout, "t", &format!("{}/n/app:t", a.addr), &[]);
+    let (src_mark, dst_mark) = (a.log_text().len(), b.log_text().len());
+    let client = Client::builder().build().unwrap();
+    let src = reference(&format!("{}/n/app:t", a.addr));
+    let dst = reference(&format!("{}/n/app:t", b.addr));
+    client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+
+    // B = 4 blobs (config + 3 layers). Source: ping, manifest, one GET per blob.
+    let at_src = requests_since(&a, src_mark);
+    assert_eq!(at_src.len(), 2 + 4, "{at_src:#?}");
+    // Destination: ping, HEAD tag, HEAD digest, HEAD + POST + PUT per blob, PUT manifest.
+    let at_dst = requests_since(&b, dst_mark);
+    assert_eq!(at_dst.len(), 4 + 3 * 4, "{at_dst:#?}");
+
+    // A repeated copy: ping-free (pooled, cached) HEAD of the tag at the destination, GET of
+    // the source manifest, nothing else.
+    let (src_mark, dst_mark) = (a.log_text().len(), b.log_text().len());
+    client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    assert_eq!(requests_since(&a, src_mark).len(), 1);
+    assert_eq!(requests_since(&b, dst_mark).len(), 1);
+}
