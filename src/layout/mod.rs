@@ -214,33 +214,13 @@ impl OciLayout {
         let io = |e: std::io::Error| layout_error(&self.root, format!("writing blob {}: {e}", desc.digest));
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
         let tmp = dir.join(format!(".{}.{}.partial", desc.digest.encoded(), unique_suffix()));
-        let result = async {
-            // Large writes: tokio sends each one to a blocking thread, so frame-sized writes
-            // would cost a thread hop per 16 KiB.
-            let mut file =
-                tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&tmp).await.map_err(io)?);
-            let mut body = VerifyingBody::new(body, desc.digest.clone(), desc.size);
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| Error::BlobTransfer {
-                    digest: desc.digest.clone(),
-                    source_repo: "its source".into(),
-                    destination: format!("OCI image layout at {}", self.root.display()),
-                    detail: error_chain(e.as_ref()),
-                })?;
-                if let Ok(data) = frame.into_data() {
-                    file.write_all(&data).await.map_err(io)?;
-                }
-            }
-            // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss
-            // fails its digest check when read, it is never used.
-            file.flush().await.map_err(io)?;
-            tokio::fs::rename(&tmp, &final_path).await.map_err(io)
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
+        let destination = format!("OCI image layout at {}", self.root.display());
+        write_verified(desc, body, &tmp, &final_path, &destination)
+            .await
+            .map_err(|e| match e {
+                WriteError::Io(e) => io(e),
+                WriteError::Content(e) => e,
+            })
     }
 
     /// Names `manifest` `name` in `index.json` (replacing an entry of that name).
@@ -302,6 +282,52 @@ fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Why [`write_verified`] failed: the file system, or the content.
+pub(crate) enum WriteError {
+    Io(std::io::Error),
+    Content(Error),
+}
+
+/// Streams `body` into `tmp`, verifying size and digest, then renames it to `dest`; on any
+/// failure `tmp` is removed and nothing appears at `dest`.
+pub(crate) async fn write_verified(
+    desc: &Descriptor,
+    body: Body,
+    tmp: &Path,
+    dest: &Path,
+    destination: &str,
+) -> Result<(), WriteError> {
+    let result = async {
+        // Large writes: tokio sends each one to a blocking thread, so frame-sized writes
+        // would cost a thread hop per 16 KiB.
+        let file = tokio::fs::File::create(tmp).await.map_err(WriteError::Io)?;
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut body = VerifyingBody::new(body, desc.digest.clone(), desc.size);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                WriteError::Content(Error::BlobTransfer {
+                    digest: desc.digest.clone(),
+                    source_repo: "its source".into(),
+                    destination: destination.to_string(),
+                    detail: error_chain(e.as_ref()),
+                })
+            })?;
+            if let Ok(data) = frame.into_data() {
+                file.write_all(&data).await.map_err(WriteError::Io)?;
+            }
+        }
+        // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss fails
+        // its digest check when read, it is never used.
+        file.flush().await.map_err(WriteError::Io)?;
+        tokio::fs::rename(tmp, dest).await.map_err(WriteError::Io)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(tmp).await;
+    }
+    result
 }
 
 /// The directory and file name of an output path (`out.tgz` is in `.`).

@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use tokio::io::AsyncWriteExt;
 
 use crate::blob::{FileBody, VerifyingBody};
 use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
-use crate::layout::write_atomically;
+use crate::layout::{write_atomically, write_verified, WriteError};
 use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
 use crate::reference::Digest;
-use crate::transport::{error_chain, Body};
+use crate::transport::Body;
 
 const MANIFEST: &str = "manifest.json";
 const VERSION: &str = "version";
@@ -112,33 +111,12 @@ impl SkopeoDir {
         self.ensure_dir().map_err(io)?;
         let final_path = self.blob_path(&desc.digest);
         let tmp = self.path.join(format!(".{}.partial", desc.digest.encoded()));
-        let result = async {
-            // Large writes: tokio sends each one to a blocking thread, so frame-sized writes
-            // would cost a thread hop per 16 KiB.
-            let mut file =
-                tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::create(&tmp).await.map_err(io)?);
-            let mut body = VerifyingBody::new(body, desc.digest.clone(), desc.size);
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| Error::BlobTransfer {
-                    digest: desc.digest.clone(),
-                    source_repo: "its source".into(),
-                    destination: self.path.display().to_string(),
-                    detail: error_chain(e.as_ref()),
-                })?;
-                if let Ok(data) = frame.into_data() {
-                    file.write_all(&data).await.map_err(io)?;
-                }
-            }
-            // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss
-            // fails its digest check when read, it is never used.
-            file.flush().await.map_err(io)?;
-            tokio::fs::rename(&tmp, &final_path).await.map_err(io)
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
+        write_verified(desc, body, &tmp, &final_path, &self.path.display().to_string())
+            .await
+            .map_err(|e| match e {
+                WriteError::Io(e) => io(e),
+                WriteError::Content(e) => e,
+            })
     }
 
     fn ensure_dir(&self) -> std::io::Result<()> {
