@@ -5,9 +5,7 @@ use base64::Engine as _;
 use irel::auth::{Credential, StaticCredentials};
 use irel::{Client, CopyOptions, Reference};
 
-use crate::support::{
-    irel_env, make_layout, ok_stdout, skopeo_digest, skopeo_push, Pki, Registry, RegistryConfig, TokenServer,
-};
+use crate::support::{irel_env, make_layout, ok_stdout, skopeo_digest, skopeo_push, Pki, Registry, TokenServer};
 
 fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &str) -> String {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -16,23 +14,10 @@ fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &s
     dir.to_str().unwrap().to_string()
 }
 
-fn htpasswd(path: &std::path::Path, user: &str, password: &str) {
-    let out = std::process::Command::new("htpasswd")
-        .args(["-Bbn", user, password])
-        .output()
-        .expect("htpasswd (apt-get install apache2-utils)");
-    std::fs::write(path, out.stdout).unwrap();
-}
-
 #[test]
 fn htpasswd_registry_with_docker_config_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("htpasswd");
-    htpasswd(&pw, "alice", "s3cret-pw");
-    let a = Registry::start_with(RegistryConfig {
-        htpasswd: Some(pw),
-        ..Default::default()
-    });
+    let a = Registry::with_basic_auth("alice", "s3cret-pw");
     let layout = a.scratch().join("layout");
     let fx = make_layout(&layout, "t", &[2048], &["amd64"], 21);
     let creds = ["--dest-creds", "alice:s3cret-pw"];

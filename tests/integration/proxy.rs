@@ -5,23 +5,11 @@ use base64::Engine as _;
 use irel::auth::{Credential, StaticCredentials};
 use irel::{Client, CopyOptions, Reference};
 
-use crate::support::{
-    make_layout, skopeo_digest, skopeo_pull_all, skopeo_push, Behaviour, Proxy, Registry, RegistryConfig,
-};
+use crate::support::{make_layout, skopeo_digest, skopeo_pull_all, skopeo_push, Behaviour, Proxy, Registry};
 
 #[tokio::test]
 async fn blob_redirects_to_another_origin_drop_authorization() {
-    let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("htpasswd");
-    let hashed = std::process::Command::new("htpasswd")
-        .args(["-Bbn", "carol", "pw-carol"])
-        .output()
-        .unwrap();
-    std::fs::write(&pw, hashed.stdout).unwrap();
-    let registry = Registry::start_with(RegistryConfig {
-        htpasswd: Some(pw),
-        ..Default::default()
-    });
+    let registry = Registry::with_basic_auth("carol", "pw-carol");
     let basic = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode("carol:pw-carol")

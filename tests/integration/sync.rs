@@ -81,16 +81,7 @@ fn all_tags_sync_scopes_names_and_a_rerun_copies_nothing() {
 fn yaml_sources_with_per_registry_credentials_and_tls() {
     let pki = Pki::generate();
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    let hashed = std::process::Command::new("htpasswd")
-        .args(["-Bbn", "dave", "pw-dave"])
-        .output()
-        .unwrap();
-    std::fs::write(&htpasswd, hashed.stdout).unwrap();
-    let private = Registry::start_with(RegistryConfig {
-        htpasswd: Some(htpasswd),
-        ..Default::default()
-    });
+    let private = Registry::with_basic_auth("dave", "pw-dave");
     let tls = Registry::start_with(RegistryConfig {
         tls: Some(pki.server()),
         ..Default::default()
@@ -341,17 +332,7 @@ async fn regex_tasks_over_a_paginated_catalog() {
 
 #[test]
 fn a_repository_whose_tags_cannot_be_listed_is_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    let hashed = std::process::Command::new("htpasswd")
-        .args(["-Bbn", "erin", "pw-erin"])
-        .output()
-        .unwrap();
-    std::fs::write(&htpasswd, hashed.stdout).unwrap();
-    let private = Registry::start_with(RegistryConfig {
-        htpasswd: Some(htpasswd),
-        ..Default::default()
-    });
+    let private = Registry::with_basic_auth("erin", "pw-erin");
     let dst = Registry::start();
     let out = irel(&[
         "sync",
@@ -411,16 +392,7 @@ fn an_interrupted_sync_leaves_no_partial_tag_and_a_rerun_completes() {
 fn sync_flags_for_credentials_certificates_and_oci_sources() {
     let pki = Pki::generate();
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    let hashed = std::process::Command::new("htpasswd")
-        .args(["-Bbn", "fay", "pw-fay"])
-        .output()
-        .unwrap();
-    std::fs::write(&htpasswd, hashed.stdout).unwrap();
-    let private = Registry::start_with(RegistryConfig {
-        htpasswd: Some(htpasswd),
-        ..Default::default()
-    });
+    let private = Registry::with_basic_auth("fay", "pw-fay");
     let tls = Registry::start_with(RegistryConfig {
         tls: Some(pki.server()),
         ..Default::default()

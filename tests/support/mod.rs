@@ -23,8 +23,8 @@ pub use token::TokenServer;
 pub struct RegistryConfig {
     /// Serve TLS with this certificate and key.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// htpasswd file (bcrypt) for Basic auth.
-    pub htpasswd: Option<PathBuf>,
+    /// Basic auth (htpasswd, bcrypt) for this user and password.
+    pub basic_auth: Option<(String, String)>,
     /// Token auth: (realm, service, issuer, root certificate bundle).
     pub token: Option<(String, String, String, PathBuf)>,
 }
@@ -42,6 +42,14 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// A plain-http registry with Basic auth for `user`.
+    pub fn with_basic_auth(user: &str, password: &str) -> Registry {
+        Self::start_with(RegistryConfig {
+            basic_auth: Some((user.into(), password.into())),
+            ..Default::default()
+        })
+    }
+
     /// A plain-http registry with no auth.
     pub fn start() -> Registry {
         Self::start_with(RegistryConfig::default())
@@ -62,7 +70,13 @@ impl Registry {
                 key.display()
             );
         }
-        if let Some(h) = &cfg.htpasswd {
+        if let Some((user, password)) = &cfg.basic_auth {
+            let h = dir.path().join("htpasswd");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (apt-get install apache2-utils)");
+            std::fs::write(&h, out.stdout).expect("write htpasswd");
             yaml += &format!("auth:\n  htpasswd:\n    realm: irel-test\n    path: {}\n", h.display());
         }
         if let Some((realm, service, issuer, bundle)) = &cfg.token {
