@@ -303,7 +303,8 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
 }
 
 /// [`copy_blob`] for a registry destination shared with other copies of the run: one copy
-/// transfers the blob into the registry, the others mount it from where it landed.
+/// per repository brings the blob in (the others of that repository wait for it), and one copy
+/// per registry transfers it (the others mount it from where it landed).
 async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     src: &S,
     dst: &D,
@@ -311,43 +312,39 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     shared: &SharedBlobs,
     repo: &Reference,
 ) -> Result<BlobOutcome, Error> {
-    // One copy per repository brings the blob in; the others of that repository wait for it.
     let in_repo = shared.cell(&repo.name(), &desc.digest);
-    let mut ours = None;
-    in_repo
-        .get_or_try_init(|| async {
-            ours = Some(bring_blob(src, dst, desc, shared, repo).await?);
-            Ok::<_, Error>(repo.clone())
-        })
-        .await?;
+    let bring = async {
+        let in_registry = shared.cell(repo.api_host(), &desc.digest);
+        let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc)).await?;
+        if let Some(outcome) = ours {
+            return Ok(outcome);
+        }
+        match dst.mount(holder, &desc.digest).await? {
+            Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
+            // Refused: transfer it after all.
+            _ => copy_blob(src, dst, desc).await,
+        }
+    };
+    let (ours, _) = first_or_wait(&in_repo, repo, bring).await?;
     Ok(ours.unwrap_or(BlobOutcome::Skipped))
 }
 
-/// Brings a blob into `repo`: transferred by the first copy that needs it in this registry,
-/// mounted from there by the others.
-async fn bring_blob<S: ContentSource, D: ContentDestination>(
-    src: &S,
-    dst: &D,
-    desc: &Descriptor,
-    shared: &SharedBlobs,
+/// Runs `work` if this copy is the first to reach `cell` (recording `repo` there once it
+/// succeeds), else waits for the one that is. Returns this copy's outcome when it ran `work`,
+/// and the repository recorded in the cell.
+async fn first_or_wait<'c>(
+    cell: &'c tokio::sync::OnceCell<Reference>,
     repo: &Reference,
-) -> Result<BlobOutcome, Error> {
-    let in_registry = shared.cell(repo.api_host(), &desc.digest);
+    work: impl std::future::Future<Output = Result<BlobOutcome, Error>>,
+) -> Result<(Option<BlobOutcome>, &'c Reference), Error> {
     let mut ours = None;
-    let holder = in_registry
+    let holder = cell
         .get_or_try_init(|| async {
-            ours = Some(copy_blob(src, dst, desc).await?);
+            ours = Some(work.await?);
             Ok::<_, Error>(repo.clone())
         })
         .await?;
-    if let Some(outcome) = ours {
-        return Ok(outcome);
-    }
-    match dst.mount(holder, &desc.digest).await? {
-        Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
-        // Refused: transfer it after all.
-        _ => copy_blob(src, dst, desc).await,
-    }
+    Ok((ours, holder))
 }
 
 async fn copy_blob<S: ContentSource, D: ContentDestination>(
