@@ -18,6 +18,8 @@ pub struct VerifyingBody<B> {
     hasher: Option<Hasher>,
     expected: u64,
     seen: u64,
+    /// The end has been checked (and reported, if it was bad).
+    ended: bool,
 }
 
 /// The body did not have the size or digest it should.
@@ -41,6 +43,7 @@ impl<B> VerifyingBody<B> {
             hasher,
             expected: expected_size,
             seen: 0,
+            ended: false,
         }
     }
 
@@ -78,16 +81,16 @@ where
             }
             Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
             None => {
-                if this.seen == u64::MAX {
+                if this.ended {
                     return Poll::Ready(None);
                 }
+                this.ended = true;
                 if this.seen != this.expected {
                     return Poll::Ready(Some(Err(Box::new(VerifyError(format!(
                         "{} ended after {} of its {} bytes",
                         this.digest, this.seen, this.expected
                     ))))));
                 }
-                this.seen = u64::MAX;
                 let Some(hasher) = this.hasher.take() else {
                     return Poll::Ready(None);
                 };
