@@ -9,6 +9,9 @@
 //! stores the full image reference there, as Go irel does.
 
 pub mod archive;
+mod blob_writer;
+
+pub(crate) use blob_writer::{write_verified, WriteError};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,14 +20,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
 
 use crate::blob::{FileBody, VerifyingBody};
 use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
 use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
 use crate::reference::Digest;
-use crate::transport::{error_chain, Body};
+use crate::transport::Body;
 
 /// The annotation that names a top-level entry of `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -282,52 +284,6 @@ fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Why [`write_verified`] failed: the file system, or the content.
-pub(crate) enum WriteError {
-    Io(std::io::Error),
-    Content(Error),
-}
-
-/// Streams `body` into `tmp`, verifying size and digest, then renames it to `dest`; on any
-/// failure `tmp` is removed and nothing appears at `dest`.
-pub(crate) async fn write_verified(
-    desc: &Descriptor,
-    body: Body,
-    tmp: &Path,
-    dest: &Path,
-    destination: &str,
-) -> Result<(), WriteError> {
-    let result = async {
-        // Large writes: tokio sends each one to a blocking thread, so frame-sized writes
-        // would cost a thread hop per 16 KiB.
-        let file = tokio::fs::File::create(tmp).await.map_err(WriteError::Io)?;
-        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
-        let mut body = VerifyingBody::new(body, desc.digest.clone(), desc.size);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                WriteError::Content(Error::BlobTransfer {
-                    digest: desc.digest.clone(),
-                    source_repo: "its source".into(),
-                    destination: destination.to_string(),
-                    detail: error_chain(e.as_ref()),
-                })
-            })?;
-            if let Ok(data) = frame.into_data() {
-                file.write_all(&data).await.map_err(WriteError::Io)?;
-            }
-        }
-        // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss fails
-        // its digest check when read, it is never used.
-        file.flush().await.map_err(WriteError::Io)?;
-        tokio::fs::rename(tmp, dest).await.map_err(WriteError::Io)
-    }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(tmp).await;
-    }
-    result
 }
 
 /// The directory and file name of an output path (`out.tgz` is in `.`).

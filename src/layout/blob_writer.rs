@@ -1,0 +1,107 @@
+//! Writing one verified blob to a file: the network side stays on the async runtime, hashing
+//! and writing run on one blocking thread per blob, fed through a bounded channel.
+//!
+//! Why not tokio's file API: it copies every buffer and hops to a blocking thread per write,
+//! and hashing on the runtime thread serializes it with reading the socket. Here the socket
+//! reader, the hasher and the kernel's page-cache copy overlap, and each frame goes to the file
+//! as it came off the wire.
+
+use std::io::Write;
+use std::path::Path;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+use crate::blob::VerifyingBody;
+use crate::error::Error;
+use crate::manifest::Descriptor;
+use crate::reference::Digest;
+use crate::transport::{error_chain, Body};
+
+/// Frames in flight between the reader and the writer: bounds memory at this many frames
+/// (hyper's frames are at most a few hundred KiB).
+const FRAMES_IN_FLIGHT: usize = 8;
+
+/// Why [`write_verified`] failed: the file system, or the content.
+pub(crate) enum WriteError {
+    Io(std::io::Error),
+    Content(Error),
+}
+
+/// Streams `body` into `tmp`, verifying size and digest, then renames it to `dest`; on any
+/// failure `tmp` is removed and nothing appears at `dest`.
+pub(crate) async fn write_verified(
+    desc: &Descriptor,
+    body: Body,
+    tmp: &Path,
+    dest: &Path,
+    destination: &str,
+) -> Result<(), WriteError> {
+    let content_error = |detail: String| {
+        WriteError::Content(Error::BlobTransfer {
+            digest: desc.digest.clone(),
+            source_repo: "its source".into(),
+            destination: destination.to_string(),
+            detail,
+        })
+    };
+    let file = std::fs::File::create(tmp).map_err(WriteError::Io)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(FRAMES_IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking({
+        let hasher = desc.digest.kind().hasher();
+        move || write_frames(file, hasher, rx)
+    });
+    // The size is checked here, so a body that runs long stops at once; the digest on the
+    // writer's side.
+    let mut body = VerifyingBody::with_hashing(body, desc.digest.clone(), desc.size, false);
+    let mut read_result = Ok(());
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    if tx.send(data).await.is_err() {
+                        break; // The writer failed; its error is reported below.
+                    }
+                }
+            }
+            Err(e) => {
+                read_result = Err(content_error(error_chain(e.as_ref())));
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(format!("blob writer stopped: {e}"))));
+    let result = read_result.and_then(|()| match written {
+        Err(e) => Err(WriteError::Io(e)),
+        Ok(actual) if actual != desc.digest => Err(content_error(format!(
+            "content has digest {actual}, not {}",
+            desc.digest
+        ))),
+        // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss fails
+        // its digest check when read, it is never used.
+        Ok(_) => std::fs::rename(tmp, dest).map_err(WriteError::Io),
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    result
+}
+
+/// The blocking half: hashes and writes every frame, returns the content's digest.
+fn write_frames(
+    file: std::fs::File,
+    mut hasher: crate::reference::Hasher,
+    mut frames: tokio::sync::mpsc::Receiver<Bytes>,
+) -> std::io::Result<Digest> {
+    // Frames are often 16 KiB; gathering them saves a system call per frame.
+    let mut out = std::io::BufWriter::with_capacity(256 << 10, file);
+    while let Some(data) = frames.blocking_recv() {
+        hasher.update(&data);
+        out.write_all(&data)?;
+    }
+    out.flush()?;
+    Ok(hasher.finish())
+}
