@@ -197,8 +197,10 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         return Ok(report);
     }
     // The content is there by digest (a manifest is accepted only once what it refers to is
-    // present): only the name is missing.
-    let present = dst.manifest_digest(root.digest.as_str()).await?.as_ref() == Some(&root.digest);
+    // present): only the name is missing. Asked for indexes only: for an image the blob checks
+    // answer the same question, and asking first costs every fresh copy a request.
+    let present = matches!(root.contents, Contents::Index { .. })
+        && dst.manifest_digest(root.digest.as_str()).await?.as_ref() == Some(&root.digest);
     if !present {
         let mut children = Vec::new();
         let mut blobs = BTreeMap::new();
