@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use irel::{Client, CopyOptions, Reference};
 
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "irel",
@@ -90,6 +92,9 @@ enum Command {
         after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run"
     )]
     Sync(SyncArgs),
+    /// Measure a registry: push a generated image, pull one, or copy one; print throughput,
+    /// per-blob latency, requests, CPU and memory.
+    Bench(bench::BenchArgs),
     /// Print where an image goes when relocated under a repository prefix.
     Map {
         /// The repository prefix, e.g. registry.internal/acme.
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Layout(cmd) => return run_layout(&cli, cmd),
         Command::Sync(args) => return run_sync(&cli, args),
+        Command::Bench(args) => return bench::run(&cli, args),
         Command::Save {
             output,
             images,

@@ -22,12 +22,14 @@ use crate::reference::{Digest, Reference};
 use crate::transport::error_chain;
 use crate::MountOutcome;
 
+mod events;
 mod place;
 
+pub use events::{BlobDisposition, CopyEvent, EventListener};
 pub use place::{ContentDestination, ContentSource, RegistryRepository};
 
 /// How a copy runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct CopyOptions {
     /// How many blobs are transferred at once (default 4).
@@ -35,6 +37,8 @@ pub struct CopyOptions {
     /// Blobs already sent (or being sent) to destination registries by other copies of the
     /// same run: those are mounted from there instead of transferred again.
     pub(crate) shared_blobs: Option<Arc<SharedBlobs>>,
+    /// Told of every step, when set.
+    pub(crate) listener: Option<EventListener>,
 }
 
 impl Default for CopyOptions {
@@ -42,7 +46,17 @@ impl Default for CopyOptions {
         CopyOptions {
             concurrency: 4,
             shared_blobs: None,
+            listener: None,
         }
+    }
+}
+
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("concurrency", &self.concurrency)
+            .field("listener", &self.listener.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,6 +104,34 @@ impl CopyOptions {
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
+    }
+
+    /// Calls `listener` with every [`CopyEvent`] of the copies run with these options (for a
+    /// progress display, say). It runs on the copy's tasks: keep it quick.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use irel::copy::CopyEvent;
+    ///
+    /// let moved = Arc::new(AtomicU64::new(0));
+    /// let seen = moved.clone();
+    /// let options = irel::CopyOptions::default().on_event(move |event| {
+    ///     if let CopyEvent::BlobDone { size, .. } = event {
+    ///         seen.fetch_add(*size, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// # let _ = options;
+    /// ```
+    pub fn on_event(mut self, listener: impl Fn(&CopyEvent) + Send + Sync + 'static) -> Self {
+        self.listener = Some(Arc::new(listener));
+        self
+    }
+
+    fn emit(&self, event: impl FnOnce() -> CopyEvent) {
+        if let Some(listener) = &self.listener {
+            listener(&event());
+        }
     }
 }
 
@@ -209,10 +251,18 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         for child in &children {
             dst.put_manifest(child.digest.as_str(), child).await?;
             report.manifests_pushed += 1;
+            options.emit(|| CopyEvent::ManifestPushed {
+                digest: child.digest.clone(),
+                reference: child.digest.to_string(),
+            });
         }
     }
     let confirmed = dst.put_manifest(dst_ref, &root).await?;
     report.manifests_pushed += 1;
+    options.emit(|| CopyEvent::ManifestPushed {
+        digest: root.digest.clone(),
+        reference: dst_ref.to_string(),
+    });
     if confirmed {
         return Ok(report);
     }
@@ -272,15 +322,38 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
     report: &mut CopyReport,
 ) -> Result<(), Error> {
     let limit = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    options.emit(|| CopyEvent::Planned {
+        blobs: blobs.len(),
+        bytes: blobs.values().map(|d| d.size).sum(),
+    });
     let mut tasks = JoinSet::new();
     for (_, desc) in blobs {
-        let (src, dst, limit, shared) = (src.clone(), dst.clone(), limit.clone(), options.shared_blobs.clone());
+        let (src, dst, limit, options) = (src.clone(), dst.clone(), limit.clone(), options.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            match (shared, dst.registry_repository()) {
-                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, &shared, repo).await,
-                _ => copy_blob(&src, &dst, &desc).await,
+            let started = std::time::Instant::now();
+            options.emit(|| CopyEvent::BlobStarted {
+                digest: desc.digest.clone(),
+                size: desc.size,
+            });
+            let listener = options.listener.as_ref();
+            let outcome = match (&options.shared_blobs, dst.registry_repository()) {
+                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, shared, repo, listener).await,
+                _ => copy_blob(&src, &dst, &desc, listener).await,
+            };
+            if let Ok(outcome) = &outcome {
+                options.emit(|| CopyEvent::BlobDone {
+                    digest: desc.digest.clone(),
+                    size: desc.size,
+                    disposition: match outcome {
+                        BlobOutcome::Copied(_) => BlobDisposition::Copied,
+                        BlobOutcome::Mounted => BlobDisposition::Mounted,
+                        BlobOutcome::Skipped => BlobDisposition::Skipped,
+                    },
+                    elapsed: started.elapsed(),
+                });
             }
+            outcome
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -313,18 +386,19 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     desc: &Descriptor,
     shared: &SharedBlobs,
     repo: &Reference,
+    listener: Option<&EventListener>,
 ) -> Result<BlobOutcome, Error> {
     let in_repo = shared.cell(&repo.name(), &desc.digest);
     let bring = async {
         let in_registry = shared.cell(repo.api_host(), &desc.digest);
-        let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc)).await?;
+        let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc, listener)).await?;
         if let Some(outcome) = ours {
             return Ok(outcome);
         }
         match dst.mount(holder, &desc.digest).await? {
             Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
             // Refused: transfer it after all.
-            _ => copy_blob(src, dst, desc).await,
+            _ => copy_blob(src, dst, desc, listener).await,
         }
     };
     let (ours, _) = first_or_wait(&in_repo, repo, bring).await?;
@@ -353,6 +427,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
     src: &S,
     dst: &D,
     desc: &Descriptor,
+    listener: Option<&EventListener>,
 ) -> Result<BlobOutcome, Error> {
     if dst.has_blob(&desc.digest).await? {
         return Ok(BlobOutcome::Skipped);
@@ -365,7 +440,10 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             None => {}
         }
     }
-    let body = src.blob(desc, !dst.verifies_digests()).await?;
+    let mut body = src.blob(desc, !dst.verifies_digests()).await?;
+    if let Some(listener) = listener {
+        body = events::reporting_body(body, desc.digest.clone(), listener.clone());
+    }
     dst.put_blob(desc, body, upload).await.map_err(|e| match e {
         Error::Transport(t) => Error::BlobTransfer {
             digest: desc.digest.clone(),

@@ -264,6 +264,7 @@ struct Inner {
     policy: SchemePolicy,
     user_agent: HeaderValue,
     pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
+    requests_sent: std::sync::atomic::AtomicU64,
 }
 
 impl Transport {
@@ -296,8 +297,15 @@ impl Transport {
                 policy: config.policy.clone(),
                 user_agent,
                 pings: Mutex::new(HashMap::new()),
+                requests_sent: Default::default(),
             }),
         })
+    }
+
+    /// How many requests this transport (and every clone of it) has sent: registry calls,
+    /// pings, token requests and redirects followed, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.requests_sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The policy for a registry host.
@@ -384,6 +392,9 @@ impl Transport {
             .entry(USER_AGENT)
             .or_insert_with(|| self.inner.user_agent.clone());
         let (method, url) = (req.method().clone(), req.uri().to_string());
+        self.inner
+            .requests_sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         pool.request(req).await.map_err(|e| Error::Request {
             method,
             url,
