@@ -27,15 +27,16 @@ irel=$PWD/target/release/irel
 rawcopy=$PWD/benches/rawcopy.sh
 mkimage=$PWD/benches/mkimage.py
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Registries are started in command substitutions (subshells), so they are found by their
+# storage path rather than by a pid list.
+cleanup() { pkill -f "docker-registry serve $work/" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 registry() { # NAME -> 127.0.0.1:PORT (fresh storage)
   local dir=$work/reg-$1-$RANDOM; mkdir -p "$dir"
   printf 'version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:0\n  secret: bench\n' "$dir" >"$dir/config.yml"
   docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  pids+=($!); echo $! >"$dir/pid"
+  echo $! >"$dir/pid"
   for _ in $(seq 200); do
     a=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$dir/log" | head -1 | sed 's/listening on //') || true
     [ -n "${a:-}" ] && { echo "$a"; return; }

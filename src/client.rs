@@ -36,10 +36,20 @@ pub(crate) enum RequestBody {
 ///     .build()?;
 /// # Ok(()) }
 /// ```
-#[derive(Default)]
 pub struct ClientBuilder {
     transport: TransportConfig,
     credentials: CredentialChain,
+    retry_times: u32,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            transport: TransportConfig::default(),
+            credentials: CredentialChain::default(),
+            retry_times: retry::DEFAULT_RETRIES,
+        }
+    }
 }
 
 impl ClientBuilder {
@@ -73,6 +83,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How many times a failed request is sent again (GET and HEAD after connection failures
+    /// and 408, 429 and 5xx answers) and a broken download resumed (default 3).
+    pub fn retry_times(mut self, n: u32) -> Self {
+        self.retry_times = n;
+        self
+    }
+
     /// Replaces the transport settings wholesale.
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.transport = config;
@@ -83,7 +100,12 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let transport = Transport::new(&self.transport)?;
         let auth = Authenticator::new(transport.clone(), Arc::new(self.credentials));
-        Ok(Client { transport, auth })
+        Ok(Client {
+            transport,
+            auth,
+            retry_times: self.retry_times,
+            chunked_uploads: Arc::default(),
+        })
     }
 }
 
@@ -92,6 +114,9 @@ impl ClientBuilder {
 pub struct Client {
     pub(crate) transport: Transport,
     pub(crate) auth: Authenticator,
+    pub(crate) retry_times: u32,
+    /// Registries that refused single-PUT uploads: they get PATCH + PUT.
+    pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Client {
@@ -215,7 +240,7 @@ impl Client {
                 _ => None,
             };
             match wait {
-                Some(wait) if attempt < retry::MAX_ATTEMPTS => {
+                Some(wait) if attempt <= self.retry_times => {
                     if let Ok(resp) = result {
                         let _ = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url).await;
                     }

@@ -3,14 +3,15 @@
 //! checks size and digest as it goes, and an upload sends such a stream as its request body.
 
 mod file;
+mod resume;
 mod verify;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, LOCATION};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::header::{CONTENT_TYPE, LOCATION, RANGE};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -22,12 +23,25 @@ use crate::reference::{Digest, Reference};
 use crate::transport::{self, read_body_limited, BoxError};
 
 pub use file::FileBody;
-pub use verify::VerifyingBody;
+pub use verify::{VerifyError, VerifyingBody};
+
+/// Whether `e` failed because content was not what its descriptor said (wrong size or
+/// digest), as opposed to a connection or a server failing: content errors are final.
+pub fn is_content_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.is::<VerifyError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
 
 /// A blob being downloaded: a body that yields its bytes and fails if they are not the
 /// expected size and digest.
 pub struct BlobStream {
-    body: VerifyingBody<Incoming>,
+    body: VerifyingBody<resume::ResumingBody>,
 }
 
 impl BlobStream {
@@ -93,6 +107,14 @@ fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Err
         })
 }
 
+/// The `Location` a response gives, else `fallback`.
+fn location_or(headers: &HeaderMap, fallback: &str) -> String {
+    headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| fallback.to_string(), str::to_string)
+}
+
 /// `location` with `digest=` added, keeping any query the registry put there.
 fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
     let mut url = transport::parse_url(base)?
@@ -147,19 +169,7 @@ impl Client {
         size: u64,
         hash: bool,
     ) -> Result<BlobStream, Error> {
-        let path = blob_path(r, digest);
-        let (resp, _) = self
-            .request(
-                r,
-                &[Scope::pull(r.repository())],
-                Method::GET,
-                &path,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[StatusCode::OK],
-                "GET blob",
-            )
-            .await?;
+        let resp = self.get_blob_from(r, digest, 0).await?;
         if let Some(len) = resp
             .headers()
             .get("content-length")
@@ -175,9 +185,41 @@ impl Client {
                 });
             }
         }
+        let reopen: resume::Reopen = {
+            let (client, r, digest) = (self.clone(), r.clone(), digest.clone());
+            Box::new(move |offset| {
+                let (client, r, digest) = (client.clone(), r.clone(), digest.clone());
+                Box::pin(async move { client.get_blob_from(&r, &digest, offset).await })
+            })
+        };
+        let body = resume::ResumingBody::new(resp.into_body(), size, self.retry_times, reopen);
         Ok(BlobStream {
-            body: VerifyingBody::with_hashing(resp.into_body(), digest.clone(), size, hash),
+            body: VerifyingBody::with_hashing(body, digest.clone(), size, hash),
         })
+    }
+
+    /// GET of a blob, from byte `offset` on (a `Range` request) when it is not 0.
+    async fn get_blob_from(&self, r: &Reference, digest: &Digest, offset: u64) -> Result<Response<Incoming>, Error> {
+        let mut headers = HeaderMap::new();
+        if offset > 0 {
+            headers.insert(
+                RANGE,
+                HeaderValue::from_str(&format!("bytes={offset}-")).expect("a valid range"),
+            );
+        }
+        let (resp, _) = self
+            .request(
+                r,
+                &[Scope::pull(r.repository())],
+                Method::GET,
+                &blob_path(r, digest),
+                headers,
+                RequestBody::Empty,
+                &[StatusCode::OK, StatusCode::PARTIAL_CONTENT],
+                "GET blob",
+            )
+            .await?;
+        Ok(resp)
     }
 
     /// Asks `dst`'s registry to link `digest` from repository `from` (same registry) into
@@ -231,7 +273,11 @@ impl Client {
         Ok(loc)
     }
 
-    /// Finishes an upload session with the whole blob in one streaming PUT.
+    /// Finishes an upload session with the whole blob: one streaming PUT, or, for a registry
+    /// that refused that earlier in this client's life, a streaming PATCH and a closing PUT.
+    ///
+    /// A refusal of the single PUT (405, 413 or 501) is remembered for the registry and
+    /// returned as an error; the blob must then be sent again (the copy engine does so).
     pub async fn finish_upload(
         &self,
         dst: &Reference,
@@ -240,11 +286,14 @@ impl Client {
         size: u64,
         body: transport::Body,
     ) -> Result<(), Error> {
+        if self.uses_chunked_uploads(dst.api_host()) {
+            return self.finish_upload_chunked(dst, location, digest, size, body).await;
+        }
         let base = self.base_url(dst).await?;
         let url = with_digest(location, &base, digest)?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        let (resp, _) = self
+        let result = self
             .request(
                 dst,
                 &[Scope::push(dst.repository())],
@@ -252,6 +301,77 @@ impl Client {
                 &url,
                 headers,
                 RequestBody::Stream(body, size),
+                &[StatusCode::CREATED, StatusCode::NO_CONTENT],
+                "PUT blob",
+            )
+            .await;
+        if let Err(Error::Registry { status, .. }) = &result {
+            if matches!(status.as_u16(), 405 | 413 | 501) {
+                self.chunked_uploads
+                    .lock()
+                    .expect("upload modes poisoned")
+                    .insert(dst.api_host().to_string());
+            }
+        }
+        let (resp, _) = result?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(())
+    }
+
+    fn uses_chunked_uploads(&self, host: &str) -> bool {
+        self.chunked_uploads
+            .lock()
+            .expect("upload modes poisoned")
+            .contains(host)
+    }
+
+    /// The blob in one streaming PATCH, then an empty PUT with the digest.
+    async fn finish_upload_chunked(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
+        let base = self.base_url(dst).await?;
+        let patch_url = transport::parse_url(&base)?
+            .join(location)
+            .map_err(|e| transport::Error::InvalidUrl {
+                url: location.to_string(),
+                reason: e.to_string(),
+            })?
+            .to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        if size > 0 {
+            let range = HeaderValue::from_str(&format!("0-{}", size - 1)).expect("a valid range");
+            headers.insert("content-range", range);
+        }
+        let scopes = [Scope::push(dst.repository())];
+        let (resp, url) = self
+            .request(
+                dst,
+                &scopes,
+                Method::PATCH,
+                &patch_url,
+                headers,
+                RequestBody::Stream(body, size),
+                &[StatusCode::ACCEPTED, StatusCode::NO_CONTENT],
+                "PATCH blob",
+            )
+            .await?;
+        let next = location_or(resp.headers(), &patch_url);
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        let put_url = with_digest(&next, &patch_url, digest)?;
+        let (resp, url) = self
+            .request(
+                dst,
+                &scopes,
+                Method::PUT,
+                &put_url,
+                HeaderMap::new(),
+                RequestBody::Empty,
                 &[StatusCode::CREATED, StatusCode::NO_CONTENT],
                 "PUT blob",
             )

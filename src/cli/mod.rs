@@ -30,6 +30,10 @@ struct Cli {
     /// Connect to HOST at ADDR instead of resolving it, like curl --resolve (repeatable).
     #[arg(long, global = true, value_name = "HOST:ADDR")]
     resolve: Vec<String>,
+    /// Send a failed request again, resume a broken download and restart a failed blob
+    /// transfer up to N times each.
+    #[arg(long, global = true, value_name = "N", default_value_t = 3)]
+    retry_times: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -202,7 +206,9 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
 
 /// The builder the global flags describe, without credentials.
 fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
-    let mut b = Client::builder().skip_tls_verify(cli.skip_tls_verify);
+    let mut b = Client::builder()
+        .skip_tls_verify(cli.skip_tls_verify)
+        .retry_times(cli.retry_times);
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
     }
@@ -227,6 +233,11 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
 fn finish_client(b: irel::ClientBuilder) -> Result<Client, Failure> {
     let creds = irel::auth::DockerConfig::load_default()?;
     Ok(b.credentials(creds).build()?)
+}
+
+/// Copy options from the global flags.
+fn copy_options(cli: &Cli) -> CopyOptions {
+    CopyOptions::default().retry_times(cli.retry_times)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -266,7 +277,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map(|i| parse_ref("image", i))
                 .collect::<Result<Vec<_>, _>>()?;
             let client = client(&cli)?;
-            let digests = runtime()?.block_on(client.save(&refs, output, &CopyOptions::default()))?;
+            let digests = runtime()?.block_on(client.save(&refs, output, &copy_options(&cli)))?;
             for (r, d) in refs.iter().zip(digests) {
                 println!("saved {r} with digest {d} to {}", output.display());
             }
@@ -297,7 +308,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let src = parse_ref("source image", source)?;
             let dst = parse_ref("destination image", destination)?;
             let client = client(&cli)?;
-            let options = CopyOptions::default().concurrency(*concurrency);
+            let options = copy_options(&cli).concurrency(*concurrency);
             let report = runtime()?.block_on(client.copy(&src, &dst, &options))?;
             let digest = report.digest.map(|d| d.to_string()).unwrap_or_default();
             println!("copied {src} to {dst} with content digest {digest}");
@@ -320,7 +331,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let r = parse_ref("image", reference)?;
             let client = client(cli)?;
             let layout_dir = irel::layout::OciLayout::create(layout)?;
-            let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &CopyOptions::default()))?;
+            let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &copy_options(cli)))?;
             println!(
                 "added {r} with digest {digest} to OCI image layout at {}",
                 layout.display()
@@ -349,7 +360,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let r = parse_ref("destination image", reference)?;
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let client = client(cli)?;
-            runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &CopyOptions::default()))?;
+            runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &copy_options(cli)))?;
             println!(
                 "wrote image with digest {d} from OCI image layout at {} to {r}",
                 layout.display()
@@ -392,7 +403,7 @@ fn run_relocate(
         None => RelocationSource::Registries,
     };
     let client = client(cli)?;
-    let report = runtime()?.block_on(client.relocate(prefix, &list, source, &CopyOptions::default()));
+    let report = runtime()?.block_on(client.relocate(prefix, &list, source, &copy_options(cli)));
     for r in &report.relocated {
         println!(
             "relocated {} to {} with content digest {}",
@@ -519,7 +530,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         println!("sync (dry run): {} images", plan.items.len());
         return Ok(());
     }
-    let report = rt.block_on(client.sync(&plan, args.jobs, &CopyOptions::default()));
+    let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli)));
     for (from, to, outcome) in &report.items {
         match outcome {
             irel::sync::ItemOutcome::Copied(r) => println!(

@@ -34,6 +34,9 @@ pub use place::{ContentDestination, ContentSource, RegistryRepository};
 pub struct CopyOptions {
     /// How many blobs are transferred at once (default 4).
     pub concurrency: usize,
+    /// How many times a failed blob transfer is started again from scratch: a new upload
+    /// session, the source read again (default 3).
+    pub retry_times: u32,
     /// Blobs already sent (or being sent) to destination registries by other copies of the
     /// same run: those are mounted from there instead of transferred again.
     pub(crate) shared_blobs: Option<Arc<SharedBlobs>>,
@@ -45,6 +48,7 @@ impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
             concurrency: 4,
+            retry_times: crate::transport::retry::DEFAULT_RETRIES,
             shared_blobs: None,
             listener: None,
         }
@@ -55,6 +59,7 @@ impl std::fmt::Debug for CopyOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CopyOptions")
             .field("concurrency", &self.concurrency)
+            .field("retry_times", &self.retry_times)
             .field("listener", &self.listener.is_some())
             .finish_non_exhaustive()
     }
@@ -103,6 +108,12 @@ impl CopyOptions {
     /// Sets how many blobs are transferred at once (at least 1).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets how many times a failed blob transfer starts over.
+    pub fn retry_times(mut self, n: u32) -> Self {
+        self.retry_times = n;
         self
     }
 
@@ -336,10 +347,9 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
                 digest: desc.digest.clone(),
                 size: desc.size,
             });
-            let listener = options.listener.as_ref();
             let outcome = match (&options.shared_blobs, dst.registry_repository()) {
-                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, shared, repo, listener).await,
-                _ => copy_blob(&src, &dst, &desc, listener).await,
+                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, shared, repo, &options).await,
+                _ => copy_blob(&src, &dst, &desc, &options).await,
             };
             if let Ok(outcome) = &outcome {
                 options.emit(|| CopyEvent::BlobDone {
@@ -386,19 +396,19 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     desc: &Descriptor,
     shared: &SharedBlobs,
     repo: &Reference,
-    listener: Option<&EventListener>,
+    options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
     let in_repo = shared.cell(&repo.name(), &desc.digest);
     let bring = async {
         let in_registry = shared.cell(repo.api_host(), &desc.digest);
-        let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc, listener)).await?;
+        let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc, options)).await?;
         if let Some(outcome) = ours {
             return Ok(outcome);
         }
         match dst.mount(holder, &desc.digest).await? {
             Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
             // Refused: transfer it after all.
-            _ => copy_blob(src, dst, desc, listener).await,
+            _ => copy_blob(src, dst, desc, options).await,
         }
     };
     let (ours, _) = first_or_wait(&in_repo, repo, bring).await?;
@@ -427,7 +437,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
     src: &S,
     dst: &D,
     desc: &Descriptor,
-    listener: Option<&EventListener>,
+    options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
     if dst.has_blob(&desc.digest).await? {
         return Ok(BlobOutcome::Skipped);
@@ -440,18 +450,43 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             None => {}
         }
     }
-    let mut body = src.blob(desc, !dst.verifies_digests()).await?;
-    if let Some(listener) = listener {
-        body = events::reporting_body(body, desc.digest.clone(), listener.clone());
+    let mut attempt = 0;
+    loop {
+        // The source's GET has had its own retries: only what fails after it is restarted.
+        let mut body = src.blob(desc, !dst.verifies_digests()).await?;
+        if let Some(listener) = &options.listener {
+            body = events::reporting_body(body, desc.digest.clone(), listener.clone());
+        }
+        match dst.put_blob(desc, body, upload.take()).await {
+            Err(e) if attempt < options.retry_times && worth_restarting(&e) => {
+                attempt += 1;
+                tokio::time::sleep(crate::transport::retry::backoff(attempt, None)).await;
+            }
+            Err(Error::Transport(t)) => {
+                return Err(Error::BlobTransfer {
+                    digest: desc.digest.clone(),
+                    source_repo: src.describe(),
+                    destination: dst.describe(),
+                    detail: error_chain(&t),
+                })
+            }
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(BlobOutcome::Copied(desc.size)),
+        }
     }
-    dst.put_blob(desc, body, upload).await.map_err(|e| match e {
-        Error::Transport(t) => Error::BlobTransfer {
-            digest: desc.digest.clone(),
-            source_repo: src.describe(),
-            destination: dst.describe(),
-            detail: error_chain(&t),
-        },
-        other => other,
-    })?;
-    Ok(BlobOutcome::Copied(desc.size))
+}
+
+/// Whether a failed transfer may succeed when started over: broken connections and transient
+/// registry answers, a session the registry forgot (404 BLOB_UPLOAD_UNKNOWN), an upload style
+/// it refused; never content that is not what its descriptor says.
+fn worth_restarting(e: &Error) -> bool {
+    match e {
+        Error::Transport(t) => !crate::blob::is_content_error(t),
+        Error::Registry { status, errors, .. } => {
+            crate::transport::retry::transient(*status)
+                || matches!(status.as_u16(), 405 | 413 | 501)
+                || (status.as_u16() == 404 && errors.iter().any(|e| e.code == "BLOB_UPLOAD_UNKNOWN"))
+        }
+        _ => false,
+    }
 }

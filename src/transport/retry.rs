@@ -1,14 +1,15 @@
 //! When a request is worth sending again: idempotent requests (GET, HEAD) that met a
 //! connection failure or a transient status (408, 429, 500, 502, 503, 504), a bounded number of
-//! times, after a short backoff or what `Retry-After` asks (capped). Requests with bodies are
-//! not retried here: a failed upload restarts its session instead.
+//! times, after a capped exponential backoff with jitter or what `Retry-After` asks (seconds or
+//! an HTTP-date, capped). Requests with bodies are not retried here: the copy engine restarts a
+//! failed blob transfer whole (a new upload session, the source read again).
 
 use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 
-/// Attempts in all, the first included.
-pub const MAX_ATTEMPTS: u32 = 3;
+/// Retries after the first attempt, unless configured otherwise.
+pub const DEFAULT_RETRIES: u32 = 3;
 /// The longest irel waits between attempts, whatever `Retry-After` says.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
@@ -27,14 +28,27 @@ pub fn backoff(attempt: u32, headers: Option<&HeaderMap>) -> Duration {
     let asked = headers
         .and_then(|h| h.get(http::header::RETRY_AFTER))
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(retry_after);
     // 100 ms, 400 ms, … with up to 50% jitter so parallel copies do not retry in step.
     let base = Duration::from_millis(100 * 4u64.pow(attempt.saturating_sub(1)));
-    let jitter = Duration::from_millis(
-        u64::from(std::process::id() ^ attempt.wrapping_mul(7919)) % (base.as_millis() as u64 / 2 + 1),
-    );
+    let jitter = Duration::from_millis(random() % (base.as_millis() as u64 / 2 + 1));
     asked.unwrap_or(base + jitter).min(MAX_WAIT)
+}
+
+/// A random number, different on every call (std's hasher keys are random per instance).
+fn random() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now())
+}
+
+/// `Retry-After` as delay-seconds or as an HTTP-date (a date in the past means now).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -56,5 +70,17 @@ mod tests {
         h.insert(http::header::RETRY_AFTER, "3600".parse().unwrap());
         assert_eq!(backoff(1, Some(&h)), MAX_WAIT);
         assert!(backoff(1, None) >= Duration::from_millis(100) && backoff(2, None) >= Duration::from_millis(400));
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let in_3s = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+        let wait = retry_after(&in_3s).unwrap();
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(retry_after("soon"), None);
     }
 }

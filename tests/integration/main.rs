@@ -9,6 +9,7 @@ mod bench;
 mod bundle;
 mod cli;
 mod copy;
+mod faults;
 mod proxy;
 mod scheme;
 mod sync;

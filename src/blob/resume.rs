@@ -1,0 +1,173 @@
+//! A blob download that survives its connection: when the body breaks off, the blob is asked
+//! for again from where it stopped (`Range: bytes=N-`), or, from a server that ignores ranges,
+//! from the start with the bytes already delivered skipped. Whoever reads the body sees one
+//! unbroken stream, so the size and digest checks around it (and an upload it feeds) carry on
+//! as if nothing happened.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::header::CONTENT_RANGE;
+use http::{Response, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::error::Error;
+use crate::transport::{error_chain, retry, BoxError};
+
+/// Asks for the blob again from a byte offset (sending `Range` when the offset is not 0).
+pub(crate) type Reopen = Box<dyn Fn(u64) -> ReopenFuture + Send + Sync>;
+type ReopenFuture = Pin<Box<dyn Future<Output = Result<Response<Incoming>, Error>> + Send>>;
+
+/// A body of `size` bytes that reopens itself up to `retries` times.
+pub(crate) struct ResumingBody {
+    state: State,
+    reopen: Reopen,
+    size: u64,
+    /// Bytes delivered so far.
+    delivered: u64,
+    /// Bytes of the current response to drop (a server that answered a range with 200).
+    skip: u64,
+    retries_left: u32,
+    attempt: u32,
+}
+
+enum State {
+    Streaming(Incoming),
+    /// The mutex only makes the body `Sync` (as boxed bodies must be); it is reached through
+    /// `&mut`, never locked.
+    Reopening(std::sync::Mutex<ReopenFuture>, String),
+    Done,
+}
+
+impl ResumingBody {
+    pub(crate) fn new(body: Incoming, size: u64, retries: u32, reopen: Reopen) -> Self {
+        ResumingBody {
+            state: State::Streaming(body),
+            reopen,
+            size,
+            delivered: 0,
+            skip: 0,
+            retries_left: retries,
+            attempt: 0,
+        }
+    }
+
+    /// Starts asking again after a break, or gives up with `why`.
+    fn reopen_or_fail(&mut self, why: String) -> Option<BoxError> {
+        if self.retries_left == 0 {
+            self.state = State::Done;
+            return Some(format!("{why} (after {} resumed attempts)", self.attempt).into());
+        }
+        self.retries_left -= 1;
+        self.attempt += 1;
+        let wait = retry::backoff(self.attempt, None);
+        let reopened = (self.reopen)(self.delivered);
+        self.state = State::Reopening(
+            std::sync::Mutex::new(Box::pin(async move {
+                tokio::time::sleep(wait).await;
+                reopened.await
+            })),
+            why,
+        );
+        None
+    }
+
+    /// Takes a fresh response: 206 from our offset continues, 200 restarts with a skip.
+    fn resume_with(&mut self, resp: Response<Incoming>) -> Result<(), BoxError> {
+        let offset = self.delivered;
+        match resp.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let range = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !range.starts_with(&format!("bytes {offset}-")) {
+                    return Err(
+                        format!("asked to resume at byte {offset}, the server sent the range {range:?}").into(),
+                    );
+                }
+                self.skip = 0;
+            }
+            StatusCode::OK => self.skip = offset,
+            other => return Err(format!("asked to resume at byte {offset}, the server answered {other}").into()),
+        }
+        self.state = State::Streaming(resp.into_body());
+        Ok(())
+    }
+}
+
+impl HttpBody for ResumingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                State::Done => return Poll::Ready(None),
+                State::Reopening(fut, why) => {
+                    let fut = fut.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let result = ready!(fut.as_mut().poll(cx));
+                    let why = std::mem::take(why);
+                    match result {
+                        Ok(resp) => {
+                            if let Err(e) = this.resume_with(resp) {
+                                this.state = State::Done;
+                                return Poll::Ready(Some(Err(format!("{why}; {e}").into())));
+                            }
+                        }
+                        Err(e) => {
+                            if let Some(e) = this.reopen_or_fail(format!("{why}; resuming: {}", error_chain(&e))) {
+                                return Poll::Ready(Some(Err(e)));
+                            }
+                        }
+                    }
+                }
+                State::Streaming(body) => match ready!(Pin::new(body).poll_frame(cx)) {
+                    Some(Ok(frame)) => {
+                        let Ok(mut data) = frame.into_data() else { continue };
+                        if this.skip > 0 {
+                            let drop = this.skip.min(data.len() as u64);
+                            this.skip -= drop;
+                            data = data.slice(drop as usize..);
+                            if data.is_empty() {
+                                continue;
+                            }
+                        }
+                        this.delivered += data.len() as u64;
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Some(Err(e)) => {
+                        let why = format!(
+                            "the download broke off after {} bytes: {}",
+                            this.delivered,
+                            error_chain(&e)
+                        );
+                        if let Some(e) = this.reopen_or_fail(why) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    None if this.delivered < this.size => {
+                        // A connection closed cleanly but early (no Content-Length framing).
+                        let why = format!("the download ended after {} of {} bytes", this.delivered, this.size);
+                        if let Some(e) = this.reopen_or_fail(why) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    None => {
+                        this.state = State::Done;
+                        return Poll::Ready(None);
+                    }
+                },
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.size.saturating_sub(self.delivered))
+    }
+}
