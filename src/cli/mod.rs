@@ -240,8 +240,33 @@ fn copy_options(cli: &Cli) -> CopyOptions {
     CopyOptions::default().retry_times(cli.retry_times)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+fn runtime() -> Result<Runtime, Failure> {
+    Ok(Runtime(
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
+    ))
+}
+
+/// The async runtime, stopping the whole command on Ctrl-C.
+struct Runtime(tokio::runtime::Runtime);
+
+/// Exit status after an interrupt (128 + SIGINT), as shells report it.
+const INTERRUPTED: i32 = 130;
+
+impl Runtime {
+    /// Runs `work`; on Ctrl-C exits at once with status 130. Stopping mid-copy is safe: tags are
+    /// written last, so an interrupted copy never leaves a tag on an incomplete image, and a
+    /// rerun sends only the blobs that are still missing.
+    fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
+        self.0.block_on(async {
+            tokio::select! {
+                done = work => done,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("irel: interrupted; nothing further was written (rerun to finish)");
+                    std::process::exit(INTERRUPTED);
+                }
+            }
+        })
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

@@ -165,6 +165,10 @@ pub struct CopyReport {
     pub manifests_pushed: usize,
 }
 
+/// The most child manifests one copy fetches: indexes list a handful of platforms (and their
+/// attestations); thousands mean a hostile or broken server.
+const MAX_CHILD_MANIFESTS: usize = 1024;
+
 enum BlobOutcome {
     Copied(u64),
     Mounted,
@@ -307,6 +311,15 @@ async fn collect<S: ContentSource>(
                 return Err(Error::Manifest {
                     reference: src.describe(),
                     reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep (a cycle?)"),
+                });
+            }
+            if manifests.len() + children.len() > MAX_CHILD_MANIFESTS {
+                return Err(Error::Manifest {
+                    reference: src.describe(),
+                    reason: format!(
+                        "an index referring to more than {MAX_CHILD_MANIFESTS} manifests; refusing to \
+                         fetch them all"
+                    ),
                 });
             }
             let mut seen = HashSet::new();

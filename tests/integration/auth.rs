@@ -172,3 +172,88 @@ fn anonymous_tokens_pull_public_images_and_pushing_needs_credentials() {
         "{err}"
     );
 }
+
+fn bob(registry: &str) -> Client {
+    let mut creds = StaticCredentials::default();
+    creds.insert(
+        registry,
+        Credential::Basic {
+            username: "bob".into(),
+            password: "t0ken-pw".into(),
+        },
+    );
+    Client::builder().credentials(creds).build().unwrap()
+}
+
+#[tokio::test]
+async fn a_token_that_expires_during_a_copy_is_renewed() {
+    use std::sync::atomic::Ordering;
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    let (a, b) = (
+        Registry::start_with(tokens.registry_config()),
+        Registry::start_with(tokens.registry_config()),
+    );
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[4096, 4096], &["amd64"], 23);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/team/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+    // The first token the copy is handed is already expired at the registry (as a token
+    // cached at the start of a long copy is by its end), though it claims to last: the 401 it
+    // earns makes irel drop it and ask again, once.
+    tokens.faults.expired.store(1, Ordering::SeqCst);
+    let mut creds = StaticCredentials::default();
+    for host in [&a.addr, &b.addr] {
+        creds.insert(
+            host,
+            Credential::Basic {
+                username: "bob".into(),
+                password: "t0ken-pw".into(),
+            },
+        );
+    }
+    let client = Client::builder().credentials(creds).build().unwrap();
+    let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
+    let dst: Reference = format!("{}/team/app:t", b.addr).parse().unwrap();
+    let report = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.blobs_copied, 3);
+    assert_eq!(
+        tokens.faults.expired.load(Ordering::SeqCst),
+        0,
+        "the expired token was used"
+    );
+    assert_eq!(skopeo_digest(&dst.to_string(), &["--creds", "bob:t0ken-pw"]), fx.digest);
+}
+
+#[tokio::test]
+async fn insufficient_scope_is_answered_by_asking_again_with_the_scopes_named() {
+    use std::sync::atomic::Ordering;
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    let a = Registry::start_with(tokens.registry_config());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[4096], &["amd64"], 24);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/team/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+    // The mount token comes back without pull on the source: the registry answers
+    // insufficient_scope, naming the scopes it needs.
+    tokens.faults.stingy_once.store(true, Ordering::SeqCst);
+    let client = bob(&a.addr);
+    let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
+    let dst: Reference = format!("{}/mirror/app:t", a.addr).parse().unwrap();
+    let report = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.blobs_mounted + report.blobs_copied, 2, "{report:?}");
+    assert!(
+        !tokens.faults.stingy_once.load(Ordering::SeqCst),
+        "the stingy token was handed out"
+    );
+    assert_eq!(skopeo_digest(&dst.to_string(), &["--creds", "bob:t0ken-pw"]), fx.digest);
+}

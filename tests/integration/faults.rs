@@ -340,3 +340,46 @@ async fn a_copy_through_a_flaky_network_lands_with_the_right_digest() {
     assert_eq!(report.digest.unwrap().to_string(), digest);
     assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
 }
+
+#[test]
+fn ctrl_c_mid_copy_leaves_no_tag_and_a_rerun_finishes_the_job() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (src, digest) = rt.block_on(source(3 * MIB, 3));
+    // Two of the three layer downloads are slow enough to interrupt.
+    let slow = Action::Delay(std::time::Duration::from_secs(30));
+    let behaviour = Behaviour {
+        faults: vec![Fault::new("GET /v2/f/app/blobs/", usize::MAX, slow)],
+        ..Default::default()
+    };
+    let proxy = Proxy::start(&src.addr, behaviour);
+    let dst = Registry::start();
+    let target = format!("{}/f/app:1", dst.addr);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_irel"))
+        .args(["copy", &format!("{}/f/app:1", proxy.addr), &target])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the copy is in the middle of its downloads.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while proxy.seen_matching("GET /v2/f/app/blobs/").len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started its downloads"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let inspect = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
+    assert!(!inspect.status.success(), "no tag after an interrupt");
+
+    let out = irel(&["copy", &format!("{}/f/app:1", src.addr), &target]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(skopeo_digest(&target, &[]), digest);
+}

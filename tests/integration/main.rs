@@ -10,6 +10,7 @@ mod bundle;
 mod cli;
 mod copy;
 mod faults;
+mod hostile;
 mod proxy;
 mod scheme;
 mod sync;

@@ -80,6 +80,10 @@ pub enum Action {
     Endless(&'static str),
     /// Answer 307 to this location.
     Redirect(String),
+    /// Answer 401 with this `WWW-Authenticate`.
+    Challenge(String),
+    /// Forward after this long.
+    Delay(std::time::Duration),
 }
 
 /// Random failures: `fail_percent` of requests get a transient status, `cut_percent` get their
@@ -248,6 +252,14 @@ impl State {
                 }
                 cut_connection();
             }
+            Some(Action::Challenge(challenge)) => {
+                return Response::builder()
+                    .status(StatusCode::UNAUTHORIZED)
+                    .header("www-authenticate", challenge)
+                    .body(body_of(Bytes::new()))
+                    .unwrap();
+            }
+            Some(Action::Delay(d)) => tokio::time::sleep(d).await,
             Some(Action::CutResponseAfter(n)) => cut_response = Some(n),
         }
         if let Some(origin) = &self.behaviour.redirect_blob_gets_to {

@@ -23,6 +23,8 @@ pub struct TokenServer {
     pub realm: String,
     /// Scopes of every token request, in order.
     pub requests: Arc<Mutex<Vec<Vec<String>>>>,
+    /// Misbehaviour on demand.
+    pub faults: Arc<TokenFaults>,
     bundle: PathBuf,
 }
 
@@ -35,6 +37,17 @@ struct State {
     anonymous_pull: bool,
     lifetime: u64,
     requests: Arc<Mutex<Vec<Vec<String>>>>,
+    faults: Arc<TokenFaults>,
+}
+
+/// Ways the token server can misbehave, set while it runs.
+#[derive(Default)]
+pub struct TokenFaults {
+    /// This many of the next tokens are already expired (beyond the registry's 60 s leeway)
+    /// although the response says they last: as a token that expires during a long copy.
+    pub expired: std::sync::atomic::AtomicUsize,
+    /// The next token asked for several scopes grants only the first.
+    pub stingy_once: std::sync::atomic::AtomicBool,
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -43,10 +56,22 @@ fn b64url(data: &[u8]) -> String {
 
 impl State {
     fn sign(&self, scopes: &[String]) -> String {
-        let now = std::time::SystemTime::now()
+        use std::sync::atomic::Ordering;
+        let mut now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs();
+        let take = |n: usize| n.checked_sub(1);
+        if self
+            .faults
+            .expired
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, take)
+            .is_ok()
+        {
+            now -= 3600;
+        }
+        let stingy = scopes.len() > 1 && self.faults.stingy_once.swap(false, Ordering::SeqCst);
+        let scopes = if stingy { &scopes[..1] } else { scopes };
         let access: Vec<serde_json::Value> = scopes
             .iter()
             .filter_map(|s| {
@@ -146,7 +171,9 @@ impl TokenServer {
     /// Like `start`; with `anonymous_pull`, requests without credentials get pull-only tokens.
     pub fn start_with(pki: &super::Pki, user: &str, password: &str, anonymous_pull: bool) -> TokenServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(TokenFaults::default());
         let state = Arc::new(State {
+            faults: faults.clone(),
             user: user.into(),
             password: password.into(),
             key: pki.path("token.key"),
@@ -163,6 +190,7 @@ impl TokenServer {
         TokenServer {
             realm: format!("http://{addr}/token"),
             requests,
+            faults,
             bundle: pki.path("token.pem"),
         }
     }
