@@ -162,6 +162,17 @@ impl OciLayout {
         parse_index(&self.root, &raw)
     }
 
+    /// Parses the bytes of an `index.json` into its entries, as [`entries`](Self::entries)
+    /// does for a layout on disk.
+    ///
+    /// ```
+    /// let raw = br#"{"schemaVersion":2,"manifests":[]}"#;
+    /// assert!(irel::layout::OciLayout::parse_index(raw).unwrap().is_empty());
+    /// ```
+    pub fn parse_index(raw: &[u8]) -> Result<Vec<LayoutEntry>, Error> {
+        parse_index(Path::new("index.json"), raw)
+    }
+
     /// The entry named `name`: a full reference as irel and Go irel write them, or a short tag
     /// as skopeo writes them.
     pub fn find(&self, name: &str) -> Result<Option<LayoutEntry>, Error> {

@@ -10,6 +10,7 @@ mod bundle;
 mod cli;
 mod copy;
 mod faults;
+mod fuzz_seeds;
 mod hostile;
 mod proxy;
 mod scheme;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time (default 60 s each) from the seeds in corpus/,
+# writing what it finds to a scratch corpus so the kept seeds stay small. Needs nightly and
+# cargo-fuzz (cargo install cargo-fuzz). Stable CI checks the same properties over the seeds
+# and their mutations instead (tests/integration/fuzz_seeds.rs).
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds=${1:-60}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for target in reference www_authenticate manifest layout_index; do
+  mkdir -p "$scratch/$target"
+  cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 2>&1 |
+    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY)|Done" || true
+  echo "$target: ${seconds}s, $(ls "$scratch/$target" | wc -l) new inputs, no crash"
+done
