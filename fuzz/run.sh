@@ -10,8 +10,12 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for target in reference www_authenticate manifest layout_index; do
   mkdir -p "$scratch/$target"
-  cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 2>&1 |
-    grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY)|Done" || true
-  echo "$target: ${seconds}s, $(ls "$scratch/$target" | wc -l) new inputs, no crash"
+  if ! cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+      -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 >"$scratch/$target.log" 2>&1; then
+    tail -40 "$scratch/$target.log"
+    echo "$target: CRASH (the input is in fuzz/artifacts/$target/)"
+    exit 1
+  fi
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$target.log" | grep -o '[0-9]*$')
+  echo "$target: ${seconds}s, $runs runs, $(ls "$scratch/$target" | wc -l) new inputs, no crash"
 done

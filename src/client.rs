@@ -168,10 +168,16 @@ impl Client {
             RequestBody::Bytes(b) => (RequestBody::Bytes(b.clone()), Some(RequestBody::Bytes(b))),
             RequestBody::Stream(s, len) => (RequestBody::Stream(s, len), None),
         };
-        let resp = if retry::idempotent(&method) && matches!(first, RequestBody::Empty) {
-            self.send_retrying(&method, &url, &headers, authorization).await?
-        } else {
-            self.send_with(&method, &url, &headers, authorization, first).await?
+        let resp = match first {
+            RequestBody::Empty if retry::retry_safe(&method, target) => {
+                self.send_retrying(&method, &url, &headers, authorization, None).await?
+            }
+            // PUT is idempotent: a manifest (bytes in memory) can go again as it is.
+            RequestBody::Bytes(b) if method == Method::PUT => {
+                self.send_retrying(&method, &url, &headers, authorization, Some(b))
+                    .await?
+            }
+            first => self.send_with(&method, &url, &headers, authorization, first).await?,
         };
         if resp.status() != StatusCode::UNAUTHORIZED || !same_origin {
             return Ok((resp, url));
@@ -220,20 +226,20 @@ impl Client {
         Ok((resp, url))
     }
 
-    /// Sends a bodiless idempotent request, again after connection failures and transient
-    /// statuses (see [`retry`]).
+    /// Sends a retry-safe request (bodiless, or a PUT of bytes in memory), again after
+    /// connection failures and transient statuses (see [`retry`]).
     async fn send_retrying(
         &self,
         method: &Method,
         url: &str,
         headers: &HeaderMap,
         authorization: Option<http::HeaderValue>,
+        body: Option<Bytes>,
     ) -> Result<Response<Incoming>, Error> {
         let mut attempt = 1;
         loop {
-            let result = self
-                .send_with(method, url, headers, authorization.clone(), RequestBody::Empty)
-                .await;
+            let body = body.clone().map_or(RequestBody::Empty, RequestBody::Bytes);
+            let result = self.send_with(method, url, headers, authorization.clone(), body).await;
             let wait = match &result {
                 Ok(resp) if retry::transient(resp.status()) => Some(retry::backoff(attempt, Some(resp.headers()))),
                 Err(Error::Transport(transport::Error::Request { .. })) => Some(retry::backoff(attempt, None)),

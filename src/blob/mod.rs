@@ -231,11 +231,18 @@ impl Client {
             digest,
             url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
         );
+        // Mounting from the repository itself asks "is it here already?" and needs no scope
+        // beyond push there (one token, shared with the upload).
         let scopes = [Scope::push(dst.repository()), Scope::pull(from)];
+        let scopes = if from == dst.repository() {
+            &scopes[..1]
+        } else {
+            &scopes[..]
+        };
         let (resp, url) = self
             .request(
                 dst,
-                &scopes,
+                scopes,
                 Method::POST,
                 &path,
                 HeaderMap::new(),

@@ -26,7 +26,7 @@ mod events;
 mod place;
 
 pub use events::{BlobDisposition, CopyEvent, EventListener};
-pub use place::{ContentDestination, ContentSource, RegistryRepository};
+pub use place::{BlobProbe, ContentDestination, ContentSource, RegistryRepository};
 
 /// How a copy runs.
 #[derive(Clone)]
@@ -452,17 +452,11 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
     desc: &Descriptor,
     options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
-    if dst.has_blob(&desc.digest).await? {
-        return Ok(BlobOutcome::Skipped);
-    }
-    let mut upload = None;
-    if let Some(from) = src.registry_repository() {
-        match dst.mount(from, &desc.digest).await? {
-            Some(MountOutcome::Mounted) => return Ok(BlobOutcome::Mounted),
-            Some(MountOutcome::Upload(location)) => upload = Some(location),
-            None => {}
-        }
-    }
+    let mut upload = match dst.probe_blob(&desc.digest, src.registry_repository()).await? {
+        BlobProbe::Present => return Ok(BlobOutcome::Skipped),
+        BlobProbe::Mounted => return Ok(BlobOutcome::Mounted),
+        BlobProbe::Absent(upload) => upload,
+    };
     let mut attempt = 0;
     loop {
         // The source's GET has had its own retries: only what fails after it is restarted.

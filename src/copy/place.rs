@@ -57,6 +57,30 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// Finds out whether a blob needs transferring: present already, mounted from `from` (a
+    /// registry repository the content comes from), or to be sent (with an upload session
+    /// already open, perhaps). By default [`has_blob`](Self::has_blob), then
+    /// [`mount`](Self::mount).
+    fn probe_blob(
+        &self,
+        digest: &Digest,
+        from: Option<&Reference>,
+    ) -> impl Future<Output = Result<BlobProbe, Error>> + Send {
+        async move {
+            if self.has_blob(digest).await? {
+                return Ok(BlobProbe::Present);
+            }
+            let Some(from) = from else {
+                return Ok(BlobProbe::Absent(None));
+            };
+            Ok(match self.mount(from, digest).await? {
+                Some(MountOutcome::Mounted) => BlobProbe::Mounted,
+                Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
+                None => BlobProbe::Absent(None),
+            })
+        }
+    }
+
     /// Stores a blob from a verified stream (`upload` is a session a refused mount opened).
     fn put_blob(
         &self,
@@ -81,6 +105,17 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     fn verifies_digests(&self) -> bool {
         false
     }
+}
+
+/// What [`ContentDestination::probe_blob`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobProbe {
+    /// The destination has the blob.
+    Present,
+    /// The destination linked it from the source repository.
+    Mounted,
+    /// It must be sent; to this upload session, if one was opened.
+    Absent(Option<String>),
 }
 
 /// A repository on a registry, as a source or a destination.
@@ -152,6 +187,25 @@ impl ContentDestination for RegistryRepository {
                 .mount_blob(&self.repository, digest, from.repository())
                 .await?,
         ))
+    }
+
+    /// One request per blob instead of a HEAD and a POST: a mount from the source repository
+    /// when it is on this registry, else a mount from this repository itself, which answers
+    /// 201 when the blob is here and otherwise opens the upload session the blob then needs
+    /// (a registry that cannot mount opens the session too, as the distribution spec asks).
+    async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
+        let cross_repository = from
+            .filter(|f| f.api_host() == self.repository.api_host() && f.repository() != self.repository.repository());
+        let mount_from = cross_repository.unwrap_or(&self.repository);
+        let outcome = self
+            .client
+            .mount_blob(&self.repository, digest, mount_from.repository())
+            .await?;
+        Ok(match outcome {
+            MountOutcome::Mounted if cross_repository.is_some() => BlobProbe::Mounted,
+            MountOutcome::Mounted => BlobProbe::Present,
+            MountOutcome::Upload(location) => BlobProbe::Absent(Some(location)),
+        })
     }
 
     async fn put_blob(&self, desc: &Descriptor, body: Body, upload: Option<String>) -> Result<(), Error> {

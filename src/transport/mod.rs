@@ -354,7 +354,18 @@ impl Transport {
 
     async fn ping_with(&self, scheme: Scheme, registry: &str) -> Result<Ping, Error> {
         let url = format!("{}://{}/v2/", scheme.as_str(), registry);
-        let resp = self.send_bodyless(Method::GET, &url, &HeaderMap::new()).await?;
+        let mut attempt = 1;
+        let resp = loop {
+            let resp = self.send_bodyless(Method::GET, &url, &HeaderMap::new()).await?;
+            // A busy registry's 503 is not a verdict on the scheme: ask again.
+            if !retry::transient(resp.status()) || attempt > retry::DEFAULT_RETRIES {
+                break resp;
+            }
+            let wait = retry::backoff(attempt, Some(resp.headers()));
+            let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        };
         let status = resp.status();
         let challenges = resp
             .headers()

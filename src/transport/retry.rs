@@ -1,4 +1,5 @@
-//! When a request is worth sending again: idempotent requests (GET, HEAD) that met a
+//! When a request is worth sending again: idempotent requests (GET, HEAD, and the POSTs that
+//! open upload sessions) that met a
 //! connection failure or a transient status (408, 429, 500, 502, 503, 504), a bounded number of
 //! times, after a capped exponential backoff with jitter or what `Retry-After` asks (seconds or
 //! an HTTP-date, capped). Requests with bodies are not retried here: the copy engine restarts a
@@ -16,6 +17,12 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 /// Whether `method` may be sent again without side effects.
 pub fn idempotent(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
+}
+
+/// Whether a bodiless request may be sent again: idempotent ones, and the POSTs that open a
+/// blob upload session or ask for a mount (a session left unused is purged by the registry).
+pub fn retry_safe(method: &Method, target: &str) -> bool {
+    idempotent(method) || (method == Method::POST && target.contains("/blobs/uploads/"))
 }
 
 /// Whether `status` is worth another attempt.
@@ -58,6 +65,8 @@ mod tests {
     #[test]
     fn only_idempotent_requests_and_transient_statuses() {
         assert!(idempotent(&Method::GET) && idempotent(&Method::HEAD) && !idempotent(&Method::PUT));
+        assert!(retry_safe(&Method::POST, "/v2/a/blobs/uploads/?mount=sha256:x&from=b"));
+        assert!(!retry_safe(&Method::POST, "/v2/a/manifests/t") && !retry_safe(&Method::PUT, "/v2/a/blobs/uploads/x"));
         assert!(transient(StatusCode::SERVICE_UNAVAILABLE) && transient(StatusCode::TOO_MANY_REQUESTS));
         assert!(!transient(StatusCode::NOT_FOUND) && !transient(StatusCode::UNAUTHORIZED));
     }

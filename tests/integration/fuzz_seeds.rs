@@ -25,8 +25,26 @@ impl Dice {
 }
 
 const INTERESTING: &[&[u8]] = &[
-    b"\"", b"\\", b":", b"@", b"/", b",", b"=", b" ", b"{", b"}", b"[", b"]", b"null", b"-1", b"\xff", b"\xc3\xa9",
-    b"sha256:", b"sha512:", b"1e400", b"\0",
+    b"\"",
+    b"\\",
+    b":",
+    b"@",
+    b"/",
+    b",",
+    b"=",
+    b" ",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b"null",
+    b"-1",
+    b"\xff",
+    b"\xc3\xa9",
+    b"sha256:",
+    b"sha512:",
+    b"1e400",
+    b"\0",
 ];
 
 fn mutate(seed: &[u8], others: &[Vec<u8>], dice: &mut Dice) -> Vec<u8> {
@@ -69,7 +87,9 @@ fn mutate(seed: &[u8], others: &[Vec<u8>], dice: &mut Dice) -> Vec<u8> {
 }
 
 fn run(target: &str, check: fn(&[u8])) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
@@ -82,7 +102,11 @@ fn run(target: &str, check: fn(&[u8])) {
         for _ in 0..MUTATIONS {
             let input = mutate(seed, &seeds, &mut dice);
             let caught = std::panic::catch_unwind(|| check(&input));
-            assert!(caught.is_ok(), "{target} panicked on {:?}", String::from_utf8_lossy(&input));
+            assert!(
+                caught.is_ok(),
+                "{target} panicked on {:?}",
+                String::from_utf8_lossy(&input)
+            );
         }
     }
 }
