@@ -1,11 +1,14 @@
-//! Where registry credentials come from: explicit values, and docker's `config.json`.
+//! Where registry credentials come from: explicit values, docker's `config.json` (with its
+//! credential helpers), and the containers tools' `auth.json`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use base64::Engine as _;
 
+use super::helpers::CredentialHelper;
 use super::Error;
 
 /// A secret for one registry. `Debug` never shows the secret.
@@ -39,6 +42,14 @@ impl fmt::Debug for Credential {
 pub trait CredentialSource: Send + Sync {
     /// The credential for `registry`, if this source has one.
     fn credential(&self, registry: &str) -> Option<Credential>;
+
+    /// The credential for `repository` (a path such as `team/app`, when known) on `registry`.
+    /// Sources with per-namespace entries or helpers that can fail override this; the default
+    /// asks [`credential`](Self::credential).
+    fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credential>, Error> {
+        let _ = repository;
+        Ok(self.credential(registry))
+    }
 }
 
 /// Credentials given explicitly, per registry.
@@ -60,6 +71,26 @@ impl StaticCredentials {
     pub fn insert(&mut self, registry: &str, credential: Credential) {
         self.by_registry.insert(normalize_key(registry), credential);
     }
+
+    /// Sets a credential under a config-file key, keeping any namespace path it has
+    /// (`registry.example/team`) for sources that match namespaces.
+    fn insert_exact(&mut self, key: &str, credential: Credential) {
+        let host = normalize_key(key);
+        let k = key.trim();
+        let k = k
+            .strip_prefix("https://")
+            .or_else(|| k.strip_prefix("http://"))
+            .unwrap_or(k);
+        let path = k
+            .split_once('/')
+            .map(|(_, p)| p.trim_matches('/'))
+            .filter(|p| !p.is_empty() && !p.starts_with("v1") && !p.starts_with("v2"));
+        let key = match path {
+            Some(p) => format!("{host}/{p}"),
+            None => host,
+        };
+        self.by_registry.entry(key).or_insert(credential);
+    }
 }
 
 impl CredentialSource for StaticCredentials {
@@ -78,13 +109,23 @@ impl CredentialSource for StaticCredentials {
 #[derive(Debug, Clone, Default)]
 pub struct DockerConfig {
     auths: StaticCredentials,
+    /// `credHelpers`: registry → helper name.
+    helpers: HashMap<String, String>,
+    /// `credsStore`: the helper for every other registry.
+    store: Option<String>,
+    running: std::sync::Arc<Mutex<HashMap<String, std::sync::Arc<CredentialHelper>>>>,
     path: Option<PathBuf>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ConfigFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
+    #[serde(default)]
+    cred_helpers: HashMap<String, String>,
+    #[serde(default)]
+    creds_store: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -138,8 +179,51 @@ impl DockerConfig {
             reason,
         };
         let file: ConfigFile = serde_json::from_slice(data).map_err(|e| bad(e.to_string()))?;
+        let auths = parse_auths(file.auths, &bad)?;
+        Ok(DockerConfig {
+            auths,
+            helpers: file
+                .cred_helpers
+                .into_iter()
+                .map(|(k, v)| (normalize_key(&k), v))
+                .collect(),
+            store: file.creds_store.filter(|s| !s.is_empty()),
+            running: Default::default(),
+            path: None,
+        })
+    }
+
+    /// The file this came from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The helper that keeps `registry`'s credentials: `credHelpers`, else `credsStore`.
+    pub fn helper_for(&self, registry: &str) -> Option<std::sync::Arc<CredentialHelper>> {
+        let name = self.helpers.get(&normalize_key(registry)).or(self.store.as_ref())?;
+        let mut running = self.running.lock().expect("helper table poisoned");
+        Some(
+            running
+                .entry(name.clone())
+                .or_insert_with(|| std::sync::Arc::new(CredentialHelper::new(name)))
+                .clone(),
+        )
+    }
+}
+
+/// The server name docker hands helpers for a registry (Docker Hub has its historic URL).
+pub(crate) fn helper_server(registry: &str) -> String {
+    match normalize_key(registry).as_str() {
+        "docker.io" => "https://index.docker.io/v1/".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `auths` entries, each a credential under its (normalized) key.
+fn parse_auths(entries: HashMap<String, AuthEntry>, bad: &dyn Fn(String) -> Error) -> Result<StaticCredentials, Error> {
+    {
         let mut auths = StaticCredentials::default();
-        for (key, entry) in file.auths {
+        for (key, entry) in entries {
             let cred = if let Some(t) = entry.registrytoken.filter(|t| !t.is_empty()) {
                 Credential::RegistryToken(t)
             } else if let Some(t) = entry.identitytoken.filter(|t| !t.is_empty()) {
@@ -164,9 +248,93 @@ impl DockerConfig {
             } else {
                 continue;
             };
-            auths.insert(&key, cred);
+            auths.insert_exact(&key, cred);
         }
-        Ok(DockerConfig { auths, path: None })
+        Ok(auths)
+    }
+}
+
+impl CredentialSource for DockerConfig {
+    fn credential(&self, registry: &str) -> Option<Credential> {
+        self.lookup(registry, None).ok().flatten()
+    }
+
+    fn lookup(&self, registry: &str, _repository: Option<&str>) -> Result<Option<Credential>, Error> {
+        if let Some(helper) = self.helper_for(registry) {
+            if let Some(c) = helper.get(&helper_server(registry))? {
+                return Ok(Some(c));
+            }
+        }
+        Ok(self.auths.credential(registry))
+    }
+}
+
+/// The containers tools' `auth.json` (podman, skopeo, buildah): docker's `auths` format, with
+/// keys that may name a namespace or repository (`registry.example/team`), the most specific
+/// matching key winning.
+///
+/// ```
+/// use irel::auth::{ContainersAuth, CredentialSource};
+/// let file = br#"{"auths":{"r.example":{"auth":"YTpi"},"r.example/team":{"auth":"Yzpk"}}}"#;
+/// let auth = ContainersAuth::parse(file, "auth.json").unwrap();
+/// let team = auth.lookup("r.example", Some("team/app")).unwrap().unwrap();
+/// let other = auth.lookup("r.example", Some("other/app")).unwrap().unwrap();
+/// assert_ne!(team, other);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ContainersAuth {
+    auths: StaticCredentials,
+    path: Option<PathBuf>,
+}
+
+impl ContainersAuth {
+    /// `path` if given (`--authfile`), else `$REGISTRY_AUTH_FILE`, else
+    /// `$XDG_RUNTIME_DIR/containers/auth.json`, else `~/.config/containers/auth.json`: the first
+    /// that exists. None of them existing is an empty configuration.
+    pub fn load_default(path: Option<&Path>) -> Result<ContainersAuth, Error> {
+        if let Some(p) = path {
+            return Self::load(p);
+        }
+        let candidates = [
+            std::env::var_os("REGISTRY_AUTH_FILE").map(PathBuf::from),
+            std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")),
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/containers/auth.json")),
+        ];
+        for p in candidates.into_iter().flatten() {
+            if p.exists() {
+                return Self::load(&p);
+            }
+        }
+        Ok(ContainersAuth::default())
+    }
+
+    /// Reads one file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<ContainersAuth, Error> {
+        match std::fs::read(path) {
+            Ok(data) => {
+                let mut a = Self::parse(&data, &path.display().to_string())?;
+                a.path = Some(path.to_path_buf());
+                Ok(a)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ContainersAuth::default()),
+            Err(e) => Err(Error::CredentialsFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parses auth.json content; `origin` names it in errors.
+    pub fn parse(data: &[u8], origin: &str) -> Result<ContainersAuth, Error> {
+        let bad = |reason: String| Error::CredentialsFile {
+            path: origin.to_string(),
+            reason,
+        };
+        let file: ConfigFile = serde_json::from_slice(data).map_err(|e| bad(e.to_string()))?;
+        Ok(ContainersAuth {
+            auths: parse_auths(file.auths, &bad)?,
+            path: None,
+        })
     }
 
     /// The file this came from, if any.
@@ -175,9 +343,24 @@ impl DockerConfig {
     }
 }
 
-impl CredentialSource for DockerConfig {
+impl CredentialSource for ContainersAuth {
     fn credential(&self, registry: &str) -> Option<Credential> {
         self.auths.credential(registry)
+    }
+
+    fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credential>, Error> {
+        let host = normalize_key(registry);
+        if let Some(repo) = repository {
+            // registry/a/b/c, then registry/a/b, then registry/a.
+            let parts: Vec<&str> = repo.split('/').collect();
+            for n in (1..=parts.len()).rev() {
+                let key = format!("{host}/{}", parts[..n].join("/"));
+                if let Some(c) = self.auths.by_registry.get(&key) {
+                    return Ok(Some(c.clone()));
+                }
+            }
+        }
+        Ok(self.auths.by_registry.get(&host).cloned())
     }
 }
 
@@ -188,6 +371,15 @@ pub struct CredentialChain(pub Vec<Box<dyn CredentialSource>>);
 impl CredentialSource for CredentialChain {
     fn credential(&self, registry: &str) -> Option<Credential> {
         self.0.iter().find_map(|s| s.credential(registry))
+    }
+
+    fn lookup(&self, registry: &str, repository: Option<&str>) -> Result<Option<Credential>, Error> {
+        for source in &self.0 {
+            if let Some(c) = source.lookup(registry, repository)? {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
     }
 }
 

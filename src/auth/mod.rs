@@ -8,12 +8,16 @@
 
 mod challenge;
 mod credentials;
+mod helpers;
+mod login;
 mod token;
 
 use http::StatusCode;
 
 pub use challenge::{parse_challenges, Challenge};
-pub use credentials::{Credential, CredentialChain, CredentialSource, DockerConfig, StaticCredentials};
+pub use credentials::{ContainersAuth, Credential, CredentialChain, CredentialSource, DockerConfig, StaticCredentials};
+pub use helpers::CredentialHelper;
+pub use login::{docker_config_path, remove_login, store_login, Stored};
 pub(crate) use token::Authenticator;
 
 use crate::transport;
@@ -35,6 +39,14 @@ pub enum Error {
         /// The file.
         path: String,
         /// Why.
+        reason: String,
+    },
+    /// A docker credential helper failed.
+    #[error("credential helper {helper} failed: {reason}")]
+    CredentialHelper {
+        /// The program.
+        helper: String,
+        /// Why (never its output, which may hold a secret).
         reason: String,
     },
     /// A token realm irel will not send credentials to.
@@ -95,6 +107,12 @@ impl Scope {
     /// A scope string as a registry sent it.
     pub fn raw(s: &str) -> Scope {
         Scope(s.to_string())
+    }
+
+    /// The repository a `repository:NAME:ACTIONS` scope is about.
+    pub fn repository(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix("repository:")?;
+        Some(rest.rsplit_once(':').map_or(rest, |(name, _)| name))
     }
 }
 

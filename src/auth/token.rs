@@ -77,7 +77,8 @@ impl Authenticator {
         for header in challenges {
             parsed.extend(parse_challenges(header)?);
         }
-        let credential = self.credentials.credential(cred_key);
+        let repository = scopes.iter().find_map(|s| s.repository());
+        let credential = self.credentials.lookup(cred_key, repository)?;
         if let Some(bearer) = parsed.iter().find(|c| c.scheme == "bearer") {
             if let Some(Credential::RegistryToken(t)) = &credential {
                 return Ok(Some(header_value(&format!("Bearer {t}"))));

@@ -61,9 +61,6 @@ struct RunFlags {
     /// Blobs in flight at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
@@ -99,7 +96,8 @@ pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
             (report, run, format!("{src} -> {dst}"))
         }
     };
-    if run.json {
+    let _ = run;
+    if cli.json {
         let mut value = serde_json::to_value(&report)?;
         value["image"] = serde_json::Value::String(target);
         println!("{value}");

@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use irel::auth::CredentialSource as _;
 use irel::{Client, CopyOptions, Reference};
 
 mod bench;
+mod login;
+mod query;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +33,18 @@ struct Cli {
     /// Connect to HOST at ADDR instead of resolving it, like curl --resolve (repeatable).
     #[arg(long, global = true, value_name = "HOST:ADDR")]
     resolve: Vec<String>,
+    /// Credentials for the registries this command names (USER:PASSWORD).
+    #[arg(long, global = true, value_name = "USER:PASSWORD")]
+    creds: Option<String>,
+    /// Print results as JSON (one object per line).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors (no progress).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// A containers auth.json to read credentials from (before docker's config.json).
+    #[arg(long, global = true, value_name = "PATH")]
+    authfile: Option<PathBuf>,
     /// Send a failed request again, resume a broken download and restart a failed blob
     /// transfer up to N times each.
     #[arg(long, global = true, value_name = "N", default_value_t = 3)]
@@ -50,6 +65,15 @@ enum Command {
         /// Blobs transferred at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Credentials for the source registry.
+        #[arg(long, value_name = "USER:PASSWORD")]
+        src_creds: Option<String>,
+        /// Credentials for the destination registry.
+        #[arg(long, value_name = "USER:PASSWORD")]
+        dest_creds: Option<String>,
+        /// Copy only this platform's image of an index (os/arch[/variant]).
+        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+        platform: Option<irel::manifest::Platform>,
     },
     /// Print the digest of an image's manifest.
     #[command(visible_alias = "dig")]
@@ -99,6 +123,54 @@ enum Command {
     /// Measure a registry: push a generated image, pull one, or copy one; print throughput,
     /// per-blob latency, requests, CPU and memory.
     Bench(bench::BenchArgs),
+    /// List a repository's tags (every page).
+    Tags {
+        /// The repository, e.g. registry.example.com/team/app.
+        repository: String,
+    },
+    /// List a registry's repositories (every page of /v2/_catalog).
+    Catalog {
+        /// The registry, e.g. registry.example.com or localhost:5000.
+        registry: String,
+    },
+    /// Print an image's manifest, byte for byte.
+    Manifest {
+        /// The image.
+        reference: String,
+        /// For an index: the manifest of this platform's image (os/arch[/variant]).
+        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+        platform: Option<irel::manifest::Platform>,
+    },
+    /// Show an image's digest, media type, platforms and sizes.
+    Inspect {
+        /// The image.
+        reference: String,
+    },
+    /// Check credentials against a registry and save them in docker's config.json (0600).
+    #[command(after_help = "Example:\n  echo \"$TOKEN\" | irel login registry.example.com -u robot --password-stdin")]
+    Login {
+        /// The registry.
+        registry: String,
+        /// The user name.
+        #[arg(short, long)]
+        username: String,
+        /// The password (prefer --password-stdin: arguments are visible to other users).
+        #[arg(short, long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a registry's saved credentials.
+    Logout {
+        /// The registry.
+        registry: String,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Print where an image goes when relocated under a repository prefix.
     Map {
         /// The repository prefix, e.g. registry.internal/acme.
@@ -201,7 +273,26 @@ fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
 }
 
 fn client(cli: &Cli) -> Result<Client, Failure> {
-    finish_client(base_builder(cli)?)
+    client_for(cli, &[])
+}
+
+/// A client whose `--creds` go to the registries of `named` (and nowhere else), with the
+/// per-side credentials given.
+fn client_for(cli: &Cli, named: &[(&Reference, Option<&String>, &str)]) -> Result<Client, Failure> {
+    let mut creds = irel::auth::StaticCredentials::default();
+    for (r, side, flag) in named {
+        if let Some(c) = side {
+            creds.insert(r.registry(), credential(flag, c)?);
+        }
+    }
+    if let Some(c) = &cli.creds {
+        for (r, _, _) in named {
+            if creds.credential(r.registry()).is_none() {
+                creds.insert(r.registry(), credential("--creds", c)?);
+            }
+        }
+    }
+    finish_client(cli, base_builder(cli)?.credentials(creds))
 }
 
 /// The builder the global flags describe, without credentials.
@@ -229,10 +320,22 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
     Ok(b)
 }
 
-/// Adds docker's config.json (after any explicit credentials) and builds.
-fn finish_client(b: irel::ClientBuilder) -> Result<Client, Failure> {
-    let creds = irel::auth::DockerConfig::load_default()?;
-    Ok(b.credentials(creds).build()?)
+/// Adds the credential files (after any explicit credentials) and builds: `--authfile`,
+/// docker's config.json (helpers, then `auths`), then the containers auth.json of the
+/// environment.
+fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failure> {
+    use irel::auth::{ContainersAuth, DockerConfig};
+    if let Some(path) = &cli.authfile {
+        if !path.exists() {
+            return Err(Failure(format!("--authfile {}: no such file", path.display())));
+        }
+        b = b.credentials(ContainersAuth::load(path)?);
+    }
+    b = b.credentials(DockerConfig::load_default()?);
+    if cli.authfile.is_none() {
+        b = b.credentials(ContainersAuth::load_default(None)?);
+    }
+    Ok(b.build()?)
 }
 
 /// Copy options from the global flags.
@@ -281,13 +384,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Digest { reference } => {
             let r = parse_ref("image", reference)?;
-            let client = client(&cli)?;
+            let client = client_for(&cli, &[(&r, None, "--creds")])?;
             let digest = runtime()?.block_on(client.digest(&r))?;
-            println!("{digest}");
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"image": r.to_string(), "digest": digest.to_string()})
+                );
+            } else {
+                println!("{digest}");
+            }
         }
         Command::Layout(cmd) => return run_layout(&cli, cmd),
         Command::Sync(args) => return run_sync(&cli, args),
         Command::Bench(args) => return bench::run(&cli, args),
+        Command::Tags { repository } => return query::tags(&cli, repository),
+        Command::Catalog { registry } => return query::catalog(&cli, registry),
+        Command::Manifest { reference, platform } => return query::manifest(&cli, reference, platform.as_ref()),
+        Command::Inspect { reference } => return query::inspect(&cli, reference),
+        Command::Login {
+            registry,
+            username,
+            password,
+            password_stdin,
+        } => return login::login(&cli, registry, username, password.as_deref(), *password_stdin),
+        Command::Logout { registry } => return login::logout(registry),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(*shell, &mut Cli::command(), "irel", &mut std::io::stdout());
+        }
         Command::Save {
             output,
             images,
@@ -329,14 +454,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
             source,
             destination,
             concurrency,
+            src_creds,
+            dest_creds,
+            platform,
         } => {
             let src = parse_ref("source image", source)?;
             let dst = parse_ref("destination image", destination)?;
-            let client = client(&cli)?;
+            let named = [
+                (&src, src_creds.as_ref(), "--src-creds"),
+                (&dst, dest_creds.as_ref(), "--dest-creds"),
+            ];
+            let client = client_for(&cli, &named)?;
             let options = copy_options(&cli).concurrency(*concurrency);
-            let report = runtime()?.block_on(client.copy(&src, &dst, &options))?;
-            let digest = report.digest.map(|d| d.to_string()).unwrap_or_default();
-            println!("copied {src} to {dst} with content digest {digest}");
+            let rt = runtime()?;
+            let src = match platform {
+                Some(p) => rt.block_on(client.resolve_platform(&src, p))?,
+                None => src,
+            };
+            let report = rt.block_on(client.copy(&src, &dst, &options))?;
+            if cli.json {
+                let mut v = serde_json::to_value(&report)?;
+                v["source"] = src.to_string().into();
+                v["destination"] = dst.to_string().into();
+                println!("{v}");
+            } else {
+                let digest = report.digest.map(|d| d.to_string()).unwrap_or_default();
+                println!("copied {src} to {dst} with content digest {digest}");
+            }
         }
     }
     Ok(())
@@ -354,7 +498,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
     match cmd {
         LayoutCommand::Add { layout, reference } => {
             let r = parse_ref("image", reference)?;
-            let client = client(cli)?;
+            let client = client_for(cli, &[(&r, None, "--creds")])?;
             let layout_dir = irel::layout::OciLayout::create(layout)?;
             let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &copy_options(cli)))?;
             println!(
@@ -384,7 +528,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let d: irel::Digest = digest.parse().map_err(|e| Failure(format!("digest: {e}")))?;
             let r = parse_ref("destination image", reference)?;
             let layout_dir = irel::layout::OciLayout::open(layout)?;
-            let client = client(cli)?;
+            let client = client_for(cli, &[(&r, None, "--creds")])?;
             runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &copy_options(cli)))?;
             println!(
                 "wrote image with digest {d} from OCI image layout at {} to {r}",
@@ -533,7 +677,12 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         let (b, yaml_creds) = y.configure(builder)?;
         builder = b.credentials(yaml_creds);
     }
-    let client = finish_client(builder.credentials(creds))?;
+    if let (Some(c), Some(host)) = (&cli.creds, &dst_host) {
+        if args.dest_creds.is_none() {
+            creds.insert(host, credential("--creds", c)?);
+        }
+    }
+    let client = finish_client(cli, builder.credentials(creds))?;
     let naming = Naming { scoped: !args.no_scope };
     let rt = runtime()?;
     let plan = rt.block_on(async {

@@ -9,6 +9,7 @@ mod bench;
 mod bundle;
 mod cli;
 mod copy;
+mod ecosystem;
 mod faults;
 mod fuzz_seeds;
 mod hostile;

@@ -1,0 +1,175 @@
+//! What an image is, without copying it: its digest, media type, platforms and sizes
+//! (`irel inspect`), and picking one platform's image out of an index (`--platform`).
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::manifest::{Contents, Manifest, Platform};
+use crate::reference::{Digest, Reference};
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+
+    /// `os/arch[/variant]`, as docker and skopeo spell it: `linux/arm64/v8`.
+    fn from_str(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| v.to_string()),
+            }),
+            _ => Err(format!(
+                "platform {s:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Platform {
+    /// Whether an index entry for `other` serves this platform: os and architecture equal,
+    /// and the variant too when this one names it.
+    pub fn matches(&self, other: &Platform) -> bool {
+        self.os == other.os
+            && self.architecture == other.architecture
+            && (self.variant.is_none() || self.variant == other.variant)
+    }
+}
+
+/// One image of an index, as `inspect` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceSummary {
+    /// Its manifest digest.
+    pub digest: Digest,
+    /// Its platform, when the index gives one.
+    pub platform: Option<String>,
+    /// Its manifest's size.
+    pub size: u64,
+}
+
+/// What `inspect` reports about an image or index.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageSummary {
+    /// The manifest digest.
+    pub digest: Digest,
+    /// The manifest media type.
+    pub media_type: String,
+    /// The manifest's size in bytes.
+    pub manifest_size: u64,
+    /// For an index: its images.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<InstanceSummary>,
+    /// For an image: the config blob's size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_size: Option<u64>,
+    /// For an image: each layer's size.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layer_sizes: Vec<u64>,
+    /// For an image: config and layers together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_size: Option<u64>,
+}
+
+impl ImageSummary {
+    /// Summarizes a fetched manifest.
+    pub fn of(manifest: &Manifest) -> ImageSummary {
+        let mut s = ImageSummary {
+            digest: manifest.digest.clone(),
+            media_type: manifest.media_type.clone(),
+            manifest_size: manifest.bytes.len() as u64,
+            instances: Vec::new(),
+            config_size: None,
+            layer_sizes: Vec::new(),
+            total_size: None,
+        };
+        match &manifest.contents {
+            Contents::Index { manifests } => {
+                s.instances = manifests
+                    .iter()
+                    .map(|d| InstanceSummary {
+                        digest: d.digest.clone(),
+                        platform: d.platform.as_ref().map(Platform::to_string),
+                        size: d.size,
+                    })
+                    .collect();
+            }
+            Contents::Image { config, layers } => {
+                s.config_size = Some(config.size);
+                s.layer_sizes = layers.iter().map(|l| l.size).collect();
+                s.total_size = Some(config.size + layers.iter().map(|l| l.size).sum::<u64>());
+            }
+        }
+        s
+    }
+}
+
+impl Client {
+    /// The image `r` names for `platform`: `r` itself (by digest) when it is a single image of
+    /// that platform or of none stated, else the matching entry of its index.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), irel::Error> {
+    /// let client = irel::Client::builder().build()?;
+    /// let index: irel::Reference = "docker.io/library/busybox:1.36".parse()?;
+    /// let arm = client.resolve_platform(&index, &"linux/arm64/v8".parse().unwrap()).await?;
+    /// assert!(arm.digest().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn resolve_platform(&self, r: &Reference, platform: &Platform) -> Result<Reference, Error> {
+        let manifest = self.get_manifest(r).await?;
+        let Contents::Index { manifests } = &manifest.contents else {
+            return Ok(r.with_digest(manifest.digest));
+        };
+        let found = manifests
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)));
+        match found {
+            Some(d) => Ok(r.with_digest(d.digest.clone())),
+            None => {
+                let offered: Vec<String> = manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+                    .collect();
+                Err(Error::Manifest {
+                    reference: r.to_string(),
+                    reason: format!(
+                        "the index has no image for {platform}; it has {}",
+                        if offered.is_empty() {
+                            "no platforms stated".to_string()
+                        } else {
+                            offered.join(", ")
+                        }
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Digest, media type, platforms and sizes of what `r` names.
+    pub async fn inspect(&self, r: &Reference) -> Result<ImageSummary, Error> {
+        Ok(ImageSummary::of(&self.get_manifest(r).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_print_and_match() {
+        let p: Platform = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        let any_arm: Platform = "linux/arm64".parse().unwrap();
+        assert!(any_arm.matches(&p) && !p.matches(&"linux/arm64".parse().unwrap()));
+        assert!("linux".parse::<Platform>().is_err() && "/amd64".parse::<Platform>().is_err());
+    }
+}
