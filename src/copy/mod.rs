@@ -42,6 +42,9 @@ pub struct CopyOptions {
     pub(crate) shared_blobs: Option<Arc<SharedBlobs>>,
     /// Told of every step, when set.
     pub(crate) listener: Option<EventListener>,
+    /// The destination is known not to have the name being written (a sync listed its tags),
+    /// so the copy need not ask.
+    pub(crate) name_known_absent: bool,
 }
 
 impl Default for CopyOptions {
@@ -51,6 +54,7 @@ impl Default for CopyOptions {
             retry_times: crate::transport::retry::DEFAULT_RETRIES,
             shared_blobs: None,
             listener: None,
+            name_known_absent: false,
         }
     }
 }
@@ -250,7 +254,7 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     };
 
     // Already there under that name: nothing to do.
-    if dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
+    if !options.name_known_absent && dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
         return Ok(report);
     }
     // The content is there by digest (a manifest is accepted only once what it refers to is

@@ -11,6 +11,7 @@ mod filter;
 pub mod tasks;
 mod yaml;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -388,9 +389,17 @@ impl Client {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
         let mut options = options.clone();
         options.shared_blobs = Some(Arc::default());
+        let present = self.destination_tags(plan).await;
         let mut tasks = JoinSet::new();
         for (i, item) in plan.items.iter().cloned().enumerate() {
-            let (limit, options) = (limit.clone(), options.clone());
+            let (limit, mut options) = (limit.clone(), options.clone());
+            if let Place::Registry(dst) = &item.destination {
+                let repo = dst.registry_repository().map(Reference::name);
+                options.name_known_absent = repo
+                    .and_then(|r| present.get(&r))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|tags| !tags.contains(&item.destination_ref));
+            }
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
                 (i, run_item(&item, &options).await)
@@ -416,6 +425,42 @@ impl Client {
                 .map(|(item, o)| (item.from.clone(), item.to.clone(), o.expect("every task reports")))
                 .collect(),
         }
+    }
+}
+
+impl Client {
+    /// The tags each destination repository of `plan` has now, listed once per repository
+    /// (several at once), so items whose tag is not there skip asking for it one by one. A
+    /// repository that does not exist has none; one that cannot be listed is `None` (its
+    /// items ask as usual).
+    async fn destination_tags(&self, plan: &SyncPlan) -> HashMap<String, Option<HashSet<String>>> {
+        let mut repos: HashMap<String, Reference> = HashMap::new();
+        for item in &plan.items {
+            if let Place::Registry(dst) = &item.destination {
+                if let Some(r) = dst.registry_repository() {
+                    repos.entry(r.name()).or_insert_with(|| r.clone());
+                }
+            }
+        }
+        let mut lists = JoinSet::new();
+        for (name, repo) in repos {
+            let client = self.clone();
+            lists.spawn(async move {
+                let tags = match client.tags(&repo).await {
+                    Ok(tags) => Some(tags.into_iter().collect()),
+                    Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => Some(HashSet::new()),
+                    Err(_) => None,
+                };
+                (name, tags)
+            });
+        }
+        let mut out = HashMap::new();
+        while let Some(joined) = lists.join_next().await {
+            if let Ok((name, tags)) = joined {
+                out.insert(name, tags);
+            }
+        }
+        out
     }
 }
 
