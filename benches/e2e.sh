@@ -67,8 +67,9 @@ src=$(registry src)
 skopeo copy --all --preserve-digests --dest-tls-verify=false "oci:$work/img:latest" "docker://$src/bench/img:1" >/dev/null
 gib=$(echo "scale=4; $size / 1024" | bc)
 
-[ "$sync_only" = 1 ] && rounds=0
-for round in $(seq "$rounds"); do
+copy_rounds=$rounds
+[ "$sync_only" = 1 ] && copy_rounds=0
+for round in $(seq "$copy_rounds"); do
   d=$(registry raw); run rawcopy bash "$rawcopy" "$src/bench/img:1" "$d/bench/img:1"
   d=$(registry irel); run irel "$irel" copy "$src/bench/img:1" "$d/bench/img:1"
   run recopy "$irel" copy "$src/bench/img:1" "$d/bench/img:1"
@@ -99,7 +100,7 @@ for i in $(seq "$tags"); do
   python3 "$mkimage" "$work/tag-$i" --layers 0.5,0.5 --seed $((1000 + i)) >/dev/null
   skopeo copy --preserve-digests --dest-tls-verify=false "oci:$work/tag-$i:latest" "docker://$src/many/app:t$i" >/dev/null
 done
-for _ in $(seq "$(( rounds > 0 ? rounds : 1 ))"); do
+for _ in $(seq "$rounds"); do
   d=$(registry sync-irel); run sync_irel "$irel" sync "docker://$src/many/app" "docker://$d/m"
   rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
   d=$(registry sync-skopeo); run sync_skopeo skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"

@@ -11,6 +11,7 @@ use irel::{Client, CopyOptions, Reference};
 
 mod bench;
 mod login;
+mod progress;
 mod query;
 
 #[derive(Parser)]
@@ -340,7 +341,7 @@ fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failur
 
 /// Copy options from the global flags.
 fn copy_options(cli: &Cli) -> CopyOptions {
-    CopyOptions::default().retry_times(cli.retry_times)
+    progress::attach(CopyOptions::default().retry_times(cli.retry_times), cli.quiet || cli.json)
 }
 
 fn runtime() -> Result<Runtime, Failure> {

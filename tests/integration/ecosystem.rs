@@ -257,3 +257,30 @@ fn completions_are_printed_for_each_shell() {
         assert!(text.contains("irel") && text.contains("copy"), "{shell}");
     }
 }
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    make_layout(&layout, "t", &[300_000, 300_000], &["amd64"], 53);
+    skopeo_push(&layout, "t", &format!("{}/p/app:t", src.addr), &[]);
+    let image = format!("{}/p/app:t", src.addr);
+    let irel_bin = env!("CARGO_BIN_EXE_irel");
+    // `script` runs the command on a pseudo-terminal (util-linux, on every Debian).
+    let on_tty = |extra: &str, dst: &str| {
+        let out = std::process::Command::new("script")
+            .args(["-qec", &format!("{irel_bin} {extra} copy {image} {dst}"), "/dev/null"])
+            .output()
+            .expect("script (util-linux)");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dst = Registry::start();
+    let drawn = on_tty("", &format!("{}/p/app:t", dst.addr));
+    assert!(drawn.contains("blobs ") && drawn.contains("KiB/292.97 KiB"), "{drawn}");
+    let quiet = on_tty("--quiet", &format!("{}/p/quiet:t", dst.addr));
+    assert!(!quiet.contains("blobs"), "{quiet}");
+    // Not a terminal: nothing but the result.
+    let out = irel(&["copy", &image, &format!("{}/p/pipe:t", dst.addr)]);
+    assert!(out.status.success() && out.stderr.is_empty());
+}

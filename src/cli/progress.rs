@@ -1,0 +1,108 @@
+//! Progress bars on a terminal, fed by the copy engine's events: one bar for everything the
+//! command moves, and one per blob while its bytes move. Nothing is drawn when stderr is not
+//! a terminal, or with --quiet or --json.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use irel::copy::{BlobDisposition, CopyEvent};
+use irel::{CopyOptions, Digest};
+
+/// The bars of one command.
+pub(super) struct Progress {
+    bars: MultiProgress,
+    overall: ProgressBar,
+    blobs: Mutex<HashMap<Digest, ProgressBar>>,
+    counts: Mutex<(usize, usize, usize)>,
+}
+
+/// Adds progress bars to `options` when they would be seen.
+pub(super) fn attach(options: CopyOptions, quiet: bool) -> CopyOptions {
+    if quiet || !std::io::stderr().is_terminal() {
+        return options;
+    }
+    let progress = Arc::new(Progress::new());
+    options.on_event(move |event| progress.on(event))
+}
+
+fn blob_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {prefix:19} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}")
+        .expect("a valid template")
+        .progress_chars("=> ")
+}
+
+fn overall_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg:21} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}")
+        .expect("a valid template")
+        .progress_chars("=> ")
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = bars.add(ProgressBar::new(0).with_style(overall_style()));
+        overall.set_message("blobs 0 copied");
+        Progress {
+            bars,
+            overall,
+            blobs: Mutex::new(HashMap::new()),
+            counts: Mutex::new((0, 0, 0)),
+        }
+    }
+
+    fn on(&self, event: &CopyEvent) {
+        match event {
+            CopyEvent::Planned { bytes, .. } => self.overall.inc_length(*bytes),
+            CopyEvent::BlobStarted { digest, size } => {
+                let bar = self.bars.add(ProgressBar::new(*size).with_style(blob_style()));
+                bar.set_prefix(short(digest));
+                self.blobs.lock().expect("progress").insert(digest.clone(), bar);
+            }
+            CopyEvent::BlobProgress { digest, transferred } => {
+                if let Some(bar) = self.blobs.lock().expect("progress").get(digest) {
+                    let delta = transferred.saturating_sub(bar.position());
+                    bar.set_position(*transferred);
+                    self.overall.inc(delta);
+                }
+            }
+            CopyEvent::BlobDone {
+                digest,
+                size,
+                disposition,
+                ..
+            } => {
+                let bar = self.blobs.lock().expect("progress").remove(digest);
+                if let Some(bar) = bar {
+                    // Mounted and skipped blobs count as done without moving bytes.
+                    self.overall.inc(size.saturating_sub(bar.position()));
+                    bar.finish_and_clear();
+                    self.bars.remove(&bar);
+                }
+                let mut counts = self.counts.lock().expect("progress");
+                match disposition {
+                    BlobDisposition::Copied => counts.0 += 1,
+                    BlobDisposition::Mounted => counts.1 += 1,
+                    BlobDisposition::Skipped => counts.2 += 1,
+                }
+                self.overall.set_message(format!(
+                    "blobs {} copied {} mounted {} present",
+                    counts.0, counts.1, counts.2
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.overall.finish_and_clear();
+    }
+}
+
+fn short(d: &Digest) -> String {
+    let s = d.to_string();
+    s.chars().take(19).collect()
+}
