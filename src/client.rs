@@ -247,6 +247,15 @@ impl Client {
             };
             match wait {
                 Some(wait) if attempt <= self.retry_times => {
+                    tracing::info!(
+                        "{method} {}: attempt {attempt} failed ({}), again in {} ms",
+                        transport::redact_url(url),
+                        match &result {
+                            Ok(resp) => resp.status().to_string(),
+                            Err(e) => e.to_string(),
+                        },
+                        wait.as_millis()
+                    );
                     if let Ok(resp) = result {
                         let _ = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url).await;
                     }

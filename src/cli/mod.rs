@@ -40,6 +40,12 @@ struct Cli {
     /// Print results as JSON (one object per line).
     #[arg(long, global = true)]
     json: bool,
+    /// Log retries and resumptions to stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Log every HTTP request (method, URL, status, time) to stderr; secrets are redacted.
+    #[arg(long, global = true)]
+    debug: bool,
     /// Print nothing but errors (no progress).
     #[arg(short, long, global = true)]
     quiet: bool,
@@ -260,6 +266,14 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.debug || cli.verbose {
+        let level = if cli.debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {

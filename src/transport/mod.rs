@@ -406,13 +406,57 @@ impl Transport {
         self.inner
             .requests_sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        pool.request(req).await.map_err(|e| Error::Request {
+        let started = std::time::Instant::now();
+        let result = pool.request(req).await;
+        // Headers are never logged (they carry credentials), and URLs only redacted.
+        match &result {
+            Ok(resp) => tracing::debug!(
+                "{method} {} -> {} in {} ms",
+                redact_url(&url),
+                resp.status().as_u16(),
+                started.elapsed().as_millis()
+            ),
+            Err(e) => tracing::debug!(
+                "{method} {} -> failed after {} ms: {}",
+                redact_url(&url),
+                started.elapsed().as_millis(),
+                error_chain(e)
+            ),
+        }
+        result.map_err(|e| Error::Request {
             method,
             url,
             detail: error_chain(&e),
             source: Box::new(e),
         })
     }
+}
+
+/// `url` fit for a log: any user info dropped, and the values of query parameters that may be
+/// secrets (signatures, credentials, tokens, upload state) replaced.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return "<unparsable URL>".to_string();
+    };
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let secret = |k: &str| {
+            let k = k.to_ascii_lowercase();
+            ["signature", "credential", "token", "secret", "password", "key", "state", "sig"]
+                .iter()
+                .any(|s| k.contains(s))
+        };
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) { "<redacted>".to_string() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 pub(crate) fn parse_url(url: &str) -> Result<url::Url, Error> {
@@ -452,4 +496,14 @@ pub async fn read_body_limited(mut body: Incoming, limit: usize, url: &str) -> R
         }
     }
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn urls_are_redacted_for_logs() {
+        let u = super::redact_url("https://u:p@s3.example/b?X-Amz-Signature=abc&X-Amz-Credential=k&part=1&_state=s");
+        assert!(!u.contains("abc") && !u.contains("u:p") && !u.contains("=k") && !u.contains("=s"), "{u}");
+        assert!(u.contains("part=1"), "{u}");
+    }
 }

@@ -197,7 +197,7 @@ fn an_http_token_realm_for_an_https_registry_is_refused() {
 }
 
 #[test]
-fn credentials_never_appear_in_output() {
+fn credentials_never_appear_in_output_even_with_debug() {
     let (src, _, _) = setup();
     let guarded = Registry::with_basic_auth("dora", "SeCrEt-dora-42");
     let encoded = base64::engine::general_purpose::STANDARD.encode("dora:SeCrEt-dora-42");
@@ -224,8 +224,11 @@ fn credentials_never_appear_in_output() {
         ],
     ];
     for args in runs {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        args.insert(0, "--debug");
         let out = irel(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("GET http://") && stderr.contains(" ms"), "--debug logs requests:\n{stderr}");
         assert!(!out.status.success(), "{args:?}");
         let text = format!(
             "{}{}",
