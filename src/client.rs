@@ -71,6 +71,26 @@ impl ClientBuilder {
         Ok(self)
     }
 
+    /// Reads the certs.d directories docker and podman read (per-registry roots and client
+    /// certificates); see [`TransportConfig::system_certs_d`].
+    pub fn system_certs_d(mut self) -> Result<Self, Error> {
+        self.transport.system_certs_d()?;
+        Ok(self)
+    }
+
+    /// Marks insecure what the containers `registries.conf` marks insecure; see
+    /// [`TransportConfig::containers_registries_conf`].
+    pub fn containers_registries_conf(mut self) -> Self {
+        self.transport.containers_registries_conf();
+        self
+    }
+
+    /// A docker-style certificate directory for one registry; see [`TransportConfig::cert_dir`].
+    pub fn cert_dir(mut self, host: &str, dir: impl AsRef<Path>) -> Result<Self, Error> {
+        self.transport.cert_dir(host, dir.as_ref())?;
+        Ok(self)
+    }
+
     /// Connects to `host` at `addr` instead of resolving it.
     pub fn resolve(mut self, host: &str, addr: IpAddr) -> Self {
         self.transport.resolve(host, addr);

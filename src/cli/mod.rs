@@ -267,7 +267,11 @@ impl<E: std::fmt::Display> From<E> for Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.debug || cli.verbose {
-        let level = if cli.debug { tracing::Level::DEBUG } else { tracing::Level::INFO };
+        let level = if cli.debug {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::INFO
+        };
         tracing_subscriber::fmt()
             .with_max_level(level)
             .with_target(false)
@@ -314,7 +318,9 @@ fn client_for(cli: &Cli, named: &[(&Reference, Option<&String>, &str)]) -> Resul
 fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
     let mut b = Client::builder()
         .skip_tls_verify(cli.skip_tls_verify)
-        .retry_times(cli.retry_times);
+        .retry_times(cli.retry_times)
+        .system_certs_d()?
+        .containers_registries_conf();
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
     }
@@ -355,7 +361,10 @@ fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failur
 
 /// Copy options from the global flags.
 fn copy_options(cli: &Cli) -> CopyOptions {
-    progress::attach(CopyOptions::default().retry_times(cli.retry_times), cli.quiet || cli.json)
+    progress::attach(
+        CopyOptions::default().retry_times(cli.retry_times),
+        cli.quiet || cli.json,
+    )
 }
 
 fn runtime() -> Result<Runtime, Failure> {

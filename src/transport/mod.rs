@@ -18,13 +18,16 @@
 
 mod policy;
 mod redirect;
+mod registries_conf;
 mod resolve;
 pub mod retry;
+
+pub use registries_conf::insecure_registries;
 mod tls;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -182,12 +185,15 @@ pub struct TransportConfig {
     resolve: HashMap<String, IpAddr>,
     user_agent: String,
     connect_timeout: Duration,
+    /// Per registry (`host[:port]`): certs.d roots and client certificate.
+    host_tls: HashMap<String, tls::HostTls>,
 }
 
 impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
             policy: SchemePolicy::default(),
+            host_tls: HashMap::new(),
             extra_roots: Vec::new(),
             resolve: HashMap::new(),
             user_agent: concat!("irel/", env!("CARGO_PKG_VERSION")).to_string(),
@@ -212,6 +218,64 @@ impl TransportConfig {
     /// Trusts the PEM certificates in `path` as extra roots.
     pub fn ca_certificate_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self, Error> {
         self.extra_roots.extend(tls::read_ca_file(path.as_ref())?);
+        Ok(self)
+    }
+
+    /// Uses a docker-style certificate directory for the registry `host[:port]`: its `*.crt`
+    /// files are extra roots for that registry only, and a `NAME.cert` / `NAME.key` pair is the
+    /// client certificate irel presents to it (mutual TLS).
+    pub fn cert_dir(&mut self, host: &str, dir: &Path) -> Result<&mut Self, Error> {
+        let found = tls::HostTls::read(dir)?;
+        let entry = self.host_tls.entry(host.to_ascii_lowercase()).or_default();
+        entry.roots.extend(found.roots);
+        if entry.client.is_none() {
+            entry.client = found.client;
+        }
+        Ok(self)
+    }
+
+    /// Reads a `certs.d` directory: each subdirectory named `host[:port]` is a
+    /// [`cert_dir`](Self::cert_dir) for that registry. A missing directory is fine.
+    pub fn certs_d(&mut self, base: &Path) -> Result<&mut Self, Error> {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            return Ok(self);
+        };
+        let mut dirs: Vec<_> = entries.flatten().filter(|e| e.path().is_dir()).collect();
+        dirs.sort_by_key(|e| e.file_name());
+        for e in dirs {
+            let host = e.file_name().to_string_lossy().into_owned();
+            self.cert_dir(&host, &e.path())?;
+        }
+        Ok(self)
+    }
+
+    /// Marks insecure the registries the containers `registries.conf` files mark insecure
+    /// (`$CONTAINERS_REGISTRIES_CONF`, else `~/.config/containers/registries.conf` and
+    /// `/etc/containers/registries.conf`). Missing files are fine.
+    pub fn containers_registries_conf(&mut self) -> &mut Self {
+        for f in registries_conf::default_files() {
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                for host in insecure_registries(&text) {
+                    self.policy.add_insecure(&host);
+                }
+            }
+        }
+        self
+    }
+
+    /// Reads the certs.d directories docker and podman read: `/etc/docker/certs.d`,
+    /// `/etc/containers/certs.d` and `~/.config/containers/certs.d`.
+    pub fn system_certs_d(&mut self) -> Result<&mut Self, Error> {
+        let mut bases = vec![
+            PathBuf::from("/etc/docker/certs.d"),
+            PathBuf::from("/etc/containers/certs.d"),
+        ];
+        if let Some(home) = std::env::var_os("HOME") {
+            bases.push(PathBuf::from(home).join(".config/containers/certs.d"));
+        }
+        for b in bases {
+            self.certs_d(&b)?;
+        }
         Ok(self)
     }
 
@@ -261,6 +325,8 @@ pub struct Transport {
 struct Inner {
     verifying: Pool,
     insecure: Pool,
+    /// Registries with certs.d settings of their own.
+    per_host: HashMap<String, Pool>,
     policy: SchemePolicy,
     user_agent: HeaderValue,
     pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
@@ -294,6 +360,11 @@ impl Transport {
             inner: Arc::new(Inner {
                 verifying: pool(tls::verifying_config(&config.extra_roots)?),
                 insecure: pool(tls::no_verify_config()?),
+                per_host: config
+                    .host_tls
+                    .iter()
+                    .map(|(host, t)| Ok((host.clone(), pool(tls::host_config(&config.extra_roots, t)?))))
+                    .collect::<Result<_, Error>>()?,
                 policy: config.policy.clone(),
                 user_agent,
                 pings: Mutex::new(HashMap::new()),
@@ -395,7 +466,10 @@ impl Transport {
             .map(|a| a.as_str().to_string())
             .unwrap_or_default();
         let pool = if self.policy(&authority).verifies_tls() {
-            &self.inner.verifying
+            self.inner
+                .per_host
+                .get(&authority.to_ascii_lowercase())
+                .unwrap_or(&self.inner.verifying)
         } else {
             &self.inner.insecure
         };
@@ -443,14 +517,27 @@ pub fn redact_url(url: &str) -> String {
     if u.query().is_some() {
         let secret = |k: &str| {
             let k = k.to_ascii_lowercase();
-            ["signature", "credential", "token", "secret", "password", "key", "state", "sig"]
-                .iter()
-                .any(|s| k.contains(s))
+            [
+                "signature",
+                "credential",
+                "token",
+                "secret",
+                "password",
+                "key",
+                "state",
+                "sig",
+            ]
+            .iter()
+            .any(|s| k.contains(s))
         };
         let pairs: Vec<(String, String)> = u
             .query_pairs()
             .map(|(k, v)| {
-                let v = if secret(&k) { "<redacted>".to_string() } else { v.into_owned() };
+                let v = if secret(&k) {
+                    "<redacted>".to_string()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -503,7 +590,10 @@ mod redact_tests {
     #[test]
     fn urls_are_redacted_for_logs() {
         let u = super::redact_url("https://u:p@s3.example/b?X-Amz-Signature=abc&X-Amz-Credential=k&part=1&_state=s");
-        assert!(!u.contains("abc") && !u.contains("u:p") && !u.contains("=k") && !u.contains("=s"), "{u}");
+        assert!(
+            !u.contains("abc") && !u.contains("u:p") && !u.contains("=k") && !u.contains("=s"),
+            "{u}"
+        );
         assert!(u.contains("part=1"), "{u}");
     }
 }

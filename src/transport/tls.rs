@@ -1,13 +1,13 @@
 //! rustls client configurations: the verifying one (system roots plus extra CA files) and the
 //! one for hosts the user marked insecure, which accepts any certificate.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::Error;
@@ -32,10 +32,74 @@ pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, 
     Ok(certs)
 }
 
-/// The verifying configuration: the platform's roots and `extra_roots`.
-pub(crate) fn verifying_config(extra_roots: &[CertificateDer<'static>]) -> Result<ClientConfig, Error> {
+/// A registry's own TLS settings, from its certs.d directory.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HostTls {
+    /// `*.crt`: extra roots for this registry.
+    pub(crate) roots: Vec<CertificateDer<'static>>,
+    /// `NAME.cert` and `NAME.key`: the client certificate and its key.
+    pub(crate) client: Option<(PathBuf, PathBuf)>,
+}
+
+impl HostTls {
+    /// Reads a certs.d host directory (docker's layout: `ca.crt`, `client.cert`, `client.key`).
+    pub(crate) fn read(dir: &Path) -> Result<HostTls, Error> {
+        let bad = |reason: String| Error::CaCertificate {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| bad(e.to_string()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let mut out = HostTls::default();
+        for f in &files {
+            match f.extension().and_then(|e| e.to_str()) {
+                Some("crt") => out.roots.extend(read_ca_file(f)?),
+                Some("cert") if out.client.is_none() => {
+                    let key = f.with_extension("key");
+                    if !key.exists() {
+                        return Err(bad(format!("{} has no matching {}", f.display(), key.display())));
+                    }
+                    out.client = Some((f.clone(), key));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The configuration for a registry with certs.d settings: the verifying roots plus its own,
+/// and its client certificate when it has one.
+pub(crate) fn host_config(extra_roots: &[CertificateDer<'static>], host: &HostTls) -> Result<ClientConfig, Error> {
+    let mut roots: Vec<CertificateDer<'static>> = extra_roots.to_vec();
+    roots.extend(host.roots.iter().cloned());
+    let Some((cert, key)) = &host.client else {
+        return verifying_config(&roots);
+    };
+    let bad = |path: &Path, reason: String| Error::CaCertificate {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(cert, e.to_string()))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, format!("not a PEM private key: {e}")))?;
+    let store = root_store(&roots)?;
+    ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::TlsConfig(e.to_string()))?
+        .with_root_certificates(store)
+        .with_client_auth_cert(chain, key_der)
+        .map_err(|e| bad(cert, format!("unusable client certificate: {e}")))
+}
+
+fn root_store(extra_roots: &[CertificateDer<'static>]) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    // A broken system certificate in the store should not stop clients that bring their own CA.
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
     for cert in extra_roots {
@@ -44,6 +108,13 @@ pub(crate) fn verifying_config(extra_roots: &[CertificateDer<'static>]) -> Resul
             reason: e.to_string(),
         })?;
     }
+    Ok(roots)
+}
+
+/// The verifying configuration: the platform's roots and `extra_roots`.
+pub(crate) fn verifying_config(extra_roots: &[CertificateDer<'static>]) -> Result<ClientConfig, Error> {
+    // A broken system certificate in the store should not stop clients that bring their own CA.
+    let roots = root_store(extra_roots)?;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::TlsConfig(e.to_string()))?

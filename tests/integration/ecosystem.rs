@@ -284,3 +284,44 @@ fn progress_is_drawn_on_a_terminal_only() {
     let out = irel(&["copy", &image, &format!("{}/p/pipe:t", dst.addr)]);
     assert!(out.status.success() && out.stderr.is_empty());
 }
+
+#[test]
+fn certs_d_gives_per_registry_roots_and_client_certificates() {
+    let pki = crate::support::Pki::generate();
+    let reg = Registry::start_with(crate::support::RegistryConfig {
+        tls: Some(pki.server()),
+        client_ca: Some(pki.ca()),
+        ..Default::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/containers/certs.d").join(&reg.addr);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(pki.ca(), dir.join("ca.crt")).unwrap();
+    let home_env = ("HOME", home.path().to_str().unwrap());
+    let image = format!("{}/m/app:t", reg.addr);
+
+    // The CA alone: the server is trusted, but it wants a client certificate.
+    // (Under TLS 1.3 the server refuses after the handshake: the client sees it hang up.)
+    let out = irel_env(&["digest", &image], &[home_env]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // With client.cert / client.key next to it: mutual TLS works, and an image pushed over
+    // it is there byte for byte.
+    std::fs::copy(pki.path("client.pem"), dir.join("client.cert")).unwrap();
+    std::fs::copy(pki.path("client.key"), dir.join("client.key")).unwrap();
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1000], &["amd64"], 54);
+    skopeo_push(&layout, "t", &format!("{}/m/app:t", src.addr), &[]);
+    ok_stdout(&irel_env(
+        &["copy", &format!("{}/m/app:t", src.addr), &image],
+        &[home_env],
+    ));
+    assert_eq!(ok_stdout(&irel_env(&["digest", &image], &[home_env])), fx.digest);
+
+    // A cert without its key is named.
+    std::fs::remove_file(dir.join("client.key")).unwrap();
+    let out = irel_env(&["digest", &image], &[home_env]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("client.key"));
+}

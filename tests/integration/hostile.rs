@@ -228,7 +228,10 @@ fn credentials_never_appear_in_output_even_with_debug() {
         args.insert(0, "--debug");
         let out = irel(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("GET http://") && stderr.contains(" ms"), "--debug logs requests:\n{stderr}");
+        assert!(
+            stderr.contains("GET http://") && stderr.contains(" ms"),
+            "--debug logs requests:\n{stderr}"
+        );
         assert!(!out.status.success(), "{args:?}");
         let text = format!(
             "{}{}",

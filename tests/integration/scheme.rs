@@ -85,3 +85,25 @@ fn a_bad_ca_file_is_named_in_the_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-cert.pem"));
 }
+
+#[test]
+fn registries_conf_insecure_entries_count_as_insecure_registry_flags() {
+    let a = Registry::start();
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[4096], &["amd64"], 13);
+    skopeo_push(&layout, "t", &format!("{}/app:t", a.addr), &[]);
+    let name = format!("bundleregistry:{}", a.port);
+    let image = format!("{name}/app:t");
+    let home = tempfile::tempdir().unwrap();
+    let conf_dir = home.path().join(".config/containers");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    let args = ["--resolve", "bundleregistry:127.0.0.1", "digest", &image];
+    let home_env = ("HOME", home.path().to_str().unwrap());
+    assert_eq!(crate::support::irel_env(&args, &[home_env]).status.code(), Some(1));
+    std::fs::write(
+        conf_dir.join("registries.conf"),
+        format!("[[registry]]\nlocation = \"{name}\"\ninsecure = true\n"),
+    )
+    .unwrap();
+    assert_eq!(ok_stdout(&crate::support::irel_env(&args, &[home_env])), fx.digest);
+}

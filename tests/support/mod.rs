@@ -27,6 +27,8 @@ pub struct RegistryConfig {
     pub basic_auth: Option<(String, String)>,
     /// Token auth: (realm, service, issuer, root certificate bundle).
     pub token: Option<(String, String, String, PathBuf)>,
+    /// With `tls`: require client certificates signed by this CA (mutual TLS).
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A running distribution registry; killed on drop.
@@ -69,6 +71,9 @@ impl Registry {
                 cert.display(),
                 key.display()
             );
+            if let Some(ca) = &cfg.client_ca {
+                yaml += &format!("    clientcas:\n      - {}\n", ca.display());
+            }
         }
         if let Some((user, password)) = &cfg.basic_auth {
             let h = dir.path().join("htpasswd");

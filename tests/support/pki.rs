@@ -104,6 +104,47 @@ impl Pki {
             ],
         );
         openssl(d, &["x509", "-in", "token.pem", "-outform", "DER", "-out", "token.der"]);
+        // A client certificate, for registries that require mutual TLS.
+        std::fs::write(
+            d.join("client.ext"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=irel test client",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "client.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "client.ext",
+            ],
+        );
         Pki { dir }
     }
 
