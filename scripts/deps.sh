@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what irel's tests and demo run against: the distribution registry, skopeo (the
 # independent peer that cross-checks digests), openssl (test certificates and token signing)
-# and htpasswd. Does nothing when they are all present.
+# htpasswd, and script (a pseudo-terminal for the progress-bar test). Does nothing when they are
+# all present.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v script >/dev/null || need+=(bsdutils)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 sudo=""

@@ -19,7 +19,7 @@ mod query;
     name = "irel",
     version,
     about = "Relocate container images between registries, keeping their digests",
-    after_help = "Examples:\n  irel copy registry.example.com/app:1.0 localhost:5000/app:1.0\n  irel digest localhost:5000/app:1.0\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n\nExit codes: 0 success, 1 failure, 2 usage error."
+    after_help = "Examples:\n  irel copy registry.example.com/app:1.0 localhost:5000/app:1.0\n  irel digest localhost:5000/app:1.0\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel copy --platform linux/arm64 quay.io/team/app:1 localhost:5000/app:1-arm64\n  irel sync docker://registry.example.com/team/app docker://mirror.internal/team\n  irel inspect --json registry.example.com/team/app:1\n\nCredentials: --creds/--src-creds/--dest-creds, --authfile, docker's config.json (credHelpers,\ncredsStore, auths), containers auth.json. Certificates: --ca-cert-path, certs.d directories.\n\nExit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130 interrupted."
 )]
 struct Cli {
     /// Trust the PEM CA certificates in this file (repeatable).
@@ -63,7 +63,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Copy an image or multi-arch index to another repository, preserving its digest.
-    #[command(visible_alias = "cp")]
+    #[command(
+        visible_alias = "cp",
+        after_help = "Examples:\n  irel copy registry.example.com/team/app:1.2 lab:5000/team/app:1.2 --insecure-registry lab:5000\n  irel copy --src-creds robot:$TOKEN private.example/app@sha256:… localhost:5000/app:pinned\n  irel copy --platform linux/arm64/v8 docker.io/library/busybox:1.36 localhost:5000/busybox:arm64\n  irel copy --json SRC DST    # the copy report as JSON"
+    )]
     Copy {
         /// The image to copy.
         source: String,
@@ -92,6 +95,7 @@ enum Command {
     #[command(subcommand)]
     Layout(LayoutCommand),
     /// Write a thick bundle: images (every platform) in an OCI layout inside a .tar.gz.
+    #[command(after_help = "Example:\n  irel save -o bundle.tgz --images images.txt")]
     Save {
         /// The archive to write.
         #[arg(short, long, value_name = "BUNDLE.tgz")]
@@ -103,6 +107,9 @@ enum Command {
         images_file: Option<PathBuf>,
     },
     /// Relocate images under a repository prefix, from their registries or from a bundle.
+    #[command(
+        after_help = "Examples:\n  irel relocate -r registry.internal/acme --images images.txt --mapping-output mapping.json\n  irel relocate -r registry.internal/acme --archive bundle.tgz"
+    )]
     Relocate {
         /// The repository prefix, e.g. registry.internal/acme.
         #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
@@ -598,12 +605,22 @@ fn run_relocate(
     let client = client(cli)?;
     let report = runtime()?.block_on(client.relocate(prefix, &list, source, &copy_options(cli)));
     for r in &report.relocated {
-        println!(
-            "relocated {} to {} with content digest {}",
-            r.original, r.relocated, r.digest
-        );
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::json!({"original": r.original, "relocated": r.relocated.to_string(), "digest": r.digest.to_string()})
+            );
+        } else {
+            println!(
+                "relocated {} to {} with content digest {}",
+                r.original, r.relocated, r.digest
+            );
+        }
     }
     for (original, e) in &report.failed {
+        if cli.json {
+            println!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
+        }
         eprintln!("irel: failed to relocate {original}: {e}");
     }
     if let Some(path) = mapping_output {
@@ -730,6 +747,21 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     }
     let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli)));
     for (from, to, outcome) in &report.items {
+        if cli.json {
+            let line = match outcome {
+                irel::sync::ItemOutcome::Copied(r) => {
+                    serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r})
+                }
+                irel::sync::ItemOutcome::Skipped(r) => {
+                    serde_json::json!({"from": from, "to": to, "outcome": "skipped", "report": r})
+                }
+                irel::sync::ItemOutcome::Failed(e) => {
+                    serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
+                }
+            };
+            println!("{line}");
+            continue;
+        }
         match outcome {
             irel::sync::ItemOutcome::Copied(r) => println!(
                 "copied {from} to {to} with content digest {}",
@@ -739,13 +771,21 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             irel::sync::ItemOutcome::Failed(e) => eprintln!("irel: failed to sync {from} to {to}: {e}"),
         }
     }
-    println!(
-        "sync: {} copied, {} skipped, {} failed, {} bytes transferred",
-        report.copied(),
-        report.skipped(),
-        report.failed(),
-        report.bytes()
-    );
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"summary": {"copied": report.copied(), "skipped": report.skipped(),
+                "failed": report.failed(), "bytes": report.bytes()}})
+        );
+    } else {
+        println!(
+            "sync: {} copied, {} skipped, {} failed, {} bytes transferred",
+            report.copied(),
+            report.skipped(),
+            report.failed(),
+            report.bytes()
+        );
+    }
     if report.failed() > 0 {
         return Err(Failure(format!(
             "{} of {} images failed to sync",

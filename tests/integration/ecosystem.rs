@@ -325,3 +325,36 @@ fn certs_d_gives_per_registry_roots_and_client_certificates() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("client.key"));
 }
+
+#[test]
+fn json_output_for_sync_and_relocate() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1000], &["amd64"], 55);
+    skopeo_push(&layout, "t", &format!("{}/j/app:t", src.addr), &[]);
+    let dst = Registry::start();
+    let out = ok_stdout(&irel(&[
+        "--json",
+        "sync",
+        &format!("docker://{}/j/app:t", src.addr),
+        &format!("docker://{}/m", dst.addr),
+    ]));
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["outcome"], "copied");
+    assert_eq!(lines[0]["report"]["digest"], fx.digest);
+    assert_eq!(lines[1]["summary"]["copied"], 1);
+
+    let out = ok_stdout(&irel(&[
+        "--json",
+        "relocate",
+        "-r",
+        &format!("{}/acme", dst.addr),
+        &format!("{}/j/app:t", src.addr),
+    ]));
+    let line: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["digest"], fx.digest);
+    assert!(line["relocated"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/acme/", dst.addr)));
+}
