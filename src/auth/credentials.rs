@@ -158,18 +158,12 @@ impl DockerConfig {
 
     /// Reads one config file; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<DockerConfig, Error> {
-        match std::fs::read(path) {
-            Ok(data) => {
-                let mut cfg = Self::parse(&data, &path.display().to_string())?;
-                cfg.path = Some(path.to_path_buf());
-                Ok(cfg)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DockerConfig::default()),
-            Err(e) => Err(Error::CredentialsFile {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        }
+        let Some(data) = read_if_present(path)? else {
+            return Ok(DockerConfig::default());
+        };
+        let mut cfg = Self::parse(&data, &path.display().to_string())?;
+        cfg.path = Some(path.to_path_buf());
+        Ok(cfg)
     }
 
     /// Parses config.json content; `origin` names it in errors.
@@ -208,6 +202,18 @@ impl DockerConfig {
                 .or_insert_with(|| std::sync::Arc::new(CredentialHelper::new(name)))
                 .clone(),
         )
+    }
+}
+
+/// A credentials file's bytes; `None` when it does not exist (no file, no credentials).
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(data) => Ok(Some(data)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::CredentialsFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }),
     }
 }
 
@@ -310,18 +316,12 @@ impl ContainersAuth {
 
     /// Reads one file; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<ContainersAuth, Error> {
-        match std::fs::read(path) {
-            Ok(data) => {
-                let mut a = Self::parse(&data, &path.display().to_string())?;
-                a.path = Some(path.to_path_buf());
-                Ok(a)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ContainersAuth::default()),
-            Err(e) => Err(Error::CredentialsFile {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
-        }
+        let Some(data) = read_if_present(path)? else {
+            return Ok(ContainersAuth::default());
+        };
+        let mut a = Self::parse(&data, &path.display().to_string())?;
+        a.path = Some(path.to_path_buf());
+        Ok(a)
     }
 
     /// Parses auth.json content; `origin` names it in errors.

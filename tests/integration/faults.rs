@@ -90,6 +90,19 @@ async fn transient_statuses_are_retried_with_and_without_retry_after() {
     }
 }
 
+/// `irel --retry-times 1 copy PROXY/f/app:1 TARGET` must fail: returns its stderr.
+fn copy_with_one_retry_fails(proxy: &Proxy, target: &str) -> String {
+    let from = format!("{}/f/app:1", proxy.addr);
+    let out = irel(&["--retry-times", "1", "copy", &from, target]);
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn assert_no_tag(target: &str) {
+    let inspect = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
+    assert!(!inspect.status.success(), "{target} must not exist");
+}
+
 #[test]
 fn retry_times_bounds_the_attempts() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -101,15 +114,7 @@ fn retry_times_bounds_the_attempts() {
     );
     let dst = Registry::start();
     let target = format!("{}/f/app:1", dst.addr);
-    let out = irel(&[
-        "--retry-times",
-        "1",
-        "copy",
-        &format!("{}/f/app:1", proxy.addr),
-        &target,
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = copy_with_one_retry_fails(&proxy, &target);
     assert!(stderr.contains("503"), "{stderr}");
     assert_eq!(proxy.seen_matching("GET /v2/f/app/manifests/").len(), 2);
     let out = irel(&["copy", &format!("{}/f/app:1", proxy.addr), &target]);
@@ -128,18 +133,9 @@ fn a_copy_that_fails_midway_leaves_no_tag_and_a_rerun_sends_only_what_is_missing
     );
     let dst = Registry::start();
     let target = format!("{}/f/app:1", dst.addr);
-    let out = irel(&[
-        "--retry-times",
-        "1",
-        "copy",
-        &format!("{}/f/app:1", broken.addr),
-        &target,
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = copy_with_one_retry_fails(&broken, &target);
     assert!(stderr.contains("sha256:"), "the error names the blob: {stderr}");
-    let inspect = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
-    assert!(!inspect.status.success(), "no tag on an incomplete image");
+    assert_no_tag(&target);
     assert!(!dst.log_text().contains("PUT /v2/f/app/manifests/"));
 
     let uploaded = |reg: &Registry| {
@@ -383,8 +379,7 @@ fn ctrl_c_mid_copy_leaves_no_tag_and_a_rerun_finishes_the_job() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
-    let inspect = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
-    assert!(!inspect.status.success(), "no tag after an interrupt");
+    assert_no_tag(&target);
 
     let out = irel(&["copy", &format!("{}/f/app:1", src.addr), &target]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
