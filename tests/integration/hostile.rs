@@ -243,3 +243,31 @@ fn credentials_never_appear_in_output_even_with_debug() {
         }
     }
 }
+
+#[test]
+fn a_blob_with_the_wrong_bytes_never_lands_in_a_layout() {
+    let (src, _, _) = setup();
+    // Same length, other bytes: only the digest check can tell.
+    let proxy = proxy_with(
+        &src,
+        "GET /v2/h/app/blobs/",
+        Action::Replace("application/octet-stream", vec![b'x'; 2048].into()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let out = irel(&[
+        "layout",
+        "add",
+        layout.to_str().unwrap(),
+        &format!("{}/h/app:t", proxy.addr),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256:"), "the error names the blob: {err}");
+    let blobs: Vec<_> = std::fs::read_dir(layout.join("blobs/sha256"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(blobs.is_empty(), "nothing written: {blobs:?}");
+    let index = std::fs::read_to_string(layout.join("index.json")).unwrap_or_default();
+    assert!(!index.contains("sha256:"), "no entry: {index}");
+}
