@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use irel::bench::{BenchOptions, BenchReport};
 
-use super::{client, parse_ref, runtime, Cli, Failure};
+use super::{client_for, parse_ref, runtime, Cli, Failure};
 
 #[derive(Args)]
 #[command(
@@ -64,25 +64,26 @@ struct RunFlags {
 }
 
 pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
-    let client = client(cli)?;
     let rt = runtime()?;
-    let (report, run, target) = match &args.what {
+    let (report, target) = match &args.what {
         BenchCommand::Push {
             destination,
             shape,
             run,
         } => {
             let dst = parse_ref("destination image", destination)?;
+            let client = client_for(cli, &[(&dst, None, "--creds")])?;
             let options = BenchOptions::default()
                 .image(shape.size, shape.layers)
                 .seed(shape.seed)
                 .concurrency(run.concurrency);
-            (rt.block_on(client.bench_push(&dst, &options))?, run, dst.to_string())
+            (rt.block_on(client.bench_push(&dst, &options))?, dst.to_string())
         }
         BenchCommand::Pull { source, run } => {
             let src = parse_ref("image", source)?;
+            let client = client_for(cli, &[(&src, None, "--creds")])?;
             let options = BenchOptions::default().concurrency(run.concurrency);
-            (rt.block_on(client.bench_pull(&src, &options))?, run, src.to_string())
+            (rt.block_on(client.bench_pull(&src, &options))?, src.to_string())
         }
         BenchCommand::Copy {
             source,
@@ -91,12 +92,12 @@ pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
         } => {
             let src = parse_ref("source image", source)?;
             let dst = parse_ref("destination image", destination)?;
+            let client = client_for(cli, &[(&src, None, "--creds"), (&dst, None, "--creds")])?;
             let options = BenchOptions::default().concurrency(run.concurrency);
             let report = rt.block_on(client.bench_copy(&src, &dst, &options))?;
-            (report, run, format!("{src} -> {dst}"))
+            (report, format!("{src} -> {dst}"))
         }
     };
-    let _ = run;
     if cli.json {
         let mut value = serde_json::to_value(&report)?;
         value["image"] = serde_json::Value::String(target);

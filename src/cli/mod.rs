@@ -298,10 +298,6 @@ fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
     s.parse::<Reference>().map_err(|e| Failure(format!("{what}: {e}")))
 }
 
-fn client(cli: &Cli) -> Result<Client, Failure> {
-    client_for(cli, &[])
-}
-
 /// A client whose `--creds` go to the registries of `named` (and nowhere else), with the
 /// per-side credentials given.
 fn client_for(cli: &Cli, named: &[(&Reference, Option<&String>, &str)]) -> Result<Client, Failure> {
@@ -457,7 +453,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .iter()
                 .map(|i| parse_ref("image", i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let client = client(&cli)?;
+            let named: Vec<_> = refs.iter().map(|r| (r, None, "--creds")).collect();
+            let client = client_for(&cli, &named)?;
             let digests = runtime()?.block_on(client.save(&refs, output, &copy_options(&cli)))?;
             for (r, d) in refs.iter().zip(digests) {
                 println!("saved {r} with digest {d} to {}", output.display());
@@ -602,7 +599,15 @@ fn run_relocate(
         Some(b) => RelocationSource::Layout(b),
         None => RelocationSource::Registries,
     };
-    let client = client(cli)?;
+    // --creds goes to the prefix's registry and, from registries, to each source's.
+    let mut named_refs = vec![parse_ref("repository prefix", prefix)?];
+    if bundle.is_none() {
+        for image in &list {
+            named_refs.push(parse_ref("image", image)?);
+        }
+    }
+    let named: Vec<_> = named_refs.iter().map(|r| (r, None, "--creds")).collect();
+    let client = client_for(cli, &named)?;
     let report = runtime()?.block_on(client.relocate(prefix, &list, source, &copy_options(cli)));
     for r in &report.relocated {
         if cli.json {
