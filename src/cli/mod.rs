@@ -46,7 +46,7 @@ struct Cli {
     /// Log every HTTP request (method, URL, status, time) to stderr; secrets are redacted.
     #[arg(long, global = true)]
     debug: bool,
-    /// Print nothing but errors (no progress).
+    /// Draw no progress bars (results and errors are still printed).
     #[arg(short, long, global = true)]
     quiet: bool,
     /// A containers auth.json to read credentials from (before docker's config.json).
