@@ -327,6 +327,8 @@ struct Inner {
     insecure: Pool,
     /// Registries with certs.d settings of their own.
     per_host: HashMap<String, Pool>,
+    /// Those of them that have a client certificate.
+    with_client_cert: std::collections::HashSet<String>,
     policy: SchemePolicy,
     user_agent: HeaderValue,
     pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
@@ -365,6 +367,12 @@ impl Transport {
                     .iter()
                     .map(|(host, t)| Ok((host.clone(), pool(tls::host_config(&config.extra_roots, t)?))))
                     .collect::<Result<_, Error>>()?,
+                with_client_cert: config
+                    .host_tls
+                    .iter()
+                    .filter(|(_, t)| t.client.is_some())
+                    .map(|(h, _)| h.clone())
+                    .collect(),
                 policy: config.policy.clone(),
                 user_agent,
                 pings: Mutex::new(HashMap::new()),
@@ -401,10 +409,24 @@ impl Transport {
 
     async fn ping_uncached(&self, registry: &str) -> Result<Ping, Error> {
         let policy = self.policy(registry);
-        let https_err = match self.ping_with(Scheme::Https, registry).await {
+        let mut https_err = match self.ping_with(Scheme::Https, registry).await {
             Ok(p) => return Ok(p),
             Err(e) => e,
         };
+        // A registry that requires a client certificate and gets none hangs up after the
+        // handshake (TLS 1.3): say where the certificate goes.
+        if let Error::Request { detail, .. } = &mut https_err {
+            let hung_up = ["connection closed", "CertificateRequired", "certificate required"]
+                .iter()
+                .any(|s| detail.contains(s));
+            if hung_up && policy.verifies_tls() && !self.inner.with_client_cert.contains(&registry.to_ascii_lowercase())
+            {
+                detail.push_str(&format!(
+                    " (if {registry} requires a client certificate, put NAME.cert and NAME.key in \
+                     its certs.d directory, e.g. ~/.config/containers/certs.d/{registry}/)"
+                ));
+            }
+        }
         if !policy.allows_http() {
             if let Error::Request { source, .. } = &https_err {
                 if tls::is_plain_http_answer(source.as_ref()) {

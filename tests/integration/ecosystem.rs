@@ -304,6 +304,8 @@ fn certs_d_gives_per_registry_roots_and_client_certificates() {
     // (Under TLS 1.3 the server refuses after the handshake: the client sees it hang up.)
     let out = irel_env(&["digest", &image], &[home_env]);
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("client certificate") && err.contains("certs.d"), "{err}");
 
     // With client.cert / client.key next to it: mutual TLS works, and an image pushed over
     // it is there byte for byte.
