@@ -190,6 +190,25 @@ async fn a_download_cut_from_a_server_without_ranges_restarts_and_skips() {
     assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
 }
 
+/// Copies `f/app:1` from `src` into `dst` through `proxy` (in front of `dst`) and checks the
+/// result has `digest` there.
+async fn copy_into_proxy(
+    src: &Registry,
+    proxy: &Proxy,
+    dst: &Registry,
+    digest: &str,
+    options: &CopyOptions,
+) -> irel::CopyReport {
+    let client = Client::builder().build().unwrap();
+    let from = reference(&format!("{}/f/app:1", src.addr));
+    let report = client
+        .copy(&from, &reference(&format!("{}/f/app:1", proxy.addr)), options)
+        .await
+        .unwrap();
+    assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
+    report
+}
+
 #[tokio::test]
 async fn an_upload_cut_midway_restarts_its_session() {
     let (src, digest) = source(4 * MIB, 1).await;
@@ -198,18 +217,8 @@ async fn an_upload_cut_midway_restarts_its_session() {
         &dst.addr,
         fault("PUT /v2/f/app/blobs/uploads/", 1, Action::CutRequestAfter(1 << 20)),
     );
-    let client = Client::builder().build().unwrap();
-    let to = reference(&format!("{}/f/app:1", proxy.addr));
-    let report = client
-        .copy(
-            &reference(&format!("{}/f/app:1", src.addr)),
-            &to,
-            &CopyOptions::default(),
-        )
-        .await
-        .unwrap();
+    let report = copy_into_proxy(&src, &proxy, &dst, &digest, &CopyOptions::default()).await;
     assert_eq!(report.blobs_copied, 2);
-    assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
     assert_eq!(
         proxy.seen_matching("POST /v2/f/app/blobs/uploads/").len(),
         3,
@@ -223,17 +232,7 @@ async fn a_forgotten_upload_session_restarts_from_post() {
     let dst = Registry::start();
     let forgotten = Action::Status(404, None, Some("BLOB_UPLOAD_UNKNOWN"));
     let proxy = Proxy::start(&dst.addr, fault("PUT /v2/f/app/blobs/uploads/", 1, forgotten));
-    let client = Client::builder().build().unwrap();
-    let to = reference(&format!("{}/f/app:1", proxy.addr));
-    client
-        .copy(
-            &reference(&format!("{}/f/app:1", src.addr)),
-            &to,
-            &CopyOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
+    copy_into_proxy(&src, &proxy, &dst, &digest, &CopyOptions::default()).await;
 }
 
 #[tokio::test]
@@ -247,17 +246,7 @@ async fn a_refused_single_put_falls_back_to_patch_then_put() {
         ..Default::default()
     };
     let proxy = Proxy::start(&dst.addr, behaviour);
-    let client = Client::builder().build().unwrap();
-    let to = reference(&format!("{}/f/app:1", proxy.addr));
-    client
-        .copy(
-            &reference(&format!("{}/f/app:1", src.addr)),
-            &to,
-            &CopyOptions::default().concurrency(1),
-        )
-        .await
-        .unwrap();
-    assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
+    copy_into_proxy(&src, &proxy, &dst, &digest, &CopyOptions::default().concurrency(1)).await;
     let seen: Vec<String> = proxy.seen_matching("/v2/").into_iter().map(|(l, _)| l).collect();
     assert_eq!(
         proxy.seen_matching("PATCH /v2/f/app/blobs/uploads/").len(),
@@ -277,17 +266,7 @@ async fn absolute_upload_locations_on_another_origin_are_followed() {
         ..Default::default()
     };
     let proxy = Proxy::start(&dst.addr, behaviour);
-    let client = Client::builder().build().unwrap();
-    let to = reference(&format!("{}/f/app:1", proxy.addr));
-    client
-        .copy(
-            &reference(&format!("{}/f/app:1", src.addr)),
-            &to,
-            &CopyOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(skopeo_digest(&format!("{}/f/app:1", dst.addr), &[]), digest);
+    copy_into_proxy(&src, &proxy, &dst, &digest, &CopyOptions::default()).await;
     assert!(
         proxy.seen_matching("PUT /v2/f/app/blobs/uploads/").is_empty(),
         "uploads went to the Location"
