@@ -416,9 +416,18 @@ impl Transport {
         // A registry that requires a client certificate and gets none hangs up after the
         // handshake (TLS 1.3): say where the certificate goes.
         if let Error::Request { detail, .. } = &mut https_err {
-            let hung_up = ["connection closed", "CertificateRequired", "certificate required"]
-                .iter()
-                .any(|s| detail.contains(s));
+            // The connection was made (the failure is in sending the request: TLS 1.3 lets the
+            // client finish its handshake before the server checks it), or the server sent a
+            // certificate alert (TLS 1.2); how the hang-up reads varies with timing.
+            let hung_up = [
+                "(SendRequest)",
+                "(Canceled)",
+                "connection closed",
+                "CertificateRequired",
+                "BadCertificate",
+            ]
+            .iter()
+            .any(|s| detail.contains(s));
             if hung_up && policy.verifies_tls() && !self.inner.with_client_cert.contains(&registry.to_ascii_lowercase())
             {
                 detail.push_str(&format!(
