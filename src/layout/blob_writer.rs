@@ -50,6 +50,9 @@ pub(crate) async fn write_verified(
         })
     };
     let file = std::fs::File::create(tmp).map_err(WriteError::Io)?;
+    // Removes the temporary file however this ends: an error, or the copy dropping this
+    // future half-way (another blob of the image failed and the engine aborted the rest).
+    let mut temporary = RemoveOnDrop(Some(tmp));
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(BATCHES_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking({
         let hasher = desc.digest.kind().hasher();
@@ -97,10 +100,21 @@ pub(crate) async fn write_verified(
         // its digest check when read, it is never used.
         Ok(_) => std::fs::rename(tmp, dest).map_err(WriteError::Io),
     });
-    if result.is_err() {
-        let _ = std::fs::remove_file(tmp);
+    if result.is_ok() {
+        temporary.0 = None; // Renamed into place.
     }
     result
+}
+
+/// Deletes a file when dropped, unless disarmed.
+struct RemoveOnDrop<'a>(Option<&'a Path>);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// The blocking half: hashes and writes every frame, returns the content's digest.
