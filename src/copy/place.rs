@@ -194,15 +194,19 @@ impl ContentDestination for RegistryRepository {
     /// 201 when the blob is here and otherwise opens the upload session the blob then needs
     /// (a registry that cannot mount opens the session too, as the distribution spec asks).
     async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
-        let cross_repository = from
-            .filter(|f| f.api_host() == self.repository.api_host() && f.repository() != self.repository.repository());
-        let mount_from = cross_repository.unwrap_or(&self.repository);
+        // `mount` decides whether `from` is another repository of this registry.
+        if let Some(from) = from {
+            match self.mount(from, digest).await? {
+                Some(MountOutcome::Mounted) => return Ok(BlobProbe::Mounted),
+                Some(MountOutcome::Upload(location)) => return Ok(BlobProbe::Absent(Some(location))),
+                None => {}
+            }
+        }
         let outcome = self
             .client
-            .mount_blob(&self.repository, digest, mount_from.repository())
+            .mount_blob(&self.repository, digest, self.repository.repository())
             .await?;
         Ok(match outcome {
-            MountOutcome::Mounted if cross_repository.is_some() => BlobProbe::Mounted,
             MountOutcome::Mounted => BlobProbe::Present,
             MountOutcome::Upload(location) => BlobProbe::Absent(Some(location)),
         })
