@@ -43,6 +43,21 @@ fn htpasswd_registry_with_docker_config_credentials() {
     assert_eq!(skopeo_digest(&dst, &["--creds", "alice:s3cret-pw"]), fx.digest);
 }
 
+/// A client with bob's password for each of `registries` (as the CLI has one client for all).
+fn bob(registries: &[&str]) -> Client {
+    let mut creds = StaticCredentials::default();
+    for registry in registries {
+        creds.insert(
+            registry,
+            Credential::Basic {
+                username: "bob".into(),
+                password: "t0ken-pw".into(),
+            },
+        );
+    }
+    Client::builder().credentials(creds).build().unwrap()
+}
+
 #[tokio::test]
 async fn token_auth_mount_asks_one_token_for_both_repositories() {
     let pki = Pki::generate();
@@ -57,15 +72,7 @@ async fn token_auth_mount_asks_one_token_for_both_repositories() {
         &["--dest-creds", "bob:t0ken-pw"],
     );
 
-    let mut creds = StaticCredentials::default();
-    creds.insert(
-        &a.addr,
-        Credential::Basic {
-            username: "bob".into(),
-            password: "t0ken-pw".into(),
-        },
-    );
-    let client = Client::builder().credentials(creds).build().unwrap();
+    let client = bob(&[&a.addr]);
     let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
     let dst: Reference = format!("{}/mirror/app:t", a.addr).parse().unwrap();
     let before = tokens.requests.lock().unwrap().len();
@@ -173,18 +180,6 @@ fn anonymous_tokens_pull_public_images_and_pushing_needs_credentials() {
     );
 }
 
-fn bob(registry: &str) -> Client {
-    let mut creds = StaticCredentials::default();
-    creds.insert(
-        registry,
-        Credential::Basic {
-            username: "bob".into(),
-            password: "t0ken-pw".into(),
-        },
-    );
-    Client::builder().credentials(creds).build().unwrap()
-}
-
 #[tokio::test]
 async fn a_token_that_expires_during_a_copy_is_renewed() {
     use std::sync::atomic::Ordering;
@@ -206,17 +201,7 @@ async fn a_token_that_expires_during_a_copy_is_renewed() {
     // cached at the start of a long copy is by its end), though it claims to last: the 401 it
     // earns makes irel drop it and ask again, once.
     tokens.faults.expired.store(1, Ordering::SeqCst);
-    let mut creds = StaticCredentials::default();
-    for host in [&a.addr, &b.addr] {
-        creds.insert(
-            host,
-            Credential::Basic {
-                username: "bob".into(),
-                password: "t0ken-pw".into(),
-            },
-        );
-    }
-    let client = Client::builder().credentials(creds).build().unwrap();
+    let client = bob(&[&a.addr, &b.addr]);
     let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
     let dst: Reference = format!("{}/team/app:t", b.addr).parse().unwrap();
     let report = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
@@ -246,7 +231,7 @@ async fn insufficient_scope_is_answered_by_asking_again_with_the_scopes_named() 
     // The mount token comes back without pull on the source: the registry answers
     // insufficient_scope, naming the scopes it needs.
     tokens.faults.stingy_once.store(true, Ordering::SeqCst);
-    let client = bob(&a.addr);
+    let client = bob(&[&a.addr]);
     let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
     let dst: Reference = format!("{}/mirror/app:t", a.addr).parse().unwrap();
     let report = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
