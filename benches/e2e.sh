@@ -3,9 +3,11 @@
 # its copy in benches/) and skopeo, side by side in one run, each into a freshly started empty
 # destination registry, rounds interleaved, medians reported, ratios printed.
 #
-# usage: benches/e2e.sh [--rounds N] [--size-mib M] [--smoke]
+# usage: benches/e2e.sh [--rounds N] [--size-mib M] [--sync-only] [--smoke]
 #   --size-mib M   total image size, in 4 equal layers (default 1024)
+#   --sync-only    just the 100-tag sync against skopeo sync
 #   --smoke        a tiny image and one round: checks the script works (CI)
+# For the sync it also prints the CPU the two registries used, and the floor that sets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3 size=1024 smoke=0 tags=100 sync_only=0 singles="64 2048"
@@ -39,16 +41,24 @@ registry() { # NAME -> 127.0.0.1:PORT (fresh storage)
   echo $! >"$dir/pid"
   for _ in $(seq 200); do
     a=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$dir/log" | head -1 | sed 's/listening on //') || true
-    [ -n "${a:-}" ] && { echo "$a"; return; }
+    [ -n "${a:-}" ] && { echo "$a $(cat "$dir/pid")" >>"$work/registries"; echo "$a"; return; }
     sleep 0.05
   done
   echo "registry did not start" >&2; exit 1
+}
+# CPU seconds (user + sys) the registry at ADDR has used so far.
+registry_cpu() {
+  local pid; pid=$(awk -v a="$1" '$1 == a {print $2}' "$work/registries")
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$pid/stat"
 }
 stop_registry() { pkill -f "$work/reg-.*$1" 2>/dev/null || true; }
 
 # run LABEL CMD... : appends "wall cpu rss_kib" to $work/LABEL
 run() {
   local label=$1; shift
+  # Flush the writeback an earlier row left (a 1 GiB copy leaves seconds of dirty pages), so
+  # the registries' fsyncs in this run wait only on this run's data.
+  sync
   local t0 t1; t0=$(date +%s.%N)
   /usr/bin/time -f "%U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   t1=$(date +%s.%N)
@@ -100,11 +110,24 @@ for i in $(seq "$tags"); do
   python3 "$mkimage" "$work/tag-$i" --layers 0.5,0.5 --seed $((1000 + i)) >/dev/null
   skopeo copy --preserve-digests --dest-tls-verify=false "oci:$work/tag-$i:latest" "docker://$src/many/app:t$i" >/dev/null
 done
+# sync_run LABEL CMD... : `run`, and the CPU both registries spent meanwhile into LABEL_registries.
+sync_run() {
+  local label=$1 dst=$2; shift 2
+  local s0 d0; s0=$(registry_cpu "$src"); d0=$(registry_cpu "$dst")
+  run "$label" "$@"
+  sleep 0.2 # the destination's last responses are accounted after the client exits
+  echo "$(echo "$(registry_cpu "$src") - $s0 + $(registry_cpu "$dst") - $d0" | bc)" >>"$work/${label}_registries"
+}
 for _ in $(seq "$rounds"); do
-  d=$(registry sync-irel); run sync_irel "$irel" sync "docker://$src/many/app" "docker://$d/m"
+  d=$(registry sync-irel); sync_run sync_irel "$d" "$irel" sync "docker://$src/many/app" "docker://$d/m"
   rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
-  d=$(registry sync-skopeo); run sync_skopeo skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"
+  d=$(registry sync-skopeo); sync_run sync_skopeo "$d" skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"
 done
+# The sync's floor: the CPU the two registries and the client need, spread over every core.
+sync_floor() {
+  local reg; reg=$(median sync_irel_registries 1)
+  echo "irel sync: registries $reg s cpu, irel $(median sync_irel 2) s; floor on $(nproc) cores $(echo "scale=2; ($reg + $(median sync_irel 2)) / $(nproc)" | bc) s, wall $(median sync_irel 1) s (skopeo sync: registries $(median sync_skopeo_registries 1) s)"
+}
 
 printf '\n%-44s %10s %10s %10s\n' "what (medians)" "wall s" "cpu s" "rss MiB"
 if [ "$sync_only" = 1 ]; then
@@ -112,6 +135,7 @@ if [ "$sync_only" = 1 ]; then
     printf '%-44s %10s %10s %10s\n' "$l" "$(median $l 1)" "$(median $l 2)" "$(echo "$(median $l 3) / 1024" | bc)"
   done
   echo "skopeo sync / irel sync ($tags tags) $(ratio "$(median sync_skopeo 1)" "$(median sync_irel 1)")   (target >= 3)"
+  sync_floor
   exit 0
 fi
 for l in rawcopy irel skopeo mount recopy to_layout curl_down from_layout curl_up sync_irel sync_skopeo; do
@@ -130,3 +154,4 @@ echo "repeated copy s                $(median recopy 1)   (target <= 0.3)"
 echo "registry -> layout / curl      $(ratio "$(median to_layout 1)" "$(median curl_down 1)")   (target <= 1.15)"
 echo "layout -> registry / curl      $(ratio "$(median from_layout 1)" "$(median curl_up 1)")   (target <= 1.15)"
 echo "skopeo sync / irel sync ($tags tags) $(ratio "$(median sync_skopeo 1)" "$(median sync_irel 1)")   (target >= 3)"
+sync_floor
