@@ -78,7 +78,7 @@ impl Client {
         Ok(out)
     }
 
-    async fn paginate(
+    pub(crate) async fn paginate(
         &self,
         r: &Reference,
         scopes: &[Scope],
@@ -111,13 +111,7 @@ impl Client {
                 .get(LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link)
-                .map(|link| {
-                    crate::transport::parse_url(&url)
-                        .ok()
-                        .and_then(|base| base.join(&link).ok())
-                        .map(|u| u.to_string())
-                        .unwrap_or(link)
-                });
+                .map(|link| resolve_link(&url, link));
             let body = read_body_limited(resp.into_body(), MAX_PAGE, &url).await?;
             let more = page(&body).map_err(|reason| Error::Manifest {
                 reference: url.clone(),
@@ -131,8 +125,17 @@ impl Client {
     }
 }
 
+/// `link` (perhaps relative) resolved against the URL of the page that gave it.
+pub(crate) fn resolve_link(page_url: &str, link: String) -> String {
+    crate::transport::parse_url(page_url)
+        .ok()
+        .and_then(|base| base.join(&link).ok())
+        .map(|u| u.to_string())
+        .unwrap_or(link)
+}
+
 /// The target of `<…>; rel="next"` in a `Link` header.
-fn next_link(header: &str) -> Option<String> {
+pub(crate) fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         let is_next = params

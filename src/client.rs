@@ -125,6 +125,7 @@ impl ClientBuilder {
             auth,
             retry_times: self.retry_times,
             chunked_uploads: Arc::default(),
+            fallback_locks: Arc::default(),
         })
     }
 }
@@ -137,6 +138,8 @@ pub struct Client {
     pub(crate) retry_times: u32,
     /// Registries that refused single-PUT uploads: they get PATCH + PUT.
     pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Serializes this client's updates of each referrers fallback index.
+    pub(crate) fallback_locks: crate::manifest::FallbackLocks,
 }
 
 impl Client {

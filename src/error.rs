@@ -69,6 +69,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Something irel does not do for these inputs (the message says what instead).
+    #[error("{0}")]
+    Unsupported(String),
     /// A blob transfer that failed after it started.
     #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
     BlobTransfer {

@@ -84,6 +84,9 @@ enum Command {
         /// Copy only this platform's image of an index (os/arch[/variant]).
         #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
         platform: Option<irel::manifest::Platform>,
+        /// Copy the image's referrers too (signatures, SBOMs, attestations), before its tag.
+        #[arg(long)]
+        referrers: bool,
     },
     /// Print the digest of an image's manifest.
     #[command(visible_alias = "dig")]
@@ -154,6 +157,17 @@ enum Command {
         /// For an index: the manifest of this platform's image (os/arch[/variant]).
         #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
         platform: Option<irel::manifest::Platform>,
+    },
+    /// List an image's referrers: the signatures, SBOMs and attestations that name it.
+    #[command(
+        after_help = "Examples:\n  irel referrers registry.example.com/team/app:1.2\n  irel referrers --artifact-type application/spdx+json registry.example.com/team/app@sha256:…"
+    )]
+    Referrers {
+        /// The image.
+        reference: String,
+        /// Only referrers of this artifact type.
+        #[arg(long, value_name = "MEDIA_TYPE")]
+        artifact_type: Option<String>,
     },
     /// Show an image's digest, media type, platforms and sizes.
     Inspect {
@@ -233,6 +247,9 @@ struct SyncArgs {
     /// Images copied at once.
     #[arg(long, default_value_t = 8)]
     jobs: usize,
+    /// Copy each image's referrers too (signatures, SBOMs, attestations); registry to registry.
+    #[arg(long)]
+    referrers: bool,
 }
 
 #[derive(Subcommand)]
@@ -429,6 +446,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Catalog { registry } => return query::catalog(&cli, registry),
         Command::Manifest { reference, platform } => return query::manifest(&cli, reference, platform.as_ref()),
         Command::Inspect { reference } => return query::inspect(&cli, reference),
+        Command::Referrers {
+            reference,
+            artifact_type,
+        } => return query::referrers(&cli, reference, artifact_type.as_deref()),
         Command::Login {
             registry,
             username,
@@ -485,6 +506,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             src_creds,
             dest_creds,
             platform,
+            referrers,
         } => {
             let src = parse_ref("source image", source)?;
             let dst = parse_ref("destination image", destination)?;
@@ -493,7 +515,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 (&dst, dest_creds.as_ref(), "--dest-creds"),
             ];
             let client = client_for(&cli, &named)?;
-            let options = copy_options(&cli).concurrency(*concurrency);
+            let options = copy_options(&cli).concurrency(*concurrency).referrers(*referrers);
             let rt = runtime()?;
             let src = match platform {
                 Some(p) => rt.block_on(client.resolve_platform(&src, p))?,
@@ -508,6 +530,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 let digest = report.digest.map(|d| d.to_string()).unwrap_or_default();
                 println!("copied {src} to {dst} with content digest {digest}");
+                if *referrers {
+                    println!("referrers copied: {}", report.referrers_copied);
+                }
             }
         }
     }
@@ -743,6 +768,17 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     for w in &plan.warnings {
         eprintln!("irel: warning: {w}");
     }
+    let registry = |p: &irel::sync::Place| matches!(p, irel::sync::Place::Registry(_));
+    if let Some(item) = plan
+        .items
+        .iter()
+        .find(|i| args.referrers && !(registry(&i.source) && registry(&i.destination)))
+    {
+        return Err(Failure(format!(
+            "sync --referrers: referrers are copied from a registry to a registry only ({} -> {}); drop --referrers",
+            item.from, item.to
+        )));
+    }
     if args.dry_run {
         for item in &plan.items {
             println!("{} -> {}", item.from, item.to);
@@ -750,7 +786,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         println!("sync (dry run): {} images", plan.items.len());
         return Ok(());
     }
-    let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli)));
+    let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli).referrers(args.referrers)));
     for (from, to, outcome) in &report.items {
         if cli.json {
             let line = match outcome {

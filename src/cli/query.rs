@@ -1,4 +1,4 @@
-//! Commands that read without copying: `tags`, `catalog`, `manifest`, `inspect`.
+//! Commands that read without copying: `tags`, `catalog`, `manifest`, `referrers`, `inspect`.
 
 use std::io::Write;
 
@@ -47,6 +47,31 @@ pub(super) fn manifest(cli: &Cli, reference: &str, platform: Option<&Platform>) 
     };
     let m = rt.block_on(client.get_manifest(&r))?;
     std::io::stdout().write_all(&m.bytes)?;
+    Ok(())
+}
+
+/// `irel referrers REF [--artifact-type T]`: `DIGEST ARTIFACT_TYPE` per line.
+pub(super) fn referrers(cli: &Cli, reference: &str, artifact_type: Option<&str>) -> Result<(), Failure> {
+    let r = parse_ref("image", reference)?;
+    let client = client_for(cli, &[(&r, None, "--creds")])?;
+    let rt = runtime()?;
+    let subject = match r.digest() {
+        Some(d) => d.clone(),
+        None => rt.block_on(client.digest(&r))?,
+    };
+    let found = rt.block_on(client.referrers(&r, &subject, artifact_type))?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"subject": r.with_digest(subject).to_string(), "referrers": found})
+        );
+    } else {
+        let lines: Vec<String> = found
+            .iter()
+            .map(|f| format!("{} {}", f.digest, f.artifact_type.as_deref().unwrap_or("-")))
+            .collect();
+        print_lines(&lines)?;
+    }
     Ok(())
 }
 

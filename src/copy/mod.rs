@@ -45,6 +45,11 @@ pub struct CopyOptions {
     /// The destination is known not to have the name being written (a sync listed its tags),
     /// so the copy need not ask.
     pub(crate) name_known_absent: bool,
+    /// Copy the referrers (signatures, SBOMs, attestations) of what is copied, too.
+    pub(crate) referrers: bool,
+    /// The subjects whose referrers are being copied, outermost first (a referrer copy is a
+    /// copy inside a copy).
+    pub(crate) referrer_chain: Vec<Digest>,
 }
 
 impl Default for CopyOptions {
@@ -55,6 +60,8 @@ impl Default for CopyOptions {
             shared_blobs: None,
             listener: None,
             name_known_absent: false,
+            referrers: false,
+            referrer_chain: Vec::new(),
         }
     }
 }
@@ -65,6 +72,7 @@ impl std::fmt::Debug for CopyOptions {
             .field("concurrency", &self.concurrency)
             .field("retry_times", &self.retry_times)
             .field("listener", &self.listener.is_some())
+            .field("referrers", &self.referrers)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +129,16 @@ impl CopyOptions {
         self
     }
 
+    /// Copies the referrers of the image too: the manifests that name it (or, for an index,
+    /// one of its manifests) as their `subject`, such as signatures, SBOMs and attestations,
+    /// and their referrers in turn. They are found with the referrers API or the fallback tag
+    /// (see [`Client::referrers`]), pushed by digest before the image's tag, and listed in the
+    /// destination's fallback index when it has no referrers API. Registry to registry only.
+    pub fn referrers(mut self, copy: bool) -> Self {
+        self.referrers = copy;
+        self
+    }
+
     /// Calls `listener` with every [`CopyEvent`] of the copies run with these options (for a
     /// progress display, say). It runs on the copy's tasks: keep it quick.
     ///
@@ -167,7 +185,25 @@ pub struct CopyReport {
     pub bytes_copied: u64,
     /// Manifests pushed (children and root).
     pub manifests_pushed: usize,
+    /// Referrers pushed (with [`CopyOptions::referrers`]); their blobs and manifests are
+    /// counted above too.
+    pub referrers_copied: usize,
 }
+
+impl CopyReport {
+    fn add(&mut self, other: &CopyReport) {
+        self.blobs_copied += other.blobs_copied;
+        self.blobs_mounted += other.blobs_mounted;
+        self.blobs_skipped += other.blobs_skipped;
+        self.bytes_copied += other.bytes_copied;
+        self.manifests_pushed += other.manifests_pushed;
+        self.referrers_copied += other.referrers_copied;
+    }
+}
+
+/// How long a chain of referrers of referrers is followed (a signature of an attestation of
+/// an image is 2).
+const MAX_REFERRER_DEPTH: usize = 4;
 
 /// The most child manifests one copy fetches: indexes list a handful of platforms (and their
 /// attestations); thousands mean a hostile or broken server.
@@ -229,6 +265,13 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     expected: Option<&Digest>,
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
+    if options.referrers && (src.registry_repository().is_none() || dst.registry_repository().is_none()) {
+        return Err(Error::Unsupported(format!(
+            "referrers are copied from a registry to a registry only, not from {} to {}",
+            src.describe(),
+            dst.describe()
+        )));
+    }
     let root = src.manifest(src_ref).await?;
     let _turn = match (&options.shared_blobs, dst.registry_repository()) {
         (Some(shared), Some(repo)) => Some(shared.turn(repo, &root.digest).await),
@@ -253,8 +296,11 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         ..CopyReport::default()
     };
 
-    // Already there under that name: nothing to do.
+    // Already there under that name: nothing to do (but referrers may have come since).
     if !options.name_known_absent && dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
+        if options.referrers {
+            copy_referrers(src, dst, &root, options, &mut report).await?;
+        }
         return Ok(report);
     }
     // The content is there by digest (a manifest is accepted only once what it refers to is
@@ -276,6 +322,14 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
             });
         }
     }
+    if options.referrers {
+        // The image first by digest, so no registry refuses its referrers for a missing
+        // subject; its tag only once they are all there.
+        if dst_ref != root.digest.as_str() {
+            dst.put_manifest(root.digest.as_str(), &root).await?;
+        }
+        copy_referrers(src, dst, &root, options, &mut report).await?;
+    }
     let confirmed = dst.put_manifest(dst_ref, &root).await?;
     report.manifests_pushed += 1;
     options.emit(|| CopyEvent::ManifestPushed {
@@ -294,6 +348,49 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         });
     }
     Ok(report)
+}
+
+/// Copies the referrers of `root` (and of the manifests an index lists) from `src` to `dst`,
+/// each by digest through [`copy_content`], which copies their referrers in turn.
+async fn copy_referrers<S: ContentSource, D: ContentDestination>(
+    src: &S,
+    dst: &D,
+    root: &Manifest,
+    options: &CopyOptions,
+    report: &mut CopyReport,
+) -> Result<(), Error> {
+    let mut subjects = vec![root.digest.clone()];
+    if let Contents::Index { manifests } = &root.contents {
+        subjects.extend(manifests.iter().map(|d| d.digest.clone()));
+    }
+    let mut nested = options.clone();
+    nested.name_known_absent = false;
+    nested.referrer_chain.push(root.digest.clone());
+    let mut seen = HashSet::new();
+    for subject in subjects {
+        for referrer in src.referrers(&subject).await? {
+            // A listing naming the image itself (or one of the images this copy is inside)
+            // would have the copy wait on itself.
+            if nested.referrer_chain.contains(&referrer.digest) || !seen.insert(referrer.digest.clone()) {
+                continue;
+            }
+            if nested.referrer_chain.len() > MAX_REFERRER_DEPTH {
+                return Err(Error::Manifest {
+                    reference: src.describe(),
+                    reason: format!(
+                        "referrers of referrers nested more than {MAX_REFERRER_DEPTH} deep; refusing to follow them"
+                    ),
+                });
+            }
+            let digest = referrer.digest.as_str();
+            let copied = Box::pin(copy_content(src, digest, dst, digest, Some(&referrer.digest), &nested)).await?;
+            if copied.manifests_pushed > 0 {
+                report.referrers_copied += 1;
+            }
+            report.add(&copied);
+        }
+    }
+    Ok(())
 }
 
 /// Walks `manifest`: child manifests go to `children` (deepest first), blobs to `blobs`.

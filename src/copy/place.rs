@@ -11,7 +11,7 @@ use std::future::Future;
 use crate::blob::MountOutcome;
 use crate::client::Client;
 use crate::error::Error;
-use crate::manifest::{Descriptor, Manifest};
+use crate::manifest::{Descriptor, Manifest, Referrer};
 use crate::reference::{Digest, Reference};
 use crate::transport::Body;
 
@@ -32,6 +32,12 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
     /// registry can mount from it).
     fn registry_repository(&self) -> Option<&Reference> {
         None
+    }
+
+    /// The manifests here that name `subject` as theirs (see [`Client::referrers`]).
+    fn referrers(&self, subject: &Digest) -> impl Future<Output = Result<Vec<Referrer>, Error>> + Send {
+        let what = format!("{} cannot list the referrers of {subject}", self.describe());
+        async move { Err(Error::Unsupported(what)) }
     }
 }
 
@@ -162,6 +168,10 @@ impl ContentSource for RegistryRepository {
 
     fn registry_repository(&self) -> Option<&Reference> {
         Some(&self.repository)
+    }
+
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
+        self.client.referrers(&self.repository, subject, None).await
     }
 }
 

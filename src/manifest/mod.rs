@@ -14,6 +14,10 @@ use crate::error::Error;
 use crate::reference::{Digest, Reference};
 use crate::transport::read_body_limited;
 
+mod referrers;
+pub(crate) use referrers::FallbackLocks;
+pub use referrers::{fallback_tag, Referrer};
+
 /// OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index.
@@ -366,15 +370,25 @@ impl Client {
                 "PUT manifest",
             )
             .await?;
-        match header_str(resp.headers(), "docker-content-digest") {
-            Some(got) if got == manifest.digest.as_str() => Ok(true),
-            Some(got) if manifest.digest.algorithm() == "sha256" => Err(Error::DigestMismatch {
-                what: format!("manifest pushed to {url}"),
-                expected: manifest.digest.clone(),
-                actual: got.to_string(),
-            }),
-            _ => Ok(false),
+        let confirmed = match header_str(resp.headers(), "docker-content-digest") {
+            Some(got) if got == manifest.digest.as_str() => true,
+            Some(got) if manifest.digest.algorithm() == "sha256" => {
+                return Err(Error::DigestMismatch {
+                    what: format!("manifest pushed to {url}"),
+                    expected: manifest.digest.clone(),
+                    actual: got.to_string(),
+                })
+            }
+            _ => false,
+        };
+        // A registry that indexes referrers itself says so with OCI-Subject; for the others
+        // the pusher keeps the fallback tag's index.
+        if resp.headers().get("oci-subject").is_none() {
+            if let Some(subject) = manifest.subject() {
+                self.add_to_fallback_index(repo, &subject, manifest).await?;
+            }
         }
+        Ok(confirmed)
     }
 }
 

@@ -14,5 +14,6 @@ mod faults;
 mod fuzz_seeds;
 mod hostile;
 mod proxy;
+mod referrers;
 mod scheme;
 mod sync;

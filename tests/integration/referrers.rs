@@ -1,0 +1,227 @@
+//! Referrers (signatures, SBOMs, attestations) on distribution 2.8, which has no referrers
+//! API: irel keeps the fallback tag's index when it pushes one, lists them from it, and copies
+//! them with the image when asked.
+
+use bytes::Bytes;
+use irel::manifest::{fallback_tag, Manifest, OCI_MANIFEST};
+use irel::{Client, CopyOptions, Digest, Reference};
+
+use crate::support::{irel, make_layout, ok_stdout, skopeo, skopeo_digest, skopeo_push, Registry};
+
+const SBOM: &str = "application/vnd.example.sbom.v1+json";
+const SIGNATURE: &str = "application/vnd.example.signature.v1+json";
+
+fn reference(s: &str) -> Reference {
+    s.parse().unwrap()
+}
+
+/// Pushes an artifact of `artifact_type` whose subject is `subject` into `repo`'s repository,
+/// as a signing or SBOM tool would: the empty config, one layer, the manifest by digest.
+async fn push_artifact(
+    client: &Client,
+    repo: &Reference,
+    subject: &Manifest,
+    artifact_type: &str,
+    payload: &str,
+) -> Digest {
+    let empty = client.push_blob_bytes(repo, Bytes::from_static(b"{}")).await.unwrap();
+    let layer = client
+        .push_blob_bytes(repo, Bytes::from(payload.to_string()))
+        .await
+        .unwrap();
+    let json = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": layer.to_string(), "size": payload.len()}],
+        "subject": {"mediaType": subject.media_type, "digest": subject.digest.to_string(), "size": subject.bytes.len()},
+        "annotations": {"org.example.note": payload},
+    });
+    let manifest = Manifest::parse(
+        Bytes::from(serde_json::to_vec(&json).unwrap()),
+        Some(OCI_MANIFEST),
+        "artifact",
+    )
+    .unwrap();
+    client
+        .put_manifest(repo, manifest.digest.as_str(), &manifest)
+        .await
+        .unwrap();
+    manifest.digest
+}
+
+/// The digests the fallback index of `subject` lists at `repo`, read by skopeo.
+fn fallback_listing(repo: &str, subject: &str) -> Vec<String> {
+    let tag = fallback_tag(&subject.parse().unwrap());
+    let out = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{repo}:{tag}"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut digests: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect();
+    digests.sort();
+    digests
+}
+
+#[tokio::test]
+async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
+    let a = Registry::start();
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "1", &[4096], &["amd64"], 70);
+    let image = format!("{}/team/app:1", a.addr);
+    skopeo_push(&layout, "1", &image, &[]);
+    let client = Client::builder().build().unwrap();
+    let repo = reference(&image);
+    let subject = client.get_manifest(&repo).await.unwrap();
+
+    // Pushed at once: the index must end with both (one client serializes its updates).
+    let (sbom, sig) = tokio::join!(
+        push_artifact(&client, &repo, &subject, SBOM, "sbom"),
+        push_artifact(&client, &repo, &subject, SIGNATURE, "sig"),
+    );
+    let mut expected = vec![sbom.to_string(), sig.to_string()];
+    expected.sort();
+    assert_eq!(fallback_listing(&format!("{}/team/app", a.addr), &fx.digest), expected);
+
+    // Pushing one again changes nothing.
+    push_artifact(&client, &repo, &subject, SBOM, "sbom").await;
+    assert_eq!(fallback_listing(&format!("{}/team/app", a.addr), &fx.digest), expected);
+
+    let all = client.referrers(&repo, &subject.digest, None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let sboms = client.referrers(&repo, &subject.digest, Some(SBOM)).await.unwrap();
+    assert_eq!(sboms.len(), 1);
+    assert_eq!(sboms[0].digest, sbom);
+    assert_eq!(sboms[0].annotations["org.example.note"], "sbom");
+
+    // The CLI: by tag (resolved to the digest) and filtered.
+    let out = ok_stdout(&irel(&["referrers", &image]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.contains(&format!("{sig} {SIGNATURE}")), "{out}");
+    let out = ok_stdout(&irel(&["referrers", "--artifact-type", SIGNATURE, "--json", &image]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["referrers"].as_array().unwrap().len(), 1);
+    assert_eq!(v["referrers"][0]["digest"], sig.to_string());
+
+    // An image nobody refers to has none (no fallback tag: not an error).
+    let other = make_layout(&a.scratch().join("other"), "2", &[100], &["amd64"], 71);
+    skopeo_push(
+        &a.scratch().join("other"),
+        "2",
+        &format!("{}/team/other:2", a.addr),
+        &[],
+    );
+    let none = client
+        .referrers(
+            &reference(&format!("{}/team/other", a.addr)),
+            &other.digest.parse().unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // irel asked the referrers API first and fell back on the registry's 404.
+    assert!(a.log_text().contains("/referrers/"), "the referrers API was not tried");
+}
+
+#[tokio::test]
+async fn copy_with_referrers_brings_signatures_and_their_signatures() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "multi", &[2048], &["amd64", "arm64"], 72);
+    let image = format!("{}/lib/app:v1", a.addr);
+    skopeo_push(&layout, "multi", &image, &[]);
+    let client = Client::builder().build().unwrap();
+    let repo = reference(&image);
+    let index = client.get_manifest(&repo).await.unwrap();
+    // A signature of the index, an SBOM of one platform's image, and a signature of that SBOM.
+    let sig = push_artifact(&client, &repo, &index, SIGNATURE, "index signature").await;
+    let child = match &index.contents {
+        irel::manifest::Contents::Index { manifests } => manifests[0].digest.clone(),
+        _ => unreachable!(),
+    };
+    let child = client.get_manifest(&repo.with_digest(child)).await.unwrap();
+    let sbom = push_artifact(&client, &repo, &child, SBOM, "amd64 sbom").await;
+    let sbom_manifest = client.get_manifest(&repo.with_digest(sbom.clone())).await.unwrap();
+    let sbom_sig = push_artifact(&client, &repo, &sbom_manifest, SIGNATURE, "sbom signature").await;
+
+    // Without --referrers nothing but the image.
+    let plain = format!("{}/plain/app:v1", b.addr);
+    ok_stdout(&irel(&["copy", &image, &plain]));
+    let missing = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/plain/app:{}", b.addr, fallback_tag(&index.digest)),
+    ]);
+    assert!(!missing.status.success(), "referrers came without --referrers");
+
+    let dst = format!("{}/mirror/app:v1", b.addr);
+    let out = ok_stdout(&irel(&["copy", "--referrers", &image, &dst]));
+    assert!(out.ends_with("referrers copied: 3"), "{out}");
+    assert_eq!(skopeo_digest(&dst, &[]), fx.digest);
+    let mirror = format!("{}/mirror/app", b.addr);
+    for (subject, referrer) in [(&index.digest, &sig), (&child.digest, &sbom), (&sbom, &sbom_sig)] {
+        // Byte for byte: the same digest at the destination, listed in its fallback index.
+        assert_eq!(
+            skopeo_digest(&format!("{mirror}@{referrer}"), &[]),
+            referrer.to_string()
+        );
+        assert_eq!(fallback_listing(&mirror, subject.as_str()), vec![referrer.to_string()]);
+    }
+
+    // A signature added later arrives with a repeated copy, the image untouched.
+    let late = push_artifact(&client, &repo, &index, SIGNATURE, "a later signature").await;
+    let report = client
+        .copy(&repo, &reference(&dst), &CopyOptions::default().referrers(true))
+        .await
+        .unwrap();
+    assert_eq!(report.referrers_copied, 1, "{report:?}");
+    assert_eq!(report.manifests_pushed, 1, "{report:?}");
+    let mut expected = vec![sig.to_string(), late.to_string()];
+    expected.sort();
+    assert_eq!(fallback_listing(&mirror, index.digest.as_str()), expected);
+
+    // sync --referrers does the same for every image it mirrors.
+    ok_stdout(&irel(&[
+        "sync",
+        "--no-scope",
+        "--referrers",
+        &format!("docker://{image}"),
+        &format!("docker://{}/synced", b.addr),
+    ]));
+    let synced = format!("{}/synced/lib/app", b.addr);
+    assert_eq!(skopeo_digest(&format!("{synced}:v1"), &[]), fx.digest);
+    assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
+    assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);
+}
+
+#[test]
+fn referrers_to_or_from_a_layout_are_refused_before_anything_is_written() {
+    let a = Registry::start();
+    let src_dir = a.scratch().join("src-oci");
+    make_layout(&src_dir, "1", &[100], &["amd64"], 73);
+    let out = irel(&[
+        "sync",
+        "--referrers",
+        &format!("oci:{}", src_dir.display()),
+        &format!("docker://{}/from-layout", a.addr),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("registry to a registry only") && err.contains("drop --referrers"),
+        "{err}"
+    );
+    let tags = irel(&["catalog", &a.addr]);
+    assert_eq!(ok_stdout(&tags), "", "something was written");
+}
