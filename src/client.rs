@@ -40,6 +40,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     credentials: CredentialChain,
     retry_times: u32,
+    on_warning: Option<crate::warnings::WarningListener>,
 }
 
 impl Default for ClientBuilder {
@@ -48,6 +49,7 @@ impl Default for ClientBuilder {
             transport: TransportConfig::default(),
             credentials: CredentialChain::default(),
             retry_times: retry::DEFAULT_RETRIES,
+            on_warning: None,
         }
     }
 }
@@ -110,6 +112,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `listener` with the registry host and text of each warning registries send
+    /// (`Warning: 299 - "…"` headers: deprecations, quotas), once per distinct text, cleaned of
+    /// control characters. Without a listener they are logged with `tracing` at warn level.
+    ///
+    /// ```
+    /// let client = irel::Client::builder()
+    ///     .on_warning(|host, text| eprintln!("warning from {host}: {text}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = client;
+    /// ```
+    pub fn on_warning(mut self, listener: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {
+        self.on_warning = Some(Arc::new(listener));
+        self
+    }
+
     /// Replaces the transport settings wholesale.
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
         self.transport = config;
@@ -126,6 +144,7 @@ impl ClientBuilder {
             retry_times: self.retry_times,
             chunked_uploads: Arc::default(),
             fallback_locks: Arc::default(),
+            warnings: crate::warnings::Warnings::new(self.on_warning),
         })
     }
 }
@@ -140,6 +159,8 @@ pub struct Client {
     pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Serializes this client's updates of each referrers fallback index.
     pub(crate) fallback_locks: crate::manifest::FallbackLocks,
+    /// Registry warnings passed on so far.
+    warnings: crate::warnings::Warnings,
 }
 
 impl Client {
@@ -290,6 +311,22 @@ impl Client {
         }
     }
 
+    fn note_warnings<B>(&self, url: &str, resp: &Response<B>) {
+        if resp.headers().contains_key(http::header::WARNING) {
+            let host = transport::parse_url(url)
+                .ok()
+                .and_then(|u| {
+                    let host = u.host_str()?.to_string();
+                    Some(match u.port() {
+                        Some(p) => format!("{host}:{p}"),
+                        None => host,
+                    })
+                })
+                .unwrap_or_default();
+            self.warnings.note(&host, resp.headers());
+        }
+    }
+
     async fn send_with(
         &self,
         method: &Method,
@@ -304,7 +341,9 @@ impl Client {
         }
         let (body, len) = match body {
             RequestBody::Empty if method == Method::GET || method == Method::HEAD => {
-                return Ok(self.transport.send_bodyless(method.clone(), url, &headers).await?);
+                let resp = self.transport.send_bodyless(method.clone(), url, &headers).await?;
+                self.note_warnings(url, &resp);
+                return Ok(resp);
             }
             RequestBody::Empty => (transport::empty_body(), 0),
             RequestBody::Bytes(b) => {
@@ -320,7 +359,9 @@ impl Client {
             .body(body)
             .expect("request parts are valid");
         *req.headers_mut() = headers;
-        Ok(self.transport.send(req).await?)
+        let resp = self.transport.send(req).await?;
+        self.note_warnings(url, &resp);
+        Ok(resp)
     }
 
     fn unauthorized(&self, r: &Reference, method: &str, url: &str) -> Error {

@@ -37,6 +37,7 @@ pub mod relocate;
 #[cfg(feature = "sync")]
 pub mod sync;
 pub mod transport;
+mod warnings;
 
 pub use blob::MountOutcome;
 pub use client::{Client, ClientBuilder};

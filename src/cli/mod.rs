@@ -340,7 +340,8 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
         .skip_tls_verify(cli.skip_tls_verify)
         .retry_times(cli.retry_times)
         .system_certs_d()?
-        .containers_registries_conf();
+        .containers_registries_conf()
+        .on_warning(|host, text| eprintln!("irel: warning: registry {host}: {text}"));
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
     }

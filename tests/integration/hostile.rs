@@ -271,3 +271,45 @@ fn a_blob_with_the_wrong_bytes_never_lands_in_a_layout() {
     let index = std::fs::read_to_string(layout.join("index.json")).unwrap_or_default();
     assert!(!index.contains("sha256:"), "no entry: {index}");
 }
+
+#[test]
+fn registry_warnings_are_shown_once_each() {
+    let (src, digest, dst) = setup();
+    let proxy = Proxy::start(
+        &src.addr,
+        Behaviour {
+            warnings: vec![
+                r#"299 - "this repository is deprecated; use h/app2""#.into(),
+                r#"299 - "a \"quoted\" word""#.into(),
+                r#"199 - "not for users""#.into(),
+            ],
+            ..Default::default()
+        },
+    );
+    let out = irel(&[
+        "copy",
+        &format!("{}/h/app:t", proxy.addr),
+        &format!("{}/h/app:t", dst.addr),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&digest), "{stdout}");
+    // Every response from the proxy carried them; each is shown once, with its registry.
+    assert_eq!(
+        stderr
+            .matches(&format!(
+                "irel: warning: registry {}: this repository is deprecated; use h/app2",
+                proxy.addr
+            ))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(r#"registry {}: a "quoted" word"#.replace("{}", &proxy.addr).as_str()),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not for users"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+}

@@ -31,6 +31,8 @@ pub struct Behaviour {
     pub strip_range: bool,
     /// Make upload `Location`s absolute URLs on this origin (`http://localhost:PORT`).
     pub absolute_upload_origin: Option<String>,
+    /// Add these `Warning` header values to every response forwarded.
+    pub warnings: Vec<String>,
 }
 
 /// A fault for the requests whose `METHOD path` contains `matching`.
@@ -290,6 +292,9 @@ impl State {
                             parts.headers.insert("location", abs);
                         }
                     }
+                }
+                for w in &self.behaviour.warnings {
+                    parts.headers.append("warning", HeaderValue::from_str(w).unwrap());
                 }
                 let body = match cut_response {
                     Some(n) => cut_after(body, n),

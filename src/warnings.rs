@@ -1,0 +1,123 @@
+//! Registry warnings: `Warning: 299 - "text"` response headers (distribution spec), which
+//! registries use for deprecations and quota notices. Each distinct text is passed on once per
+//! client, cleaned of control characters (a registry's words must not drive the terminal).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use http::HeaderMap;
+
+/// Texts longer than this are cut.
+const MAX_TEXT: usize = 1024;
+/// After this many distinct warnings a client passes on no more (a registry that varies its
+/// text on every response would otherwise flood the output).
+const MAX_DISTINCT: usize = 64;
+
+/// Called with the registry host and the warning's text.
+pub type WarningListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// The warnings one client has passed on, and where they go.
+#[derive(Clone, Default)]
+pub(crate) struct Warnings {
+    seen: Arc<Mutex<HashSet<(String, String)>>>,
+    listener: Option<WarningListener>,
+}
+
+impl Warnings {
+    pub(crate) fn new(listener: Option<WarningListener>) -> Self {
+        Warnings {
+            seen: Arc::default(),
+            listener,
+        }
+    }
+
+    /// Passes on the 299 warnings of a response from `host` not passed on before.
+    pub(crate) fn note(&self, host: &str, headers: &HeaderMap) {
+        for value in headers.get_all(http::header::WARNING) {
+            let Some(text) = value.to_str().ok().and_then(parse_299) else {
+                continue;
+            };
+            {
+                let mut seen = self.seen.lock().expect("warnings poisoned");
+                if seen.len() >= MAX_DISTINCT || !seen.insert((host.to_string(), text.clone())) {
+                    continue;
+                }
+            }
+            match &self.listener {
+                Some(listener) => listener(host, &text),
+                None => tracing::warn!("registry {host}: {text}"),
+            }
+        }
+    }
+}
+
+/// The text of a `299 <agent> "<text>" [date]` warning value; other codes are not for users.
+pub(crate) fn parse_299(value: &str) -> Option<String> {
+    let rest = value.trim().strip_prefix("299")?;
+    let rest = rest.strip_prefix(' ')?.trim_start();
+    let (_agent, rest) = rest.split_once(' ')?;
+    let quoted = rest.trim_start().strip_prefix('"')?;
+    let mut text = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => text.extend(chars.next()),
+            c => text.push(c),
+        }
+    }
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_TEXT)
+        .collect();
+    let clean = clean.trim().to_string();
+    (!clean.is_empty()).then_some(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_text_of_299_only() {
+        assert_eq!(
+            parse_299(r#"299 - "this image is deprecated""#).as_deref(),
+            Some("this image is deprecated")
+        );
+        assert_eq!(
+            parse_299(r#"299 registry.example "say \"hi\"" "Wed, 21 Oct 2015 07:28:00 GMT""#).as_deref(),
+            Some(r#"say "hi""#)
+        );
+        assert_eq!(parse_299(r#"199 - "miscellaneous""#), None);
+        assert_eq!(parse_299(r#"2990 - "x""#), None);
+        assert_eq!(parse_299("299 - unquoted"), None);
+        assert_eq!(parse_299(r#"299 - """#), None);
+    }
+
+    #[test]
+    fn control_characters_are_blanked_and_long_texts_cut() {
+        assert_eq!(
+            parse_299("299 - \"red \u{1b}[31malert\u{7}\"").as_deref(),
+            Some("red  [31malert")
+        );
+        let long = format!("299 - \"{}\"", "a".repeat(5000));
+        assert_eq!(parse_299(&long).unwrap().len(), MAX_TEXT);
+    }
+
+    #[test]
+    fn each_warning_is_passed_on_once_per_host() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let w = Warnings::new(Some(Arc::new(move |h: &str, t: &str| {
+            sink.lock().unwrap().push(format!("{h}: {t}"))
+        })));
+        let mut headers = HeaderMap::new();
+        headers.append(http::header::WARNING, r#"299 - "one""#.parse().unwrap());
+        headers.append(http::header::WARNING, r#"299 - "two""#.parse().unwrap());
+        w.note("a", &headers);
+        w.note("a", &headers);
+        w.note("b", &headers);
+        assert_eq!(*got.lock().unwrap(), ["a: one", "a: two", "b: one", "b: two"]);
+    }
+}
