@@ -325,6 +325,42 @@ impl Client {
         Ok(())
     }
 
+    /// Abandons an upload session (`DELETE` its location), so the registry frees what it
+    /// received. Best effort: a session the registry already dropped, or an answer that is not
+    /// a success, changes nothing for the caller.
+    pub async fn cancel_upload(&self, dst: &Reference, location: &str) {
+        let (Ok(base), true) = (self.base_url(dst).await, !location.is_empty()) else {
+            return;
+        };
+        let Some(url) = transport::parse_url(&base).ok().and_then(|b| b.join(location).ok()) else {
+            return;
+        };
+        let url = url.to_string();
+        let cancelled = self
+            .request(
+                dst,
+                &[Scope::push(dst.repository())],
+                Method::DELETE,
+                &url,
+                HeaderMap::new(),
+                RequestBody::Empty,
+                &[
+                    StatusCode::NO_CONTENT,
+                    StatusCode::ACCEPTED,
+                    StatusCode::OK,
+                    StatusCode::NOT_FOUND,
+                ],
+                "DELETE upload",
+            )
+            .await;
+        match cancelled {
+            Ok((resp, url)) => {
+                let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+            }
+            Err(e) => tracing::debug!("cancelling the upload session failed: {e}"),
+        }
+    }
+
     fn uses_chunked_uploads(&self, host: &str) -> bool {
         self.chunked_uploads
             .lock()

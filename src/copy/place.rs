@@ -175,6 +175,19 @@ impl ContentSource for RegistryRepository {
     }
 }
 
+/// An upload session to cancel if the transfer into it is dropped before it ends.
+struct CancelOnDrop(Option<(Client, Reference, String)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let (Some((client, repository, location)), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move { client.cancel_upload(&repository, &location).await });
+        }
+    }
+}
+
 impl ContentDestination for RegistryRepository {
     fn describe(&self) -> String {
         self.repository.to_string()
@@ -227,9 +240,19 @@ impl ContentDestination for RegistryRepository {
             Some(l) => l,
             None => self.client.start_upload(&self.repository).await?,
         };
-        self.client
+        // A session that does not complete holds a partial blob the registry would otherwise
+        // keep until it purges old uploads: it is cancelled when the transfer fails (whether
+        // it starts over with a new session or gives up) or is dropped half-way.
+        let mut guard = CancelOnDrop(Some((self.client.clone(), self.repository.clone(), location.clone())));
+        let result = self
+            .client
             .finish_upload(&self.repository, &location, &desc.digest, desc.size, body)
-            .await
+            .await;
+        let session = guard.0.take();
+        if let (Err(_), Some((client, repository, location))) = (&result, session) {
+            client.cancel_upload(&repository, &location).await;
+        }
+        result
     }
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {

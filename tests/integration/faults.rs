@@ -227,6 +227,81 @@ async fn an_upload_cut_midway_restarts_its_session() {
 }
 
 #[tokio::test]
+async fn a_failed_upload_session_is_cancelled_at_the_registry() {
+    let (src, digest) = source(2 * MIB, 1).await;
+    let dst = Registry::start();
+    let proxy = Proxy::start(
+        &dst.addr,
+        fault(
+            "PUT /v2/f/app/blobs/uploads/",
+            usize::MAX,
+            Action::CutRequestAfter(1 << 10),
+        ),
+    );
+    let client = Client::builder().build().unwrap();
+    let from: Reference = format!("{}/f/app@{digest}", src.addr).parse().unwrap();
+    let to: Reference = format!("{}/f/app:1", proxy.addr).parse().unwrap();
+    // One blob at a time, started over once: two sessions, both cut, then the copy fails.
+    let options = CopyOptions::default().retry_times(1).concurrency(1);
+    client.copy(&from, &to, &options).await.unwrap_err();
+    assert_eq!(proxy.seen_matching("PUT /v2/f/app/blobs/uploads/").len(), 2);
+    assert_eq!(
+        proxy.seen_matching("DELETE /v2/f/app/blobs/uploads/").len(),
+        2,
+        "every failed session is cancelled"
+    );
+    // The registry let go of the partial blobs (distribution 2.8 still leaves each session's
+    // small hash-state file behind, written as it closes the cancelled session).
+    let uploads = dst
+        .scratch()
+        .join("storage/docker/registry/v2/repositories/f/app/_uploads");
+    let sessions: Vec<_> = std::fs::read_dir(&uploads)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(sessions.len(), 2);
+    for session in sessions {
+        assert!(
+            !session.join("data").exists(),
+            "a partial blob is left in {}",
+            session.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upload_dropped_half_way_is_cancelled_too() {
+    let (src, digest) = source(MIB, 1).await;
+    let dst = Registry::start();
+    // The first blob PUT is held up; the second fails for good, which ends the copy while the
+    // first is still in flight.
+    let put = "PUT /v2/f/app/blobs/uploads/";
+    let proxy = Proxy::start(
+        &dst.addr,
+        Behaviour {
+            faults: vec![
+                Fault::new(put, 1, Action::Delay(std::time::Duration::from_millis(500))),
+                Fault::new(put, 1, Action::Status(400, None, Some("BLOB_UPLOAD_INVALID"))),
+            ],
+            ..Default::default()
+        },
+    );
+    let client = Client::builder().build().unwrap();
+    let from: Reference = format!("{}/f/app@{digest}", src.addr).parse().unwrap();
+    let to: Reference = format!("{}/f/app:1", proxy.addr).parse().unwrap();
+    let options = CopyOptions::default().retry_times(0).concurrency(2);
+    client.copy(&from, &to, &options).await.unwrap_err();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(proxy.seen_matching(put).len(), 2);
+    assert_eq!(
+        proxy.seen_matching("DELETE /v2/f/app/blobs/uploads/").len(),
+        2,
+        "the failed session and the dropped one are cancelled"
+    );
+}
+
+#[tokio::test]
 async fn a_forgotten_upload_session_restarts_from_post() {
     let (src, digest) = source(MIB, 1).await;
     let dst = Registry::start();
