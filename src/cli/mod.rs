@@ -113,25 +113,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  irel relocate -r registry.internal/acme --images images.txt --mapping-output mapping.json\n  irel relocate -r registry.internal/acme --archive bundle.tgz"
     )]
-    Relocate {
-        /// The repository prefix, e.g. registry.internal/acme.
-        #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
-        repository_prefix: String,
-        /// Images to relocate (from a bundle: default every image in it).
-        images: Vec<String>,
-        /// A file with one image per line (# comments allowed).
-        #[arg(long = "images", value_name = "FILE")]
-        images_file: Option<PathBuf>,
-        /// Relocate from this bundle archive (.tar.gz or .tar) instead of the registries.
-        #[arg(long, value_name = "BUNDLE", conflicts_with = "layout")]
-        archive: Option<PathBuf>,
-        /// Relocate from this OCI image layout instead of the registries.
-        #[arg(long, value_name = "DIR")]
-        layout: Option<PathBuf>,
-        /// Write the relocation mapping (original → relocated, JSON) here.
-        #[arg(long, value_name = "FILE")]
-        mapping_output: Option<PathBuf>,
-    },
+    Relocate(RelocateArgs),
     /// Mirror images: registry → registry, registry → dir:, dir: → registry, or sync tasks.
     #[command(
         after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run"
@@ -249,6 +231,30 @@ struct SyncArgs {
     jobs: usize,
     /// Copy each image's referrers too (signatures, SBOMs, attestations); registry to registry.
     #[arg(long)]
+    referrers: bool,
+}
+
+#[derive(clap::Args)]
+struct RelocateArgs {
+    /// The repository prefix, e.g. registry.internal/acme.
+    #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
+    repository_prefix: String,
+    /// Images to relocate (from a bundle: default every image in it).
+    images: Vec<String>,
+    /// A file with one image per line (# comments allowed).
+    #[arg(long = "images", value_name = "FILE")]
+    images_file: Option<PathBuf>,
+    /// Relocate from this bundle archive (.tar.gz or .tar) instead of the registries.
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "layout")]
+    archive: Option<PathBuf>,
+    /// Relocate from this OCI image layout instead of the registries.
+    #[arg(long, value_name = "DIR")]
+    layout: Option<PathBuf>,
+    /// Write the relocation mapping (original → relocated, JSON) here.
+    #[arg(long, value_name = "FILE")]
+    mapping_output: Option<PathBuf>,
+    /// From registries: copy each image's referrers too (signatures, SBOMs, attestations).
+    #[arg(long, conflicts_with_all = ["archive", "layout"])]
     referrers: bool,
 }
 
@@ -482,24 +488,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 println!("saved {r} with digest {d} to {}", output.display());
             }
         }
-        Command::Relocate {
-            repository_prefix,
-            images,
-            images_file,
-            archive,
-            layout,
-            mapping_output,
-        } => {
-            return run_relocate(
-                &cli,
-                repository_prefix,
-                images,
-                images_file,
-                archive,
-                layout,
-                mapping_output,
-            )
-        }
+        Command::Relocate(args) => return run_relocate(&cli, args),
         Command::Copy {
             source,
             destination,
@@ -593,16 +582,17 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_relocate(
-    cli: &Cli,
-    prefix: &str,
-    images: &[String],
-    images_file: &Option<PathBuf>,
-    archive: &Option<PathBuf>,
-    layout: &Option<PathBuf>,
-    mapping_output: &Option<PathBuf>,
-) -> Result<(), Failure> {
+fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     use irel::relocate::RelocationSource;
+    let RelocateArgs {
+        repository_prefix: prefix,
+        images,
+        images_file,
+        archive,
+        layout,
+        mapping_output,
+        referrers,
+    } = args;
     let mut list = image_list(images, images_file.as_deref())?;
     let opened_archive = archive.as_deref().map(irel::layout::archive::open).transpose()?;
     let opened_layout = layout.as_deref().map(irel::layout::OciLayout::open).transpose()?;
@@ -634,7 +624,8 @@ fn run_relocate(
     }
     let named: Vec<_> = named_refs.iter().map(|r| (r, None, "--creds")).collect();
     let client = client_for(cli, &named)?;
-    let report = runtime()?.block_on(client.relocate(prefix, &list, source, &copy_options(cli)));
+    let options = copy_options(cli).referrers(*referrers);
+    let report = runtime()?.block_on(client.relocate(prefix, &list, source, &options));
     for r in &report.relocated {
         if cli.json {
             println!(

@@ -203,6 +203,13 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     assert_eq!(skopeo_digest(&format!("{synced}:v1"), &[]), fx.digest);
     assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
     assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);
+
+    // So does relocate --referrers, under the mapped name.
+    let prefix = format!("{}/relocated", b.addr);
+    ok_stdout(&irel(&["relocate", "--referrers", "-r", &prefix, &image]));
+    let mapped = ok_stdout(&irel(&["map", "-r", &prefix, &image]));
+    let mapped_repo = mapped.rsplit_once(':').unwrap().0;
+    assert_eq!(fallback_listing(mapped_repo, index.digest.as_str()), expected);
 }
 
 #[test]
@@ -222,6 +229,16 @@ fn referrers_to_or_from_a_layout_are_refused_before_anything_is_written() {
         err.contains("registry to a registry only") && err.contains("drop --referrers"),
         "{err}"
     );
+    // A bundle holds no referrers to copy: the flag is a usage error there.
+    let out = irel(&[
+        "relocate",
+        "--referrers",
+        "-r",
+        &a.addr,
+        "--layout",
+        src_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let tags = irel(&["catalog", &a.addr]);
     assert_eq!(ok_stdout(&tags), "", "something was written");
 }
