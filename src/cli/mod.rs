@@ -108,6 +108,9 @@ enum Command {
         /// A file with one image per line (# comments allowed).
         #[arg(long = "images", value_name = "FILE")]
         images_file: Option<PathBuf>,
+        /// Save the images' referrers too (signatures, SBOMs, attestations).
+        #[arg(long)]
+        referrers: bool,
     },
     /// Relocate images under a repository prefix, from their registries or from a bundle.
     #[command(
@@ -253,8 +256,9 @@ struct RelocateArgs {
     /// Write the relocation mapping (original → relocated, JSON) here.
     #[arg(long, value_name = "FILE")]
     mapping_output: Option<PathBuf>,
-    /// From registries: copy each image's referrers too (signatures, SBOMs, attestations).
-    #[arg(long, conflicts_with_all = ["archive", "layout"])]
+    /// Copy each image's referrers too (signatures, SBOMs, attestations; from a bundle, those
+    /// it holds).
+    #[arg(long)]
     referrers: bool,
 }
 
@@ -266,6 +270,9 @@ enum LayoutCommand {
         layout: PathBuf,
         /// The image.
         reference: String,
+        /// Add the image's referrers too (signatures, SBOMs, attestations), unnamed.
+        #[arg(long)]
+        referrers: bool,
     },
     /// Find an image in a layout and print its digest.
     Find {
@@ -282,6 +289,9 @@ enum LayoutCommand {
         digest: String,
         /// Where to push it.
         reference: String,
+        /// Push the referrers the layout holds for it too.
+        #[arg(long)]
+        referrers: bool,
     },
 }
 
@@ -472,6 +482,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             output,
             images,
             images_file,
+            referrers,
         } => {
             let list = image_list(images, images_file.as_deref())?;
             if list.is_empty() {
@@ -483,7 +494,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .collect::<Result<Vec<_>, _>>()?;
             let named: Vec<_> = refs.iter().map(|r| (r, None, "--creds")).collect();
             let client = client_for(&cli, &named)?;
-            let digests = runtime()?.block_on(client.save(&refs, output, &copy_options(&cli)))?;
+            let options = copy_options(&cli).referrers(*referrers);
+            let digests = runtime()?.block_on(client.save(&refs, output, &options))?;
             for (r, d) in refs.iter().zip(digests) {
                 println!("saved {r} with digest {d} to {}", output.display());
             }
@@ -539,11 +551,16 @@ fn image_list(images: &[String], file: Option<&std::path::Path>) -> Result<Vec<S
 
 fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
     match cmd {
-        LayoutCommand::Add { layout, reference } => {
+        LayoutCommand::Add {
+            layout,
+            reference,
+            referrers,
+        } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
             let layout_dir = irel::layout::OciLayout::create(layout)?;
-            let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &copy_options(cli)))?;
+            let options = copy_options(cli).referrers(*referrers);
+            let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
             println!(
                 "added {r} with digest {digest} to OCI image layout at {}",
                 layout.display()
@@ -567,12 +584,14 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             layout,
             digest,
             reference,
+            referrers,
         } => {
             let d: irel::Digest = digest.parse().map_err(|e| Failure(format!("digest: {e}")))?;
             let r = parse_ref("destination image", reference)?;
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
-            runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &copy_options(cli)))?;
+            let options = copy_options(cli).referrers(*referrers);
+            runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &options))?;
             println!(
                 "wrote image with digest {d} from OCI image layout at {} to {r}",
                 layout.display()
@@ -760,14 +779,14 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     for w in &plan.warnings {
         eprintln!("irel: warning: {w}");
     }
-    let registry = |p: &irel::sync::Place| matches!(p, irel::sync::Place::Registry(_));
+    let dir = |p: &irel::sync::Place| matches!(p, irel::sync::Place::Dir(_));
     if let Some(item) = plan
         .items
         .iter()
-        .find(|i| args.referrers && !(registry(&i.source) && registry(&i.destination)))
+        .find(|i| args.referrers && (dir(&i.source) || dir(&i.destination)))
     {
         return Err(Failure(format!(
-            "sync --referrers: referrers are copied from a registry to a registry only ({} -> {}); drop --referrers",
+            "sync --referrers: a dir: tree holds no referrers ({} -> {}); drop --referrers, or use oci: layouts",
             item.from, item.to
         )));
     }

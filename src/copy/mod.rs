@@ -133,7 +133,8 @@ impl CopyOptions {
     /// one of its manifests) as their `subject`, such as signatures, SBOMs and attestations,
     /// and their referrers in turn. They are found with the referrers API or the fallback tag
     /// (see [`Client::referrers`]), pushed by digest before the image's tag, and listed in the
-    /// destination's fallback index when it has no referrers API. Registry to registry only.
+    /// destination's fallback index when it has no referrers API (in a layout: entries of its
+    /// `index.json` without a name). Between registries and OCI layouts only.
     pub fn referrers(mut self, copy: bool) -> Self {
         self.referrers = copy;
         self
@@ -265,9 +266,9 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     expected: Option<&Digest>,
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
-    if options.referrers && (src.registry_repository().is_none() || dst.registry_repository().is_none()) {
+    if options.referrers && !(src.lists_referrers() && dst.keeps_referrers()) {
         return Err(Error::Unsupported(format!(
-            "referrers are copied from a registry to a registry only, not from {} to {}",
+            "referrers are copied between registries and OCI layouts only, not from {} to {}",
             src.describe(),
             dst.describe()
         )));

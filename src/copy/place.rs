@@ -34,6 +34,11 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
         None
     }
 
+    /// Whether [`referrers`](Self::referrers) can answer here.
+    fn lists_referrers(&self) -> bool {
+        false
+    }
+
     /// The manifests here that name `subject` as theirs (see [`Client::referrers`]).
     fn referrers(&self, subject: &Digest) -> impl Future<Output = Result<Vec<Referrer>, Error>> + Send {
         let what = format!("{} cannot list the referrers of {subject}", self.describe());
@@ -111,6 +116,12 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     fn verifies_digests(&self) -> bool {
         false
     }
+
+    /// Whether referrers pushed here by digest can be found again (a registry's referrers
+    /// API or fallback tag, a layout's `index.json`).
+    fn keeps_referrers(&self) -> bool {
+        false
+    }
 }
 
 /// What [`ContentDestination::probe_blob`] found.
@@ -168,6 +179,10 @@ impl ContentSource for RegistryRepository {
 
     fn registry_repository(&self) -> Option<&Reference> {
         Some(&self.repository)
+    }
+
+    fn lists_referrers(&self) -> bool {
+        true
     }
 
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
@@ -266,6 +281,10 @@ impl ContentDestination for RegistryRepository {
     }
 
     fn verifies_digests(&self) -> bool {
+        true
+    }
+
+    fn keeps_referrers(&self) -> bool {
         true
     }
 }

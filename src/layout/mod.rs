@@ -24,7 +24,9 @@ use serde_json::{json, Value};
 use crate::blob::{FileBody, VerifyingBody};
 use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
-use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
+use crate::manifest::{
+    Descriptor, Manifest, Referrer, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,
+};
 use crate::reference::Digest;
 use crate::transport::Body;
 
@@ -241,25 +243,72 @@ impl OciLayout {
 
     /// Names `manifest` `name` in `index.json` (replacing an entry of that name).
     async fn set_name(&self, name: &str, manifest: &Manifest) -> Result<(), Error> {
-        let _guard = self.index_lock.lock().await;
-        let raw = self
-            .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
-            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
-        parse_index(&self.root, &raw)?;
-        let mut index: Value = serde_json::from_slice(&raw).map_err(|e| layout_error(&self.root, e.to_string()))?;
         let entry = json!({
             "mediaType": manifest.media_type,
             "digest": manifest.digest,
             "size": manifest.bytes.len(),
             "annotations": { REF_NAME: name },
         });
+        self.update_index(|manifests| {
+            manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(name));
+            manifests.push(entry);
+        })
+        .await
+    }
+
+    /// Lists a referrer in `index.json` without a name (unless its digest is listed already),
+    /// which is where [`ContentSource::referrers`] finds the referrers of a subject here.
+    async fn add_referrer(&self, manifest: &Manifest) -> Result<(), Error> {
+        let mut referrer = manifest.as_referrer();
+        // A name from the referrer's own annotations would make it look like a named image.
+        referrer.annotations.remove(REF_NAME);
+        let entry = serde_json::to_value(&referrer).expect("a referrer serializes");
+        let digest = manifest.digest.to_string();
+        self.update_index(|manifests| {
+            if !manifests.iter().any(|m| m["digest"].as_str() == Some(digest.as_str())) {
+                manifests.push(entry);
+            }
+        })
+        .await
+    }
+
+    /// Changes the `manifests` of `index.json` with `change`, one writer at a time, and
+    /// replaces the file atomically.
+    async fn update_index(&self, change: impl FnOnce(&mut Vec<Value>)) -> Result<(), Error> {
+        let _guard = self.index_lock.lock().await;
+        let raw = self
+            .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
+            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
+        parse_index(&self.root, &raw)?;
+        let mut index: Value = serde_json::from_slice(&raw).map_err(|e| layout_error(&self.root, e.to_string()))?;
         let manifests = index["manifests"]
             .as_array_mut()
             .ok_or_else(|| layout_error(&self.root, "index.json has no manifests array"))?;
-        manifests.retain(|m| m["annotations"][REF_NAME].as_str() != Some(name));
-        manifests.push(entry);
+        change(manifests);
         let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
         write_atomically(&self.root, INDEX_FILE, &bytes).map_err(|e| layout_error(&self.root, e.to_string()))
+    }
+
+    /// The manifests listed in `index.json` whose `subject` is `subject`.
+    fn referrers_of(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = Vec::new();
+        for entry in self.entries()? {
+            let d = &entry.descriptor;
+            // Media types irel does not read are ignored, as the layout spec asks.
+            let readable = matches!(
+                d.media_type.as_str(),
+                OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST
+            );
+            if d.digest == *subject || !readable || !seen.insert(d.digest.clone()) {
+                continue;
+            }
+            let manifest = self.read_manifest(&d.digest)?;
+            if manifest.subject().as_ref() == Some(subject) {
+                found.push(manifest.as_referrer());
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -390,6 +439,17 @@ impl ContentSource for OciLayout {
             .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
         Ok(VerifyingBody::with_hashing(file, desc.digest.clone(), desc.size, hash).boxed())
     }
+
+    fn lists_referrers(&self) -> bool {
+        true
+    }
+
+    async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
+        let (layout, subject) = (self.clone(), subject.clone());
+        tokio::task::spawn_blocking(move || layout.referrers_of(&subject))
+            .await
+            .expect("referrer lookup does not panic")
+    }
 }
 
 impl ContentDestination for OciLayout {
@@ -431,9 +491,15 @@ impl ContentDestination for OciLayout {
         }
         if reference.parse::<Digest>().is_err() {
             self.set_name(reference, manifest).await?;
+        } else if manifest.subject().is_some() {
+            self.add_referrer(manifest).await?;
         }
         // Not confirmed: the engine reads the name back, a cheap local check.
         Ok(false)
+    }
+
+    fn keeps_referrers(&self) -> bool {
+        true
     }
 }
 

@@ -133,17 +133,26 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     assert!(a.log_text().contains("/referrers/"), "the referrers API was not tried");
 }
 
-#[tokio::test]
-async fn copy_with_referrers_brings_signatures_and_their_signatures() {
-    let (a, b) = (Registry::start(), Registry::start());
+/// A two-platform index at `REG/lib/app:v1` with a signature of the index, an SBOM of its
+/// first platform's image and a signature of that SBOM.
+struct Signed {
+    image: String,
+    digest: String,
+    index: Manifest,
+    child: Manifest,
+    sig: Digest,
+    sbom: Digest,
+    sbom_sig: Digest,
+}
+
+async fn signed_index(a: &Registry, seed: u64) -> Signed {
     let layout = a.scratch().join("layout");
-    let fx = make_layout(&layout, "multi", &[2048], &["amd64", "arm64"], 72);
+    let fx = make_layout(&layout, "multi", &[2048], &["amd64", "arm64"], seed);
     let image = format!("{}/lib/app:v1", a.addr);
     skopeo_push(&layout, "multi", &image, &[]);
     let client = Client::builder().build().unwrap();
     let repo = reference(&image);
     let index = client.get_manifest(&repo).await.unwrap();
-    // A signature of the index, an SBOM of one platform's image, and a signature of that SBOM.
     let sig = push_artifact(&client, &repo, &index, SIGNATURE, "index signature").await;
     let child = match &index.contents {
         irel::manifest::Contents::Index { manifests } => manifests[0].digest.clone(),
@@ -153,10 +162,49 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     let sbom = push_artifact(&client, &repo, &child, SBOM, "amd64 sbom").await;
     let sbom_manifest = client.get_manifest(&repo.with_digest(sbom.clone())).await.unwrap();
     let sbom_sig = push_artifact(&client, &repo, &sbom_manifest, SIGNATURE, "sbom signature").await;
+    Signed {
+        image,
+        digest: fx.digest,
+        index,
+        child,
+        sig,
+        sbom,
+        sbom_sig,
+    }
+}
+
+/// Checks `repo` (`HOST/PATH`) holds `s`'s referrers, byte for byte, each listed in the
+/// fallback index of its subject.
+fn assert_referrers_at(repo: &str, s: &Signed) {
+    for (subject, referrer) in [
+        (&s.index.digest, &s.sig),
+        (&s.child.digest, &s.sbom),
+        (&s.sbom, &s.sbom_sig),
+    ] {
+        assert_eq!(skopeo_digest(&format!("{repo}@{referrer}"), &[]), referrer.to_string());
+        assert_eq!(fallback_listing(repo, subject.as_str()), vec![referrer.to_string()]);
+    }
+}
+
+#[tokio::test]
+async fn copy_with_referrers_brings_signatures_and_their_signatures() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let signed = signed_index(&a, 72).await;
+    let Signed {
+        image,
+        digest,
+        index,
+        child: _,
+        sig,
+        sbom,
+        sbom_sig,
+    } = &signed;
+    let client = Client::builder().build().unwrap();
+    let repo = reference(image);
 
     // Without --referrers nothing but the image.
     let plain = format!("{}/plain/app:v1", b.addr);
-    ok_stdout(&irel(&["copy", &image, &plain]));
+    ok_stdout(&irel(&["copy", image, &plain]));
     let missing = skopeo(&[
         "inspect",
         "--raw",
@@ -166,21 +214,14 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     assert!(!missing.status.success(), "referrers came without --referrers");
 
     let dst = format!("{}/mirror/app:v1", b.addr);
-    let out = ok_stdout(&irel(&["copy", "--referrers", &image, &dst]));
+    let out = ok_stdout(&irel(&["copy", "--referrers", image, &dst]));
     assert!(out.ends_with("referrers copied: 3"), "{out}");
-    assert_eq!(skopeo_digest(&dst, &[]), fx.digest);
+    assert_eq!(&skopeo_digest(&dst, &[]), digest);
     let mirror = format!("{}/mirror/app", b.addr);
-    for (subject, referrer) in [(&index.digest, &sig), (&child.digest, &sbom), (&sbom, &sbom_sig)] {
-        // Byte for byte: the same digest at the destination, listed in its fallback index.
-        assert_eq!(
-            skopeo_digest(&format!("{mirror}@{referrer}"), &[]),
-            referrer.to_string()
-        );
-        assert_eq!(fallback_listing(&mirror, subject.as_str()), vec![referrer.to_string()]);
-    }
+    assert_referrers_at(&mirror, &signed);
 
     // A signature added later arrives with a repeated copy, the image untouched.
-    let late = push_artifact(&client, &repo, &index, SIGNATURE, "a later signature").await;
+    let late = push_artifact(&client, &repo, index, SIGNATURE, "a later signature").await;
     let report = client
         .copy(&repo, &reference(&dst), &CopyOptions::default().referrers(true))
         .await
@@ -200,45 +241,123 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
         &format!("docker://{}/synced", b.addr),
     ]));
     let synced = format!("{}/synced/lib/app", b.addr);
-    assert_eq!(skopeo_digest(&format!("{synced}:v1"), &[]), fx.digest);
+    assert_eq!(&skopeo_digest(&format!("{synced}:v1"), &[]), digest);
     assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
     assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);
 
     // So does relocate --referrers, under the mapped name.
     let prefix = format!("{}/relocated", b.addr);
-    ok_stdout(&irel(&["relocate", "--referrers", "-r", &prefix, &image]));
-    let mapped = ok_stdout(&irel(&["map", "-r", &prefix, &image]));
+    ok_stdout(&irel(&["relocate", "--referrers", "-r", &prefix, image]));
+    let mapped = ok_stdout(&irel(&["map", "-r", &prefix, image]));
     let mapped_repo = mapped.rsplit_once(':').unwrap().0;
     assert_eq!(fallback_listing(mapped_repo, index.digest.as_str()), expected);
 }
 
-#[test]
-fn referrers_to_or_from_a_layout_are_refused_before_anything_is_written() {
+#[tokio::test]
+async fn thick_bundles_carry_referrers_to_the_air_gapped_registry() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let signed = signed_index(&a, 74).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // save --referrers, then relocate --referrers from the archive alone.
+    let bundle = dir.path().join("bundle.tgz");
+    ok_stdout(&irel(&[
+        "save",
+        "--referrers",
+        "-o",
+        bundle.to_str().unwrap(),
+        &signed.image,
+    ]));
+    drop(a);
+    let prefix = format!("{}/gap", b.addr);
+    let out = ok_stdout(&irel(&[
+        "relocate",
+        "--referrers",
+        "-r",
+        &prefix,
+        "--archive",
+        bundle.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "the referrers are not images of their own: {out}"
+    );
+    let mapped = ok_stdout(&irel(&["map", "-r", &prefix, &signed.image]));
+    assert_eq!(skopeo_digest(&mapped, &[]), signed.digest);
+    assert_referrers_at(mapped.rsplit_once(':').unwrap().0, &signed);
+}
+
+#[tokio::test]
+async fn layout_add_and_push_carry_referrers() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let signed = signed_index(&a, 75).await;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let layout_s = layout.to_str().unwrap();
+
+    ok_stdout(&irel(&["layout", "add", "--referrers", layout_s, &signed.image]));
+    // The referrers are listed in index.json without a name, their manifests among the blobs.
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 4, "{index}");
+    let unnamed: Vec<_> = entries
+        .iter()
+        .filter(|e| e["annotations"]["org.opencontainers.image.ref.name"].is_null())
+        .map(|e| e["digest"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = vec![
+        signed.sig.to_string(),
+        signed.sbom.to_string(),
+        signed.sbom_sig.to_string(),
+    ];
+    expected.sort();
+    let mut unnamed_sorted = unnamed.clone();
+    unnamed_sorted.sort();
+    assert_eq!(unnamed_sorted, expected);
+    for d in &expected {
+        let blob = layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
+        assert_eq!(&Digest::sha256_of(&std::fs::read(blob).unwrap()).to_string(), d);
+    }
+
+    let dst = format!("{}/pushed/app:v1", b.addr);
+    ok_stdout(&irel(&[
+        "layout",
+        "push",
+        "--referrers",
+        layout_s,
+        &signed.digest,
+        &dst,
+    ]));
+    assert_eq!(skopeo_digest(&dst, &[]), signed.digest);
+    assert_referrers_at(&format!("{}/pushed/app", b.addr), &signed);
+
+    // Without the flag a layout gets the image alone.
+    let plain = dir.path().join("plain");
+    ok_stdout(&irel(&["layout", "add", plain.to_str().unwrap(), &signed.image]));
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(plain.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
+}
+
+#[tokio::test]
+async fn referrers_into_a_dir_tree_are_refused_before_anything_is_written() {
     let a = Registry::start();
-    let src_dir = a.scratch().join("src-oci");
-    make_layout(&src_dir, "1", &[100], &["amd64"], 73);
+    let signed = signed_index(&a, 76).await;
+    let usb = a.scratch().join("usb");
     let out = irel(&[
         "sync",
         "--referrers",
-        &format!("oci:{}", src_dir.display()),
-        &format!("docker://{}/from-layout", a.addr),
+        &format!("docker://{}", signed.image),
+        &format!("dir:{}", usb.display()),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("registry to a registry only") && err.contains("drop --referrers"),
+        err.contains("dir: tree holds no referrers") && err.contains("drop --referrers"),
         "{err}"
     );
-    // A bundle holds no referrers to copy: the flag is a usage error there.
-    let out = irel(&[
-        "relocate",
-        "--referrers",
-        "-r",
-        &a.addr,
-        "--layout",
-        src_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    let tags = irel(&["catalog", &a.addr]);
-    assert_eq!(ok_stdout(&tags), "", "something was written");
+    assert!(
+        !usb.exists() || std::fs::read_dir(&usb).unwrap().next().is_none(),
+        "something was written"
+    );
 }
