@@ -69,7 +69,12 @@ pub struct OciLayout {
     root: PathBuf,
     storage: Storage,
     index_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The referrers `index.json` lists, by subject: read in one pass when first asked, and
+    /// forgotten whenever this layout rewrites `index.json`.
+    referrers: Arc<std::sync::Mutex<Option<Arc<ReferrerMap>>>>,
 }
+
+type ReferrerMap = HashMap<Digest, Vec<Referrer>>;
 
 fn layout_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Layout {
@@ -85,6 +90,7 @@ impl OciLayout {
             root: root.as_ref().to_path_buf(),
             storage: Storage::Dir,
             index_lock: Arc::default(),
+            referrers: Arc::default(),
         }
         .checked("not an OCI image layout (no readable oci-layout file)")
     }
@@ -111,6 +117,7 @@ impl OciLayout {
             root: archive,
             storage: Storage::Tar(Arc::new(files)),
             index_lock: Arc::default(),
+            referrers: Arc::default(),
         }
         .checked("the archive holds no oci-layout file")
     }
@@ -285,14 +292,29 @@ impl OciLayout {
             .as_array_mut()
             .ok_or_else(|| layout_error(&self.root, "index.json has no manifests array"))?;
         change(manifests);
+        *self.referrers.lock().expect("referrer map poisoned") = None;
         let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
         write_atomically(&self.root, INDEX_FILE, &bytes).map_err(|e| layout_error(&self.root, e.to_string()))
     }
 
     /// The manifests listed in `index.json` whose `subject` is `subject`.
     fn referrers_of(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
+        let cached = self.referrers.lock().expect("referrer map poisoned").clone();
+        let map = match cached {
+            Some(map) => map,
+            None => {
+                let map = Arc::new(self.read_referrer_map()?);
+                *self.referrers.lock().expect("referrer map poisoned") = Some(map.clone());
+                map
+            }
+        };
+        Ok(map.get(subject).cloned().unwrap_or_default())
+    }
+
+    /// Every referrer `index.json` lists, by subject: each listed manifest read once.
+    fn read_referrer_map(&self) -> Result<ReferrerMap, Error> {
         let mut seen = std::collections::HashSet::new();
-        let mut found = Vec::new();
+        let mut map = ReferrerMap::new();
         for entry in self.entries()? {
             let d = &entry.descriptor;
             // Media types irel does not read are ignored, as the layout spec asks.
@@ -300,15 +322,15 @@ impl OciLayout {
                 d.media_type.as_str(),
                 OCI_MANIFEST | OCI_INDEX | DOCKER_MANIFEST | DOCKER_MANIFEST_LIST
             );
-            if d.digest == *subject || !readable || !seen.insert(d.digest.clone()) {
+            if !readable || !seen.insert(d.digest.clone()) {
                 continue;
             }
             let manifest = self.read_manifest(&d.digest)?;
-            if manifest.subject().as_ref() == Some(subject) {
-                found.push(manifest.as_referrer());
+            if let Some(subject) = manifest.subject().filter(|s| *s != manifest.digest) {
+                map.entry(subject).or_default().push(manifest.as_referrer());
             }
         }
-        Ok(found)
+        Ok(map)
     }
 }
 
