@@ -36,6 +36,9 @@ pub(crate) struct Authenticator {
     transport: Transport,
     credentials: Arc<dyn CredentialSource>,
     tokens: Arc<Mutex<HashMap<TokenKey, TokenSlot>>>,
+    /// What `credentials` answered, per (registry, repository): a source may run a credential
+    /// helper (a subprocess), which is asked once, off the async threads.
+    looked_up: Arc<Mutex<HashMap<(String, Option<String>), Option<Credential>>>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -54,7 +57,34 @@ impl Authenticator {
             transport,
             credentials,
             tokens: Arc::default(),
+            looked_up: Arc::default(),
         }
+    }
+
+    /// The credential for `repository` on `registry`: asked of the sources once (on a blocking
+    /// thread, as a helper may take a while), then remembered. `fresh` (after a 401) asks
+    /// again, so credentials that changed meanwhile are picked up.
+    async fn credential(
+        &self,
+        registry: &str,
+        repository: Option<&str>,
+        fresh: bool,
+    ) -> Result<Option<Credential>, Error> {
+        let key = (registry.to_string(), repository.map(str::to_string));
+        if !fresh {
+            if let Some(known) = self.looked_up.lock().expect("credential cache poisoned").get(&key) {
+                return Ok(known.clone());
+            }
+        }
+        let (credentials, (r, repo)) = (self.credentials.clone(), key.clone());
+        let found = tokio::task::spawn_blocking(move || credentials.lookup(&r, repo.as_deref()))
+            .await
+            .expect("credential lookups do not panic")?;
+        self.looked_up
+            .lock()
+            .expect("credential cache poisoned")
+            .insert(key, found.clone());
+        Ok(found)
     }
 
     /// Whether credentials are configured for `registry` (for error messages).
@@ -78,7 +108,7 @@ impl Authenticator {
             parsed.extend(parse_challenges(header)?);
         }
         let repository = scopes.iter().find_map(|s| s.repository());
-        let credential = self.credentials.lookup(cred_key, repository)?;
+        let credential = self.credential(cred_key, repository, fresh).await?;
         if let Some(bearer) = parsed.iter().find(|c| c.scheme == "bearer") {
             if let Some(Credential::RegistryToken(t)) = &credential {
                 return Ok(Some(header_value(&format!("Bearer {t}"))));

@@ -242,3 +242,52 @@ async fn insufficient_scope_is_answered_by_asking_again_with_the_scopes_named() 
     );
     assert_eq!(skopeo_digest(&dst.to_string(), &["--creds", "bob:t0ken-pw"]), fx.digest);
 }
+
+/// A source that counts how often it is asked, and whose password can be changed.
+#[derive(Clone, Default)]
+struct Counting {
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    password: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl irel::auth::CredentialSource for Counting {
+    fn credential(&self, _registry: &str) -> Option<Credential> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(Credential::Basic {
+            username: "carol".into(),
+            password: self.password.lock().unwrap().clone(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_looked_up_once_and_again_after_a_refusal() {
+    let a = Registry::with_basic_auth("carol", "first-pw");
+    let layout = a.scratch().join("layout");
+    make_layout(&layout, "t", &[2048, 1024], &["amd64", "arm64"], 25);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/team/app:t", a.addr),
+        &["--dest-creds", "carol:first-pw"],
+    );
+    let source = Counting::default();
+    *source.password.lock().unwrap() = "first-pw".into();
+    let client = Client::builder().credentials(source.clone()).build().unwrap();
+
+    // A copy of an index makes dozens of requests to this Basic registry; a credential helper
+    // behind the source would run once per repository, not once per request.
+    let src: Reference = format!("{}/team/app:t", a.addr).parse().unwrap();
+    let dst: Reference = format!("{}/team/copy:t", a.addr).parse().unwrap();
+    client.copy(&src, &dst, &CopyOptions::default()).await.unwrap();
+    let asked = source.asked.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(asked <= 2, "asked {asked} times for two repositories");
+
+    // A refusal asks again, so a password that changed is picked up without a new client.
+    let rotating = Counting::default();
+    *rotating.password.lock().unwrap() = "wrong".into();
+    let client = Client::builder().credentials(rotating.clone()).build().unwrap();
+    client.digest(&src).await.unwrap_err();
+    *rotating.password.lock().unwrap() = "first-pw".into();
+    client.digest(&src).await.unwrap();
+}
