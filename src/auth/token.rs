@@ -28,6 +28,8 @@ struct CachedToken {
 
 type TokenKey = (String, String, BTreeSet<Scope>);
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
+/// (registry, repository) as credential sources are asked.
+type CredentialKey = (String, Option<String>);
 
 /// Turns challenges and credentials into `Authorization` headers. Shared by all requests of a
 /// client; cheap to clone.
@@ -38,7 +40,7 @@ pub(crate) struct Authenticator {
     tokens: Arc<Mutex<HashMap<TokenKey, TokenSlot>>>,
     /// What `credentials` answered, per (registry, repository): a source may run a credential
     /// helper (a subprocess), which is asked once, off the async threads.
-    looked_up: Arc<Mutex<HashMap<(String, Option<String>), Option<Credential>>>>,
+    looked_up: Arc<Mutex<HashMap<CredentialKey, Option<Credential>>>>,
 }
 
 #[derive(serde::Deserialize)]
