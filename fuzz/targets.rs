@@ -25,13 +25,17 @@ pub fn www_authenticate(data: &[u8]) {
 }
 
 /// Manifests: parsing never panics, with or without a Content-Type, and what parses keeps
-/// its exact bytes (the digest is of what was given).
+/// its exact bytes (the digest is of what was given); reading it as a referrer (its subject,
+/// artifact type and annotations) never panics and describes those same bytes.
 pub fn manifest(data: &[u8]) {
     let bytes = bytes::Bytes::copy_from_slice(data);
     for content_type in [None, Some("application/vnd.oci.image.index.v1+json")] {
         if let Ok(m) = irel::manifest::Manifest::parse(bytes.clone(), content_type, "fuzz") {
             assert_eq!(m.bytes, bytes);
             assert_eq!(m.digest, Digest::sha256_of(data));
+            let _ = m.subject();
+            let r = m.as_referrer();
+            assert_eq!((r.digest, r.size), (m.digest.clone(), data.len() as u64));
         }
     }
 }
