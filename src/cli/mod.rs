@@ -779,6 +779,10 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     for w in &plan.warnings {
         eprintln!("irel: warning: {w}");
     }
+    let mut plan = plan;
+    if args.referrers {
+        plan.skip_referrer_indexes();
+    }
     let dir = |p: &irel::sync::Place| matches!(p, irel::sync::Place::Dir(_));
     if let Some(item) = plan
         .items

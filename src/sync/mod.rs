@@ -216,6 +216,20 @@ impl Target {
 }
 
 impl SyncPlan {
+    /// Drops the registry tags that are referrers fallback indexes (`sha256-<64 hex>`): a sync
+    /// that copies referrers rebuilds those at the destination itself, and copying them as
+    /// tags too would write the same tag twice by two routes. Returns how many were dropped.
+    pub fn skip_referrer_indexes(&mut self) -> usize {
+        let before = self.items.len();
+        self.items.retain(|item| {
+            let fallback = item.source_ref.strip_prefix("sha256-").is_some_and(|hex| {
+                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            });
+            !(fallback && matches!(item.source, Place::Registry(_)))
+        });
+        before - self.items.len()
+    }
+
     /// Adds `repo`'s tags (`tags`, or every tag when empty) from a registry.
     pub async fn add_registry_repo(
         &mut self,

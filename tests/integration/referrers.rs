@@ -245,6 +245,26 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
     assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);
 
+    // Syncing every tag: the source's fallback tags are tags like any other, unless the
+    // referrers are being copied, which rebuilds them.
+    let whole = format!("docker://{}", image.rsplit_once(':').unwrap().0);
+    let all = ok_stdout(&irel(&[
+        "sync",
+        "--dry-run",
+        &whole,
+        &format!("docker://{}/all", b.addr),
+    ]));
+    assert!(all.contains(&fallback_tag(&index.digest)), "{all}");
+    let out = ok_stdout(&irel(&[
+        "sync",
+        "--dry-run",
+        "--referrers",
+        &whole,
+        &format!("docker://{}/all", b.addr),
+    ]));
+    assert!(!out.contains("sha256-"), "{out}");
+    assert!(out.ends_with("sync (dry run): 1 images"), "{out}");
+
     // So does relocate --referrers, under the mapped name.
     let prefix = format!("{}/relocated", b.addr);
     ok_stdout(&irel(&["relocate", "--referrers", "-r", &prefix, image]));
