@@ -242,7 +242,8 @@ impl Client {
                 &[StatusCode::OK],
                 "GET manifest",
             )
-            .await?;
+            .await
+            .map_err(|e| not_found_hint(e, r))?;
         let content_type = header_str(resp.headers(), "content-type").map(str::to_string);
         let announced = header_str(resp.headers(), "docker-content-digest").map(str::to_string);
         if let Some(len) = header_str(resp.headers(), "content-length").and_then(|l| l.parse::<usize>().ok()) {
@@ -389,6 +390,29 @@ impl Client {
             }
         }
         Ok(confirmed)
+    }
+}
+
+/// A 404 for a manifest says which image is missing and how to see what is there.
+fn not_found_hint(e: Error, r: &Reference) -> Error {
+    match e {
+        Error::Registry {
+            operation,
+            url,
+            status: StatusCode::NOT_FOUND,
+            errors,
+            hint: None,
+        } => Error::Registry {
+            operation,
+            url,
+            status: StatusCode::NOT_FOUND,
+            errors,
+            hint: Some(format!(
+                "{r} does not exist; `irel tags {}` lists the tags there are",
+                r.without_tag_or_digest()
+            )),
+        },
+        other => other,
     }
 }
 

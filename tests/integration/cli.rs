@@ -65,4 +65,14 @@ fn unknown_tag_is_reported_with_the_registry_code() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist") || err.contains("UNKNOWN"), "{err}");
+    // A copy names the missing image, the registry's code and how to see what is there.
+    let src = format!("{}/none/here:v1", a.addr);
+    let out = irel(&["copy", &src, &format!("{}/x:1", a.addr)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("UNKNOWN"), "{err}");
+    assert!(
+        err.contains(&format!("{src} does not exist; `irel tags {}/none/here`", a.addr)),
+        "{err}"
+    );
 }
