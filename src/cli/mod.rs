@@ -328,7 +328,18 @@ pub fn main() -> ExitCode {
 }
 
 fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
-    s.parse::<Reference>().map_err(|e| Failure(format!("{what}: {e}")))
+    // skopeo users write the transport; for a registry it says nothing irel needs.
+    let s = s.strip_prefix("docker://").unwrap_or(s);
+    s.parse::<Reference>().map_err(|e| {
+        let advice = match s.split_once(':').map(|(t, _)| t) {
+            Some("dir" | "oci" | "oci-archive" | "docker-archive") => {
+                "; this command takes registry images: `irel sync` copies to and from dir: and oci: \
+                 paths, `irel layout add|push` and `irel save` work with OCI layouts"
+            }
+            _ => "",
+        };
+        Failure(format!("{what}: {e}{advice}"))
+    })
 }
 
 /// A client whose `--creds` go to the registries of `named` (and nowhere else), with the

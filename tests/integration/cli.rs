@@ -35,6 +35,11 @@ fn digest_prints_the_digest_alone() {
     skopeo_push(&layout, "t", &format!("{}/d/app:t", a.addr), &[]);
     assert_eq!(ok_stdout(&irel(&["digest", &format!("{}/d/app:t", a.addr)])), fx.digest);
     assert_eq!(ok_stdout(&irel(&["dig", &format!("{}/d/app:t", a.addr)])), fx.digest);
+    // skopeo's transport prefix is accepted on registry images.
+    assert_eq!(
+        ok_stdout(&irel(&["digest", &format!("docker://{}/d/app:t", a.addr)])),
+        fx.digest
+    );
 }
 
 #[test]
@@ -56,6 +61,14 @@ fn bad_input_exits_non_zero_with_one_line_naming_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"UPPER\""));
     // Usage errors are clap's: exit 2.
     assert_eq!(irel(&["copy", "only-one-arg"]).status.code(), Some(2));
+    // A path where an image belongs says which commands take paths.
+    let out = irel(&["copy", "localhost:5000/a:1", "dir:/tmp/somewhere"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"dir:/tmp/somewhere\"") && err.contains("`irel sync`"),
+        "{err}"
+    );
 }
 
 #[test]
