@@ -77,6 +77,9 @@ pub struct ImageSummary {
     /// For an image: config and layers together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_size: Option<u64>,
+    /// What refers to it (signatures, SBOMs, attestations): filled by [`Client::inspect`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<crate::manifest::Referrer>,
 }
 
 impl ImageSummary {
@@ -90,6 +93,7 @@ impl ImageSummary {
             config_size: None,
             layer_sizes: Vec::new(),
             total_size: None,
+            referrers: Vec::new(),
         };
         match &manifest.contents {
             Contents::Index { manifests } => {
@@ -154,9 +158,11 @@ impl Client {
         }
     }
 
-    /// Digest, media type, platforms and sizes of what `r` names.
+    /// Digest, media type, platforms and sizes of what `r` names, and its referrers.
     pub async fn inspect(&self, r: &Reference) -> Result<ImageSummary, Error> {
-        Ok(ImageSummary::of(&self.get_manifest(r).await?))
+        let mut summary = ImageSummary::of(&self.get_manifest(r).await?);
+        summary.referrers = self.referrers(r, &summary.digest, None).await?;
+        Ok(summary)
     }
 }
 

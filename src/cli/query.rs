@@ -103,6 +103,13 @@ pub(super) fn inspect(cli: &Cli, reference: &str) -> Result<(), Failure> {
         }
         println!("Total:      {total} bytes ({:.1} MiB)", total as f64 / (1 << 20) as f64);
     }
+    for referrer in &s.referrers {
+        println!(
+            "Referrer:   {} {}",
+            referrer.digest,
+            referrer.artifact_type.as_deref().unwrap_or("-")
+        );
+    }
     Ok(())
 }
 

@@ -112,6 +112,12 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     assert_eq!(v["referrers"].as_array().unwrap().len(), 1);
     assert_eq!(v["referrers"][0]["digest"], sig.to_string());
 
+    // inspect lists them with the rest.
+    let out = ok_stdout(&irel(&["inspect", &image]));
+    assert!(out.contains(&format!("Referrer:   {sbom} {SBOM}")), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&irel(&["--json", "inspect", &image]))).unwrap();
+    assert_eq!(v["referrers"].as_array().unwrap().len(), 2, "{v}");
+
     // An image nobody refers to has none (no fallback tag: not an error).
     let other = make_layout(&a.scratch().join("other"), "2", &[100], &["amd64"], 71);
     skopeo_push(
