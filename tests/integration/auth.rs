@@ -94,6 +94,50 @@ async fn token_auth_mount_asks_one_token_for_both_repositories() {
     assert_eq!(requests.len(), 4, "{requests:?}");
 }
 
+#[tokio::test]
+async fn a_relative_token_realm_is_resolved_against_the_registry() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "t0ken-pw");
+    // The registry names its realm by path only; the token service answers under the
+    // registry's own origin (a proxy in front routes /token to it).
+    let token_origin = tokens
+        .realm
+        .trim_start_matches("http://")
+        .trim_end_matches("/token")
+        .to_string();
+    let mut cfg = tokens.registry_config();
+    if let Some(t) = cfg.token.as_mut() {
+        t.0 = "/token".into();
+    }
+    let a = Registry::start_with(cfg);
+    let front = crate::support::Proxy::start(
+        &a.addr,
+        crate::support::Behaviour {
+            routes: vec![("/token".into(), token_origin)],
+            ..Default::default()
+        },
+    );
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 26);
+    let client = bob(&[&front.addr]);
+    let image: Reference = format!("{}/team/app:t", front.addr).parse().unwrap();
+    // Pushed through irel (layout → registry) and read back, all with tokens from "/token".
+    client
+        .push_from_layout(
+            &irel::layout::OciLayout::open(&layout).unwrap(),
+            &fx.digest.parse().unwrap(),
+            &image,
+            &CopyOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.digest(&image).await.unwrap().to_string(), fx.digest);
+    assert!(
+        !front.seen_matching("GET /token").is_empty(),
+        "the relative realm was not used"
+    );
+}
+
 #[test]
 fn token_auth_errors_say_what_is_wrong() {
     let pki = Pki::generate();

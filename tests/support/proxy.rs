@@ -33,6 +33,9 @@ pub struct Behaviour {
     pub absolute_upload_origin: Option<String>,
     /// Add these `Warning` header values to every response forwarded.
     pub warnings: Vec<String>,
+    /// Requests whose path starts with the first of a pair go to the second
+    /// (`127.0.0.1:PORT`) instead of the upstream: another service under the same origin.
+    pub routes: Vec<(String, String)>,
 }
 
 /// A fault for the requests whose `METHOD path` contains `matching`.
@@ -280,7 +283,13 @@ impl State {
         if let Some(a) = &self.behaviour.upstream_authorization {
             parts.headers.insert("authorization", HeaderValue::from_str(a).unwrap());
         }
-        parts.uri = format!("http://{}{path}", self.upstream).parse::<Uri>().unwrap();
+        let upstream = self
+            .behaviour
+            .routes
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .map_or(self.upstream.as_str(), |(_, to)| to.as_str());
+        parts.uri = format!("http://{upstream}{path}").parse::<Uri>().unwrap();
         let upstream = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
         match self.client.request(upstream).await {
             Ok(resp) => {
