@@ -65,6 +65,13 @@ impl HostTls {
                     }
                     out.client = Some((f.clone(), key));
                 }
+                Some("key") if !f.with_extension("cert").exists() => {
+                    return Err(bad(format!(
+                        "{} has no matching {} (a client key needs its certificate)",
+                        f.display(),
+                        f.with_extension("cert").display()
+                    )));
+                }
                 _ => {}
             }
         }
@@ -193,4 +200,35 @@ pub(crate) fn is_plain_http_answer(err: &(dyn std::error::Error + 'static)) -> b
         cur = e.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_certificate_or_key_alone_is_an_error_naming_the_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("client.cert"), b"x").unwrap();
+        let e = HostTls::read(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("client.cert has no matching") && e.contains("client.key"),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("client.key"), b"x").unwrap();
+        let e = HostTls::read(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("client.key has no matching") && e.contains("client.cert"),
+            "{e}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("client.cert"), b"x").unwrap();
+        std::fs::write(dir.path().join("client.key"), b"x").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
+        let host = HostTls::read(dir.path()).unwrap();
+        assert!(host.client.is_some() && host.roots.is_empty());
+    }
 }

@@ -439,3 +439,39 @@ fn ctrl_c_mid_copy_leaves_no_tag_and_a_rerun_finishes_the_job() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(skopeo_digest(&target, &[]), digest);
 }
+
+#[tokio::test]
+async fn a_denied_push_is_final_and_says_so() {
+    let (src, digest) = source(MIB, 1).await;
+    let dst = Registry::start();
+    let put = "PUT /v2/f/app/manifests/";
+    let proxy = Proxy::start(
+        &dst.addr,
+        fault(put, usize::MAX, Action::Status(403, None, Some("DENIED"))),
+    );
+    let client = Client::builder().build().unwrap();
+    let from = reference(&format!("{}/f/app@{digest}", src.addr));
+    let err = client
+        .copy(
+            &from,
+            &reference(&format!("{}/f/app:1", proxy.addr)),
+            &CopyOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.registry_codes().contains(&"DENIED"), "{err}");
+    assert_eq!(proxy.seen_matching(put).len(), 1, "a 403 is not retried");
+}
+
+#[tokio::test]
+async fn a_tag_list_of_null_is_no_tags() {
+    let (src, _) = source(1024, 1).await;
+    let body = bytes::Bytes::from_static(br#"{"name":"f/app","tags":null}"#);
+    let proxy = Proxy::start(
+        &src.addr,
+        fault("GET /v2/f/app/tags/list", 1, Action::Replace("application/json", body)),
+    );
+    let client = Client::builder().build().unwrap();
+    let tags = client.tags(&reference(&format!("{}/f/app", proxy.addr))).await.unwrap();
+    assert!(tags.is_empty(), "{tags:?}");
+}
