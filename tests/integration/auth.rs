@@ -194,6 +194,32 @@ fn identity_token_from_docker_config_uses_oauth2() {
 }
 
 #[test]
+fn a_token_server_without_oauth2_falls_back_to_the_get_flow() {
+    let pki = Pki::generate();
+    let tokens = TokenServer::start_with(&pki, "bob", "t0ken-pw", true);
+    tokens.faults.no_oauth2.store(true, std::sync::atomic::Ordering::SeqCst);
+    let a = Registry::start_with(tokens.registry_config());
+    let layout = a.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 27);
+    skopeo_push(
+        &layout,
+        "t",
+        &format!("{}/public/app:t", a.addr),
+        &["--dest-creds", "bob:t0ken-pw"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = serde_json::json!({"auths": {a.addr.clone(): {"identitytoken": crate::support::token::IDENTITY_TOKEN}}});
+    std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    // The POST is refused with 404; the GET flow (anonymous: an identity token is no password)
+    // still gets a pull token.
+    let out = irel_env(
+        &["digest", &format!("{}/public/app:t", a.addr)],
+        &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
+    );
+    assert_eq!(ok_stdout(&out), fx.digest);
+}
+
+#[test]
 fn anonymous_tokens_pull_public_images_and_pushing_needs_credentials() {
     let pki = Pki::generate();
     let tokens = TokenServer::start_with(&pki, "bob", "t0ken-pw", true);

@@ -48,6 +48,8 @@ pub struct TokenFaults {
     pub expired: std::sync::atomic::AtomicUsize,
     /// The next token asked for several scopes grants only the first.
     pub stingy_once: std::sync::atomic::AtomicBool,
+    /// OAuth2 POSTs are answered 404, as by token servers without OAuth2 support.
+    pub no_oauth2: std::sync::atomic::AtomicBool,
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -130,6 +132,12 @@ impl State {
 
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
         if req.method() == hyper::Method::POST {
+            if self.faults.no_oauth2.load(std::sync::atomic::Ordering::SeqCst) {
+                return Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap();
+            }
             return self.handle_oauth2(req).await;
         }
         let query = req.uri().query().unwrap_or_default();
