@@ -323,15 +323,19 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
             });
         }
     }
-    if options.referrers {
-        // The image first by digest, so no registry refuses its referrers for a missing
-        // subject; its tag only once they are all there.
-        if dst_ref != root.digest.as_str() {
-            dst.put_manifest(root.digest.as_str(), &root).await?;
-        }
+    // With referrers: the manifest first by digest, so no registry refuses a referrer for a
+    // missing subject (a referrer of a referrer included); its tag only once they are all there.
+    let by_digest = if options.referrers {
+        let confirmed = dst.put_manifest(root.digest.as_str(), &root).await?;
         copy_referrers(src, dst, &root, options, &mut report).await?;
-    }
-    let confirmed = dst.put_manifest(dst_ref, &root).await?;
+        Some(confirmed)
+    } else {
+        None
+    };
+    let confirmed = match by_digest {
+        Some(confirmed) if dst_ref == root.digest.as_str() => confirmed,
+        _ => dst.put_manifest(dst_ref, &root).await?,
+    };
     report.manifests_pushed += 1;
     options.emit(|| CopyEvent::ManifestPushed {
         digest: root.digest.clone(),

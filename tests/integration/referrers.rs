@@ -225,6 +225,15 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     assert_eq!(&skopeo_digest(&dst, &[]), digest);
     let mirror = format!("{}/mirror/app", b.addr);
     assert_referrers_at(&mirror, &signed);
+    // Each subject before its referrers, the tag last.
+    let log = b.log_text();
+    let put = |name: &str| {
+        log.find(&format!("\"PUT /v2/mirror/app/manifests/{name} "))
+            .unwrap_or_else(|| panic!("no PUT of {name}"))
+    };
+    assert!(put(index.digest.as_str()) < put(sig.as_str()));
+    assert!(put(sbom.as_str()) < put(sbom_sig.as_str()));
+    assert!(put(sbom_sig.as_str()) < put("v1"));
 
     // A signature added later arrives with a repeated copy, the image untouched.
     let late = push_artifact(&client, &repo, index, SIGNATURE, "a later signature").await;
