@@ -274,8 +274,12 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         )));
     }
     let root = src.manifest(src_ref).await?;
+    // A copy inside a referrer copy of the same manifest (a digest tag naming the image itself)
+    // runs within the enclosing copy's turn: waiting for it would wait forever.
     let _turn = match (&options.shared_blobs, dst.registry_repository()) {
-        (Some(shared), Some(repo)) => Some(shared.turn(repo, &root.digest).await),
+        (Some(shared), Some(repo)) if !options.referrer_chain.contains(&root.digest) => {
+            Some(shared.turn(repo, &root.digest).await)
+        }
         _ => None,
     };
     if let Some(want) = expected {
@@ -372,6 +376,28 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     nested.name_known_absent = false;
     nested.referrer_chain.push(root.digest.clone());
     let mut seen = HashSet::new();
+    // cosign's signatures, attestations and SBOMs made without OCI 1.1 are tags named after
+    // their subject (`sha256-<hex>.sig`, `.att`, `.sbom`): copied as the tags they are, into
+    // registries (a layout has no tags of its own to give them).
+    let tags = match dst.registry_repository() {
+        // A registry that will not list the tags has no digest tags to give.
+        Some(_) => match src.tags().await {
+            Ok(tags) => tags,
+            Err(e) if e.status().is_some_and(|s| matches!(s.as_u16(), 401 | 403 | 404)) => Vec::new(),
+            Err(e) => return Err(e),
+        },
+        None => Vec::new(),
+    };
+    for subject in &subjects {
+        let prefix = format!("{}.", crate::manifest::fallback_tag(subject));
+        for tag in tags.iter().filter(|t| t.len() > prefix.len() && t.starts_with(&prefix)) {
+            let copied = Box::pin(copy_content(src, tag, dst, tag, None, &nested)).await?;
+            if copied.manifests_pushed > 0 {
+                report.referrers_copied += 1;
+            }
+            report.add(&copied);
+        }
+    }
     for subject in subjects {
         for referrer in src.referrers(&subject).await? {
             // A listing naming the image itself (or one of the images this copy is inside)

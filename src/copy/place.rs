@@ -34,6 +34,12 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
         None
     }
 
+    /// The tags here, for the ones that name referrers by their subject's digest (cosign's
+    /// `sha256-<hex>.sig`). Places without tags have none.
+    fn tags(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
     /// Whether [`referrers`](Self::referrers) can answer here.
     fn lists_referrers(&self) -> bool {
         false
@@ -187,6 +193,10 @@ impl ContentSource for RegistryRepository {
 
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
         self.client.referrers(&self.repository, subject, None).await
+    }
+
+    async fn tags(&self) -> Result<Vec<String>, Error> {
+        self.client.tags(&self.repository).await
     }
 }
 

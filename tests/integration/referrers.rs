@@ -51,6 +51,29 @@ async fn push_artifact(
     manifest.digest
 }
 
+/// Pushes a signature the way cosign does without OCI 1.1: a manifest with no `subject`,
+/// tagged `sha256-<hex>.sig` after the image it signs.
+async fn push_cosign_signature(client: &Client, repo: &Reference, subject: &Digest) -> (String, Digest) {
+    let empty = client.push_blob_bytes(repo, Bytes::from_static(b"{}")).await.unwrap();
+    let payload = "cosign simple signing payload";
+    let layer = client.push_blob_bytes(repo, Bytes::from(payload)).await.unwrap();
+    let json = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": layer.to_string(), "size": payload.len()}],
+    });
+    let manifest = Manifest::parse(
+        Bytes::from(serde_json::to_vec(&json).unwrap()),
+        Some(OCI_MANIFEST),
+        "sig",
+    )
+    .unwrap();
+    let tag = format!("{}.sig", fallback_tag(subject));
+    client.put_manifest(repo, &tag, &manifest).await.unwrap();
+    (tag, manifest.digest)
+}
+
 /// The digests the fallback index of `subject` lists at `repo`, read by skopeo.
 fn fallback_listing(repo: &str, subject: &str) -> Vec<String> {
     let tag = fallback_tag(&subject.parse().unwrap());
@@ -149,6 +172,8 @@ struct Signed {
     sig: Digest,
     sbom: Digest,
     sbom_sig: Digest,
+    /// cosign's tag-based signature of the index: its tag and digest.
+    cosign: (String, Digest),
 }
 
 async fn signed_index(a: &Registry, seed: u64) -> Signed {
@@ -168,6 +193,7 @@ async fn signed_index(a: &Registry, seed: u64) -> Signed {
     let sbom = push_artifact(&client, &repo, &child, SBOM, "amd64 sbom").await;
     let sbom_manifest = client.get_manifest(&repo.with_digest(sbom.clone())).await.unwrap();
     let sbom_sig = push_artifact(&client, &repo, &sbom_manifest, SIGNATURE, "sbom signature").await;
+    let cosign = push_cosign_signature(&client, &repo, &index.digest).await;
     Signed {
         image,
         digest: fx.digest,
@@ -176,6 +202,7 @@ async fn signed_index(a: &Registry, seed: u64) -> Signed {
         sig,
         sbom,
         sbom_sig,
+        cosign,
     }
 }
 
@@ -204,6 +231,7 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
         sig,
         sbom,
         sbom_sig,
+        cosign,
     } = &signed;
     let client = Client::builder().build().unwrap();
     let repo = reference(image);
@@ -221,10 +249,15 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
 
     let dst = format!("{}/mirror/app:v1", b.addr);
     let out = ok_stdout(&irel(&["copy", "--referrers", image, &dst]));
-    assert!(out.ends_with("referrers copied: 3"), "{out}");
+    assert!(out.ends_with("referrers copied: 4"), "{out}");
     assert_eq!(&skopeo_digest(&dst, &[]), digest);
     let mirror = format!("{}/mirror/app", b.addr);
     assert_referrers_at(&mirror, &signed);
+    // cosign's tag-based signature came as the tag it is.
+    assert_eq!(
+        skopeo_digest(&format!("{mirror}:{}", cosign.0), &[]),
+        cosign.1.to_string()
+    );
     // Each subject before its referrers, the tag last.
     let log = b.log_text();
     let put = |name: &str| {
@@ -259,6 +292,10 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     assert_eq!(&skopeo_digest(&format!("{synced}:v1"), &[]), digest);
     assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
     assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);
+    assert_eq!(
+        skopeo_digest(&format!("{synced}:{}", cosign.0), &[]),
+        cosign.1.to_string()
+    );
 
     // Syncing every tag: the source's fallback tags are tags like any other, unless the
     // referrers are being copied, which rebuilds them.
@@ -277,8 +314,12 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
         &whole,
         &format!("docker://{}/all", b.addr),
     ]));
-    assert!(!out.contains("sha256-"), "{out}");
-    assert!(out.ends_with("sync (dry run): 1 images"), "{out}");
+    let fallback = fallback_tag(&index.digest);
+    assert!(!out.lines().any(|l| l.ends_with(&fallback)), "{out}");
+    assert!(
+        out.ends_with("sync (dry run): 2 images"),
+        "v1 and cosign's .sig tag: {out}"
+    );
 
     // So does relocate --referrers, under the mapped name.
     let prefix = format!("{}/relocated", b.addr);
@@ -286,6 +327,10 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
     let mapped = ok_stdout(&irel(&["map", "-r", &prefix, image]));
     let mapped_repo = mapped.rsplit_once(':').unwrap().0;
     assert_eq!(fallback_listing(mapped_repo, index.digest.as_str()), expected);
+    assert_eq!(
+        skopeo_digest(&format!("{mapped_repo}:{}", cosign.0), &[]),
+        cosign.1.to_string()
+    );
 }
 
 #[tokio::test]
