@@ -132,7 +132,8 @@ impl CopyOptions {
     /// Copies the referrers of the image too: the manifests that name it (or, for an index,
     /// one of its manifests) as their `subject`, such as signatures, SBOMs and attestations,
     /// and their referrers in turn. They are found with the referrers API or the fallback tag
-    /// (see [`Client::referrers`]), pushed by digest before the image's tag, and listed in the
+    /// (see [`Client::referrers`]), pushed by digest before the image's tag (into a registry,
+    /// cosign's tag-based `sha256-<hex>.sig`/`.att`/`.sbom` come too, as tags), and listed in the
     /// destination's fallback index when it has no referrers API (in a layout: entries of its
     /// `index.json` without a name). Between registries and OCI layouts only.
     pub fn referrers(mut self, copy: bool) -> Self {
@@ -274,12 +275,11 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
         )));
     }
     let root = src.manifest(src_ref).await?;
-    // A copy inside a referrer copy of the same manifest (a digest tag naming the image itself)
-    // runs within the enclosing copy's turn: waiting for it would wait forever.
+    // Referrer copies run inside their image's turn and take none of their own: tags naming
+    // each other (a digest tag is only a name) could otherwise have two images wait on each
+    // other's turn, or one on its own.
     let _turn = match (&options.shared_blobs, dst.registry_repository()) {
-        (Some(shared), Some(repo)) if !options.referrer_chain.contains(&root.digest) => {
-            Some(shared.turn(repo, &root.digest).await)
-        }
+        (Some(shared), Some(repo)) if options.referrer_chain.is_empty() => Some(shared.turn(repo, &root.digest).await),
         _ => None,
     };
     if let Some(want) = expected {
@@ -360,7 +360,7 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
 }
 
 /// Copies the referrers of `root` (and of the manifests an index lists) from `src` to `dst`,
-/// each by digest through [`copy_content`], which copies their referrers in turn.
+/// each through [`copy_content`], which copies their referrers in turn.
 async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     src: &S,
     dst: &D,
@@ -372,13 +372,9 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     if let Contents::Index { manifests } = &root.contents {
         subjects.extend(manifests.iter().map(|d| d.digest.clone()));
     }
-    let mut nested = options.clone();
-    nested.name_known_absent = false;
-    nested.referrer_chain.push(root.digest.clone());
-    let mut seen = HashSet::new();
-    // cosign's signatures, attestations and SBOMs made without OCI 1.1 are tags named after
-    // their subject (`sha256-<hex>.sig`, `.att`, `.sbom`): copied as the tags they are, into
-    // registries (a layout has no tags of its own to give them).
+    // What to copy: by tag, cosign's signatures, attestations and SBOMs made without OCI 1.1,
+    // named after their subject (`sha256-<hex>.sig`, `.att`, `.sbom`), into registries only
+    // (a layout has no tags of its own to give them); by digest, the OCI referrers.
     let tags = match dst.registry_repository() {
         // A registry that will not list the tags has no digest tags to give.
         Some(_) => match src.tags().await {
@@ -388,38 +384,48 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
         },
         None => Vec::new(),
     };
+    let mut wanted: Vec<(String, Option<Digest>)> = Vec::new();
     for subject in &subjects {
         let prefix = format!("{}.", crate::manifest::fallback_tag(subject));
-        for tag in tags.iter().filter(|t| t.len() > prefix.len() && t.starts_with(&prefix)) {
-            let copied = Box::pin(copy_content(src, tag, dst, tag, None, &nested)).await?;
-            if copied.manifests_pushed > 0 {
-                report.referrers_copied += 1;
+        wanted.extend(
+            tags.iter()
+                .filter(|t| t.len() > prefix.len() && t.starts_with(&prefix))
+                .map(|t| (t.clone(), None)),
+        );
+    }
+    let mut seen = HashSet::new();
+    for subject in &subjects {
+        for referrer in src.referrers(subject).await? {
+            // A listing naming the image itself (or one this copy is inside) is no referrer.
+            if referrer.digest != root.digest
+                && !options.referrer_chain.contains(&referrer.digest)
+                && seen.insert(referrer.digest.clone())
+            {
+                wanted.push((referrer.digest.to_string(), Some(referrer.digest)));
             }
-            report.add(&copied);
         }
     }
-    for subject in subjects {
-        for referrer in src.referrers(&subject).await? {
-            // A listing naming the image itself (or one of the images this copy is inside)
-            // would have the copy wait on itself.
-            if nested.referrer_chain.contains(&referrer.digest) || !seen.insert(referrer.digest.clone()) {
-                continue;
-            }
-            if nested.referrer_chain.len() > MAX_REFERRER_DEPTH {
-                return Err(Error::Manifest {
-                    reference: src.describe(),
-                    reason: format!(
-                        "referrers of referrers nested more than {MAX_REFERRER_DEPTH} deep; refusing to follow them"
-                    ),
-                });
-            }
-            let digest = referrer.digest.as_str();
-            let copied = Box::pin(copy_content(src, digest, dst, digest, Some(&referrer.digest), &nested)).await?;
-            if copied.manifests_pushed > 0 {
-                report.referrers_copied += 1;
-            }
-            report.add(&copied);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    // Tags can name each other in a circle; digests cannot, but a listing can lie.
+    if options.referrer_chain.len() >= MAX_REFERRER_DEPTH {
+        return Err(Error::Manifest {
+            reference: src.describe(),
+            reason: format!(
+                "referrers of referrers nested more than {MAX_REFERRER_DEPTH} deep; refusing to follow them"
+            ),
+        });
+    }
+    let mut nested = options.clone();
+    nested.name_known_absent = false;
+    nested.referrer_chain.push(root.digest.clone());
+    for (name, digest) in wanted {
+        let copied = Box::pin(copy_content(src, &name, dst, &name, digest.as_ref(), &nested)).await?;
+        if copied.manifests_pushed > 0 {
+            report.referrers_copied += 1;
         }
+        report.add(&copied);
     }
     Ok(())
 }

@@ -441,3 +441,42 @@ async fn referrers_into_a_dir_tree_are_refused_before_anything_is_written() {
         "something was written"
     );
 }
+
+#[tokio::test]
+async fn digest_tags_naming_each_other_in_a_circle_end_in_an_error_not_a_hang() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let layout = a.scratch().join("layout");
+    make_layout(&layout, "1", &[512], &["amd64"], 77);
+    let image = format!("{}/lib/loop:v1", a.addr);
+    skopeo_push(&layout, "1", &image, &[]);
+    let client = Client::builder().build().unwrap();
+    let repo = reference(&image);
+    let x = client.get_manifest(&repo).await.unwrap();
+    // X's ".sig" tag is Y, and Y's ".sig" tag is X again.
+    let (_, y) = push_cosign_signature(&client, &repo, &x.digest).await;
+    client
+        .put_manifest(&repo, &format!("{}.sig", fallback_tag(&y)), &x)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_irel"))
+        .args([
+            "sync",
+            "--referrers",
+            &format!("docker://{}/lib/loop", a.addr),
+            &format!("docker://{}/m", b.addr),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("nested more than 4 deep"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+}
