@@ -14,6 +14,13 @@ fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &s
     dir.to_str().unwrap().to_string()
 }
 
+/// A docker config directory holding the test token server's identity token for `registry`.
+fn identity_token_config(dir: &std::path::Path, registry: &str) -> String {
+    let cfg = serde_json::json!({"auths": {registry: {"identitytoken": crate::support::token::IDENTITY_TOKEN}}});
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    dir.to_str().unwrap().to_string()
+}
+
 #[test]
 fn htpasswd_registry_with_docker_config_credentials() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,15 +183,14 @@ fn identity_token_from_docker_config_uses_oauth2() {
         &["--dest-creds", "bob:t0ken-pw"],
     );
     let dir = tempfile::tempdir().unwrap();
-    let cfg = serde_json::json!({"auths": {a.addr.clone(): {"identitytoken": crate::support::token::IDENTITY_TOKEN}}});
-    std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let config = identity_token_config(dir.path(), &a.addr);
     let out = irel_env(
         &[
             "copy",
             &format!("{}/team/app:t", a.addr),
             &format!("{}/team/copy:t", a.addr),
         ],
-        &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
+        &[("DOCKER_CONFIG", &config)],
     );
     ok_stdout(&out);
     assert_eq!(
@@ -208,13 +214,12 @@ fn a_token_server_without_oauth2_falls_back_to_the_get_flow() {
         &["--dest-creds", "bob:t0ken-pw"],
     );
     let dir = tempfile::tempdir().unwrap();
-    let cfg = serde_json::json!({"auths": {a.addr.clone(): {"identitytoken": crate::support::token::IDENTITY_TOKEN}}});
-    std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let config = identity_token_config(dir.path(), &a.addr);
     // The POST is refused with 404; the GET flow (anonymous: an identity token is no password)
     // still gets a pull token.
     let out = irel_env(
         &["digest", &format!("{}/public/app:t", a.addr)],
-        &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
+        &[("DOCKER_CONFIG", &config)],
     );
     assert_eq!(ok_stdout(&out), fx.digest);
 }
