@@ -115,14 +115,19 @@ fn location_or(headers: &HeaderMap, fallback: &str) -> String {
         .map_or_else(|| fallback.to_string(), str::to_string)
 }
 
-/// `location` with `digest=` added, keeping any query the registry put there.
-fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
-    let mut url = transport::parse_url(base)?
+/// An upload `location` (often relative) resolved against `base`, the URL it came from.
+fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
+    Ok(transport::parse_url(base)?
         .join(location)
         .map_err(|e| transport::Error::InvalidUrl {
             url: location.to_string(),
             reason: e.to_string(),
-        })?;
+        })?)
+}
+
+/// `location` with `digest=` added, keeping any query the registry put there.
+fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
+    let mut url = upload_url(location, base)?;
     url.query_pairs_mut().append_pair("digest", digest.as_str());
     Ok(url.to_string())
 }
@@ -329,10 +334,13 @@ impl Client {
     /// received. Best effort: a session the registry already dropped, or an answer that is not
     /// a success, changes nothing for the caller.
     pub async fn cancel_upload(&self, dst: &Reference, location: &str) {
-        let (Ok(base), true) = (self.base_url(dst).await, !location.is_empty()) else {
-            return;
-        };
-        let Some(url) = transport::parse_url(&base).ok().and_then(|b| b.join(location).ok()) else {
+        let Some(url) = self
+            .base_url(dst)
+            .await
+            .and_then(|base| upload_url(location, &base))
+            .ok()
+            .filter(|_| !location.is_empty())
+        else {
             return;
         };
         let url = url.to_string();
@@ -378,13 +386,7 @@ impl Client {
         body: transport::Body,
     ) -> Result<(), Error> {
         let base = self.base_url(dst).await?;
-        let patch_url = transport::parse_url(&base)?
-            .join(location)
-            .map_err(|e| transport::Error::InvalidUrl {
-                url: location.to_string(),
-                reason: e.to_string(),
-            })?
-            .to_string();
+        let patch_url = upload_url(location, &base)?.to_string();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         if size > 0 {
