@@ -132,8 +132,8 @@ impl CopyOptions {
     /// Copies the referrers of the image too: the manifests that name it (or, for an index,
     /// one of its manifests) as their `subject`, such as signatures, SBOMs and attestations,
     /// and their referrers in turn. They are found with the referrers API or the fallback tag
-    /// (see [`Client::referrers`]), pushed by digest before the image's tag (into a registry,
-    /// cosign's tag-based `sha256-<hex>.sig`/`.att`/`.sbom` come too, as tags), and listed in the
+    /// (see [`Client::referrers`]), pushed by digest before the image's tag (cosign's
+    /// tag-based `sha256-<hex>.sig`/`.att`/`.sbom` come too, as tags), and listed in the
     /// destination's fallback index when it has no referrers API (in a layout: entries of its
     /// `index.json` without a name). Between registries and OCI layouts only.
     pub fn referrers(mut self, copy: bool) -> Self {
@@ -304,7 +304,7 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     // Already there under that name: nothing to do (but referrers may have come since).
     if !options.name_known_absent && dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
         if options.referrers {
-            copy_referrers(src, dst, &root, options, &mut report).await?;
+            copy_referrers(src, src_ref, dst, dst_ref, &root, options, &mut report).await?;
         }
         return Ok(report);
     }
@@ -331,7 +331,7 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     // missing subject (a referrer of a referrer included); its tag only once they are all there.
     let by_digest = if options.referrers {
         let confirmed = dst.put_manifest(root.digest.as_str(), &root).await?;
-        copy_referrers(src, dst, &root, options, &mut report).await?;
+        copy_referrers(src, src_ref, dst, dst_ref, &root, options, &mut report).await?;
         Some(confirmed)
     } else {
         None
@@ -363,7 +363,9 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
 /// each through [`copy_content`], which copies their referrers in turn.
 async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     src: &S,
+    src_ref: &str,
     dst: &D,
+    dst_ref: &str,
     root: &Manifest,
     options: &CopyOptions,
     report: &mut CopyReport,
@@ -373,25 +375,26 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
         subjects.extend(manifests.iter().map(|d| d.digest.clone()));
     }
     // What to copy: by tag, cosign's signatures, attestations and SBOMs made without OCI 1.1,
-    // named after their subject (`sha256-<hex>.sig`, `.att`, `.sbom`), into registries only
-    // (a layout has no tags of its own to give them); by digest, the OCI referrers.
-    let tags = match dst.registry_repository() {
+    // named after their subject (`sha256-<hex>.sig`, `.att`, `.sbom`) beside the image, where
+    // the destination can keep such a tag; by digest, the OCI referrers.
+    // (source name, destination name, digest expected)
+    let mut wanted: Vec<(String, String, Option<Digest>)> = Vec::new();
+    let tags = match src.tags_beside(src_ref).await {
+        Ok(tags) => tags,
         // A registry that will not list the tags has no digest tags to give.
-        Some(_) => match src.tags().await {
-            Ok(tags) => tags,
-            Err(e) if e.status().is_some_and(|s| matches!(s.as_u16(), 401 | 403 | 404)) => Vec::new(),
-            Err(e) => return Err(e),
-        },
-        None => Vec::new(),
+        Err(e) if e.status().is_some_and(|s| matches!(s.as_u16(), 401 | 403 | 404)) => Vec::new(),
+        Err(e) => return Err(e),
     };
-    let mut wanted: Vec<(String, Option<Digest>)> = Vec::new();
     for subject in &subjects {
         let prefix = format!("{}.", crate::manifest::fallback_tag(subject));
-        wanted.extend(
-            tags.iter()
-                .filter(|t| t.len() > prefix.len() && t.starts_with(&prefix))
-                .map(|t| (t.clone(), None)),
-        );
+        for (name, tag) in tags
+            .iter()
+            .filter(|(_, t)| t.len() > prefix.len() && t.starts_with(&prefix))
+        {
+            if let Some(to) = dst.name_beside(dst_ref, tag) {
+                wanted.push((name.clone(), to, None));
+            }
+        }
     }
     let mut seen = HashSet::new();
     for subject in &subjects {
@@ -401,7 +404,11 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
                 && !options.referrer_chain.contains(&referrer.digest)
                 && seen.insert(referrer.digest.clone())
             {
-                wanted.push((referrer.digest.to_string(), Some(referrer.digest)));
+                wanted.push((
+                    referrer.digest.to_string(),
+                    referrer.digest.to_string(),
+                    Some(referrer.digest),
+                ));
             }
         }
     }
@@ -420,8 +427,8 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     let mut nested = options.clone();
     nested.name_known_absent = false;
     nested.referrer_chain.push(root.digest.clone());
-    for (name, digest) in wanted {
-        let copied = Box::pin(copy_content(src, &name, dst, &name, digest.as_ref(), &nested)).await?;
+    for (from, to, digest) in wanted {
+        let copied = Box::pin(copy_content(src, &from, dst, &to, digest.as_ref(), &nested)).await?;
         if copied.manifests_pushed > 0 {
             report.referrers_copied += 1;
         }

@@ -34,9 +34,11 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
         None
     }
 
-    /// The tags here, for the ones that name referrers by their subject's digest (cosign's
+    /// The tags beside `reference` (the name a copy was asked for), each with the name that
+    /// fetches it here, for the ones that name referrers by their subject's digest (cosign's
     /// `sha256-<hex>.sig`). Places without tags have none.
-    fn tags(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
+    fn tags_beside(&self, reference: &str) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send {
+        let _ = reference;
         async { Ok(Vec::new()) }
     }
 
@@ -128,6 +130,13 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     fn keeps_referrers(&self) -> bool {
         false
     }
+
+    /// The name under which tag `tag` of the repository a copy named `reference` here is kept
+    /// (for cosign's `sha256-<hex>.sig` beside its image), if this place can keep it.
+    fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
+        let _ = (reference, tag);
+        None
+    }
 }
 
 /// What [`ContentDestination::probe_blob`] found.
@@ -195,8 +204,9 @@ impl ContentSource for RegistryRepository {
         self.client.referrers(&self.repository, subject, None).await
     }
 
-    async fn tags(&self) -> Result<Vec<String>, Error> {
-        self.client.tags(&self.repository).await
+    async fn tags_beside(&self, _reference: &str) -> Result<Vec<(String, String)>, Error> {
+        let tags = self.client.tags(&self.repository).await?;
+        Ok(tags.into_iter().map(|t| (t.clone(), t)).collect())
     }
 }
 
@@ -296,5 +306,9 @@ impl ContentDestination for RegistryRepository {
 
     fn keeps_referrers(&self) -> bool {
         true
+    }
+
+    fn name_beside(&self, _reference: &str, tag: &str) -> Option<String> {
+        Some(tag.to_string())
     }
 }

@@ -334,6 +334,12 @@ impl OciLayout {
     }
 }
 
+/// `name` as a full image reference, when it is one (irel's entry names are; skopeo's short
+/// tags are not, though `v1` alone would parse as `docker.io/library/v1`).
+fn full_reference(name: &str) -> Option<crate::Reference> {
+    name.contains('/').then(|| name.parse().ok()).flatten()
+}
+
 fn check_layout_marker(root: &Path, marker: &[u8]) -> Result<(), Error> {
     let v: Value = serde_json::from_slice(marker).map_err(|e| layout_error(root, format!("oci-layout: {e}")))?;
     match v["imageLayoutVersion"].as_str() {
@@ -466,6 +472,32 @@ impl ContentSource for OciLayout {
         true
     }
 
+    /// Entries named with a full reference in the same repository as `reference` (irel names
+    /// entries so; a digest stands for the repository of an entry with that digest), with
+    /// their tags.
+    async fn tags_beside(&self, reference: &str) -> Result<Vec<(String, String)>, Error> {
+        let entries = self.entries()?;
+        let named = match reference.parse::<Digest>() {
+            Ok(d) => entries
+                .iter()
+                .filter(|e| e.descriptor.digest == d)
+                .find_map(|e| e.name.as_deref().and_then(full_reference)),
+            Err(_) => full_reference(reference),
+        };
+        let Some(repository) = named.map(|r| r.name()) else {
+            return Ok(Vec::new());
+        };
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                let name = e.name?;
+                let r = full_reference(&name)?;
+                let tag = r.tag()?.to_string();
+                (r.name() == repository).then_some((name, tag))
+            })
+            .collect())
+    }
+
     async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
         let (layout, subject) = (self.clone(), subject.clone());
         tokio::task::spawn_blocking(move || layout.referrers_of(&subject))
@@ -522,6 +554,12 @@ impl ContentDestination for OciLayout {
 
     fn keeps_referrers(&self) -> bool {
         true
+    }
+
+    /// Beside an entry named with a full reference, the same repository with `tag`.
+    fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
+        let r = full_reference(reference)?;
+        r.without_tag_or_digest().with_tag(tag).ok().map(|r| r.to_string())
     }
 }
 

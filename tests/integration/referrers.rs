@@ -358,14 +358,15 @@ async fn thick_bundles_carry_referrers_to_the_air_gapped_registry() {
         "--archive",
         bundle.to_str().unwrap(),
     ]));
-    assert_eq!(
-        out.lines().count(),
-        1,
-        "the referrers are not images of their own: {out}"
-    );
+    // The image and cosign's tag beside it are named entries; the OCI referrers are not.
+    assert_eq!(out.lines().count(), 2, "{out}");
     let mapped = ok_stdout(&irel(&["map", "-r", &prefix, &signed.image]));
     assert_eq!(skopeo_digest(&mapped, &[]), signed.digest);
-    assert_referrers_at(mapped.rsplit_once(':').unwrap().0, &signed);
+    let mapped_repo = mapped.rsplit_once(':').unwrap().0;
+    assert_referrers_at(mapped_repo, &signed);
+    // cosign's signature is beside the relocated image, under its tag, where cosign looks.
+    let (tag, digest) = &signed.cosign;
+    assert_eq!(skopeo_digest(&format!("{mapped_repo}:{tag}"), &[]), digest.to_string());
 }
 
 #[tokio::test]
@@ -380,7 +381,17 @@ async fn layout_add_and_push_carry_referrers() {
     // The referrers are listed in index.json without a name, their manifests among the blobs.
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let entries = index["manifests"].as_array().unwrap();
-    assert_eq!(entries.len(), 4, "{index}");
+    assert_eq!(entries.len(), 5, "{index}");
+    // cosign's tag-based signature is named beside the image.
+    let (tag, digest) = &signed.cosign;
+    let beside = format!("{}:{tag}", signed.image.rsplit_once(':').unwrap().0);
+    assert!(
+        entries.iter().any(
+            |e| e["annotations"]["org.opencontainers.image.ref.name"] == beside.as_str()
+                && e["digest"] == digest.to_string().as_str()
+        ),
+        "{index}"
+    );
     let unnamed: Vec<_> = entries
         .iter()
         .filter(|e| e["annotations"]["org.opencontainers.image.ref.name"].is_null())
@@ -411,6 +422,10 @@ async fn layout_add_and_push_carry_referrers() {
     ]));
     assert_eq!(skopeo_digest(&dst, &[]), signed.digest);
     assert_referrers_at(&format!("{}/pushed/app", b.addr), &signed);
+    assert_eq!(
+        skopeo_digest(&format!("{}/pushed/app:{tag}", b.addr), &[]),
+        digest.to_string()
+    );
 
     // Without the flag a layout gets the image alone.
     let plain = dir.path().join("plain");
