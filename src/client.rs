@@ -314,14 +314,7 @@ impl Client {
     fn note_warnings<B>(&self, url: &str, resp: &Response<B>) {
         if resp.headers().contains_key(http::header::WARNING) {
             let host = transport::parse_url(url)
-                .ok()
-                .and_then(|u| {
-                    let host = u.host_str()?.to_string();
-                    Some(match u.port() {
-                        Some(p) => format!("{host}:{p}"),
-                        None => host,
-                    })
-                })
+                .map(|u| u[url::Position::BeforeHost..url::Position::AfterPort].to_string())
                 .unwrap_or_default();
             self.warnings.note(&host, resp.headers());
         }

@@ -265,12 +265,11 @@ impl OciLayout {
 
     /// Lists a referrer in `index.json` without a name (unless its digest is listed already),
     /// which is where [`ContentSource::referrers`] finds the referrers of a subject here.
-    async fn add_referrer(&self, manifest: &Manifest) -> Result<(), Error> {
-        let mut referrer = manifest.as_referrer();
+    async fn add_referrer(&self, mut referrer: Referrer) -> Result<(), Error> {
         // A name from the referrer's own annotations would make it look like a named image.
         referrer.annotations.remove(REF_NAME);
         let entry = serde_json::to_value(&referrer).expect("a referrer serializes");
-        let digest = manifest.digest.to_string();
+        let digest = referrer.digest.to_string();
         self.update_index(|manifests| {
             if !manifests.iter().any(|m| m["digest"].as_str() == Some(digest.as_str())) {
                 manifests.push(entry);
@@ -326,8 +325,10 @@ impl OciLayout {
                 continue;
             }
             let manifest = self.read_manifest(&d.digest)?;
-            if let Some(subject) = manifest.subject().filter(|s| *s != manifest.digest) {
-                map.entry(subject).or_default().push(manifest.as_referrer());
+            if let Some((subject, referrer)) = manifest.subject_and_referrer() {
+                if subject != manifest.digest {
+                    map.entry(subject).or_default().push(referrer);
+                }
             }
         }
         Ok(map)
@@ -545,8 +546,8 @@ impl ContentDestination for OciLayout {
         }
         if reference.parse::<Digest>().is_err() {
             self.set_name(reference, manifest).await?;
-        } else if manifest.subject().is_some() {
-            self.add_referrer(manifest).await?;
+        } else if let Some((_, referrer)) = manifest.subject_and_referrer() {
+            self.add_referrer(referrer).await?;
         }
         // Not confirmed: the engine reads the name back, a cheap local check.
         Ok(false)

@@ -385,8 +385,8 @@ impl Client {
         // A registry that indexes referrers itself says so with OCI-Subject; for the others
         // the pusher keeps the fallback tag's index.
         if resp.headers().get("oci-subject").is_none() {
-            if let Some(subject) = manifest.subject() {
-                self.add_to_fallback_index(repo, &subject, manifest).await?;
+            if let Some((subject, referrer)) = manifest.subject_and_referrer() {
+                self.add_to_fallback_index(repo, &subject, &referrer).await?;
             }
         }
         Ok(confirmed)

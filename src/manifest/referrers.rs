@@ -107,7 +107,18 @@ impl Manifest {
     /// This manifest as an entry of a referrers index: its `artifactType`, else (for an image
     /// manifest) its config's media type, and its annotations.
     pub fn as_referrer(&self) -> Referrer {
-        let fields = referrer_fields(&self.bytes);
+        self.referrer_from(referrer_fields(&self.bytes))
+    }
+
+    /// Its subject and its entry in that subject's referrers index, from one read of the
+    /// JSON; `None` when it has no subject.
+    pub(crate) fn subject_and_referrer(&self) -> Option<(Digest, Referrer)> {
+        let mut fields = referrer_fields(&self.bytes)?;
+        let subject = fields.subject.take()?.digest;
+        Some((subject, self.referrer_from(Some(fields))))
+    }
+
+    fn referrer_from(&self, fields: Option<ReferrerFields>) -> Referrer {
         let (artifact_type, annotations) = match fields {
             Some(f) => (
                 f.artifact_type
@@ -251,7 +262,7 @@ impl Client {
         &self,
         repo: &Reference,
         subject: &Digest,
-        referrer: &Manifest,
+        referrer: &Referrer,
     ) -> Result<(), Error> {
         let lock = {
             let key = format!("{}@{subject}", repo.name());
@@ -271,7 +282,7 @@ impl Client {
             })?,
             None => serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         };
-        let entry = serde_json::to_value(referrer.as_referrer()).expect("a referrer serializes");
+        let entry = serde_json::to_value(referrer).expect("a referrer serializes");
         match index.get_mut("manifests").and_then(|m| m.as_array_mut()) {
             Some(manifests) => manifests.push(entry),
             None => index["manifests"] = serde_json::Value::Array(vec![entry]),

@@ -26,7 +26,7 @@ use crate::client::Client;
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 use crate::error::Error;
 use crate::layout::OciLayout;
-use crate::reference::Reference;
+use crate::reference::{Digest, Reference};
 
 /// A place content is synced from or to.
 #[derive(Clone)]
@@ -222,9 +222,10 @@ impl SyncPlan {
     pub fn skip_referrer_indexes(&mut self) -> usize {
         let before = self.items.len();
         self.items.retain(|item| {
-            let fallback = item.source_ref.strip_prefix("sha256-").is_some_and(|hex| {
-                hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            });
+            let fallback = item
+                .source_ref
+                .strip_prefix("sha256-")
+                .is_some_and(|hex| format!("sha256:{hex}").parse::<Digest>().is_ok());
             !(fallback && matches!(item.source, Place::Registry(_)))
         });
         before - self.items.len()
