@@ -600,7 +600,8 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
     let mut upload = match dst.probe_blob(&desc.digest, src.registry_repository()).await? {
         BlobProbe::Present => return Ok(BlobOutcome::Skipped),
         BlobProbe::Mounted => return Ok(BlobOutcome::Mounted),
-        BlobProbe::Absent(upload) => upload,
+        // Cancelled if the source fails, or this copy is dropped, before the upload starts.
+        BlobProbe::Absent(upload) => upload.map(|location| place::OpenUpload::new(dst, location)),
     };
     let mut attempt = 0;
     loop {
@@ -609,7 +610,10 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
         if let Some(listener) = &options.listener {
             body = events::reporting_body(body, desc.digest.clone(), listener.clone());
         }
-        match dst.put_blob(desc, body, upload.take()).await {
+        match dst
+            .put_blob(desc, body, upload.take().map(place::OpenUpload::hand_over))
+            .await
+        {
             Err(e) if attempt < options.retry_times && worth_restarting(&e) => {
                 attempt += 1;
                 tokio::time::sleep(crate::transport::retry::backoff(attempt, None)).await;

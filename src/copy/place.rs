@@ -125,6 +125,12 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         false
     }
 
+    /// Abandons an upload session this destination opened (best effort).
+    fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {
+        let _ = location;
+        async {}
+    }
+
     /// Whether referrers pushed here by digest can be found again (a registry's referrers
     /// API or fallback tag, a layout's `index.json`).
     fn keeps_referrers(&self) -> bool {
@@ -210,15 +216,26 @@ impl ContentSource for RegistryRepository {
     }
 }
 
-/// An upload session to cancel if the transfer into it is dropped before it ends.
-struct CancelOnDrop(Option<(Client, Reference, String)>);
+/// An upload session at a destination that no transfer has finished yet: cancelled if it is
+/// dropped before being handed over (a source that failed, a copy aborted by a sibling's
+/// failure), so the destination frees it instead of keeping it until it purges old uploads.
+pub(crate) struct OpenUpload<D: ContentDestination>(Option<(D, String)>);
 
-impl Drop for CancelOnDrop {
+impl<D: ContentDestination> OpenUpload<D> {
+    pub(crate) fn new(dst: &D, location: String) -> Self {
+        OpenUpload(Some((dst.clone(), location)))
+    }
+
+    /// The location, for the transfer that now answers for the session.
+    pub(crate) fn hand_over(mut self) -> String {
+        self.0.take().expect("an open upload is handed over once").1
+    }
+}
+
+impl<D: ContentDestination> Drop for OpenUpload<D> {
     fn drop(&mut self) {
-        if let (Some((client, repository, location)), Ok(runtime)) =
-            (self.0.take(), tokio::runtime::Handle::try_current())
-        {
-            runtime.spawn(async move { client.cancel_upload(&repository, &location).await });
+        if let (Some((dst, location)), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(async move { dst.cancel_upload(&location).await });
         }
     }
 }
@@ -275,19 +292,22 @@ impl ContentDestination for RegistryRepository {
             Some(l) => l,
             None => self.client.start_upload(&self.repository).await?,
         };
-        // A session that does not complete holds a partial blob the registry would otherwise
-        // keep until it purges old uploads: it is cancelled when the transfer fails (whether
-        // it starts over with a new session or gives up) or is dropped half-way.
-        let mut guard = CancelOnDrop(Some((self.client.clone(), self.repository.clone(), location.clone())));
+        // Cancelled if the transfer is dropped half-way, and when it fails (whether it starts
+        // over with a new session or gives up): either way the session holds a partial blob.
+        let open = OpenUpload::new(self, location.clone());
         let result = self
             .client
             .finish_upload(&self.repository, &location, &desc.digest, desc.size, body)
             .await;
-        let session = guard.0.take();
-        if let (Err(_), Some((client, repository, location))) = (&result, session) {
-            client.cancel_upload(&repository, &location).await;
+        let location = open.hand_over();
+        if result.is_err() {
+            self.cancel_upload(&location).await;
         }
         result
+    }
+
+    async fn cancel_upload(&self, location: &str) {
+        self.client.cancel_upload(&self.repository, location).await
     }
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
