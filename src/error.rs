@@ -4,6 +4,7 @@
 use http::StatusCode;
 
 use crate::reference::{Digest, ParseError};
+use crate::text::terminal_safe;
 use crate::{auth, transport};
 
 /// One entry of a registry's `{"errors":[…]}` body.
@@ -108,10 +109,12 @@ fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {
     errors
         .iter()
         .map(|e| {
+            // The registry's words: escaped, so that they cannot drive the terminal they reach.
+            let code = terminal_safe(&e.code);
             if e.message.is_empty() {
-                format!(" {}", e.code)
+                format!(" {code}")
             } else {
-                format!(" {}: {}", e.code, e.message)
+                format!(" {code}: {}", terminal_safe(&e.message))
             }
         })
         .collect::<Vec<_>>()
@@ -155,6 +158,26 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "GET manifest http://r/v2/a/manifests/x: registry answered 404 Not Found MANIFEST_UNKNOWN: manifest unknown (check the tag)"
+        );
+    }
+
+    #[test]
+    fn registry_messages_cannot_drive_the_terminal() {
+        let errors = parse_error_body(
+            br#"{"errors":[{"code":"DENIED\u001b[2J","message":"no\nirel: forged line \u001b]0;title\u0007"}]}"#,
+        );
+        let e = Error::Registry {
+            operation: "GET manifest",
+            url: "http://r/v2/a/manifests/x".into(),
+            status: StatusCode::FORBIDDEN,
+            errors,
+            hint: None,
+        };
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(
+            shown.ends_with(r"DENIED\u001b[2J: no\nirel: forged line \u001b]0;title\u0007"),
+            "{shown}"
         );
     }
 

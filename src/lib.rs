@@ -36,6 +36,7 @@ pub mod reference;
 pub mod relocate;
 #[cfg(feature = "sync")]
 pub mod sync;
+pub mod text;
 pub mod transport;
 mod warnings;
 

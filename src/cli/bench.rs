@@ -101,7 +101,7 @@ pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
     if cli.json {
         let mut value = serde_json::to_value(&report)?;
         value["image"] = serde_json::Value::String(target);
-        println!("{value}");
+        outln!("{value}");
     } else {
         print!("{}", human(&report, &target));
     }

@@ -39,8 +39,8 @@ pub(super) fn login(
     let config = irel::auth::docker_config_path()
         .ok_or_else(|| Failure("login: neither DOCKER_CONFIG nor HOME is set".into()))?;
     match irel::auth::store_login(&config, registry, username, &password)? {
-        Stored::File(path) => println!("Login Succeeded (credentials stored in {})", path.display()),
-        Stored::Helper(program) => println!("Login Succeeded (credentials stored by {program})"),
+        Stored::File(path) => outln!("Login Succeeded (credentials stored in {})", path.display()),
+        Stored::Helper(program) => outln!("Login Succeeded (credentials stored by {program})"),
     }
     Ok(())
 }
@@ -49,7 +49,7 @@ pub(super) fn logout(registry: &str) -> Result<(), Failure> {
     let config = irel::auth::docker_config_path()
         .ok_or_else(|| Failure("logout: neither DOCKER_CONFIG nor HOME is set".into()))?;
     if irel::auth::remove_login(&config, registry)? {
-        println!("Removed login credentials for {registry}");
+        outln!("Removed login credentials for {registry}");
         Ok(())
     } else {
         Err(Failure(format!("not logged in to {registry}")))

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use irel::auth::CredentialSource as _;
 use irel::{Client, CopyOptions, Reference};
 
+#[macro_use]
+mod output;
 mod bench;
 mod login;
 mod progress;
@@ -88,11 +90,19 @@ enum Command {
         #[arg(long)]
         referrers: bool,
     },
-    /// Print the digest of an image's manifest.
-    #[command(visible_alias = "dig")]
+    /// Print the digest of an image's manifest (fetched and hashed: the content's digest).
+    #[command(
+        visible_alias = "dig",
+        after_help = "Examples:\n  irel digest registry.example.com/team/app:1.2\n  irel digest --unverified docker.io/library/busybox:1.36   # a HEAD only: the registry's word"
+    )]
     Digest {
         /// The image.
         reference: String,
+        /// Print the digest the registry announces for a HEAD, without fetching and hashing the
+        /// manifest: the registry's word, unverified (Docker Hub counts GETs, not HEADs, against
+        /// its pull limit).
+        #[arg(long)]
+        unverified: bool,
     },
     /// Work with OCI image layouts (Go irel's layout commands).
     #[command(subcommand)]
@@ -321,7 +331,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
-            eprintln!("irel: {msg}");
+            errln!("irel: {msg}");
             ExitCode::FAILURE
         }
     }
@@ -368,7 +378,7 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
         .retry_times(cli.retry_times)
         .system_certs_d()?
         .containers_registries_conf()
-        .on_warning(|host, text| eprintln!("irel: warning: registry {host}: {text}"));
+        .on_warning(|host, text| errln!("irel: warning: registry {host}: {text}"));
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
     }
@@ -436,7 +446,7 @@ impl Runtime {
             tokio::select! {
                 done = work => done,
                 _ = tokio::signal::ctrl_c() => {
-                    eprintln!("irel: interrupted; nothing further was written (rerun to finish)");
+                    errln!("irel: interrupted; nothing further was written (rerun to finish)");
                     std::process::exit(INTERRUPTED);
                 }
             }
@@ -452,19 +462,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let original = parse_ref("image", reference)?;
             let mapped = irel::mapping::flatten_repo_path_preserve_tag_digest(repository_prefix, &original)?;
-            println!("{mapped}");
+            outln!("{mapped}");
         }
-        Command::Digest { reference } => {
+        Command::Digest { reference, unverified } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(&cli, &[(&r, None, "--creds")])?;
-            let digest = runtime()?.block_on(client.digest(&r))?;
+            let digest = match unverified {
+                true => runtime()?.block_on(client.registry_digest(&r))?,
+                false => runtime()?.block_on(client.digest(&r))?,
+            };
             if cli.json {
-                println!(
+                outln!(
                     "{}",
-                    serde_json::json!({"image": r.to_string(), "digest": digest.to_string()})
+                    serde_json::json!({"image": r.to_string(), "digest": digest.to_string(), "verified": !unverified})
                 );
             } else {
-                println!("{digest}");
+                outln!("{digest}");
             }
         }
         Command::Layout(cmd) => return run_layout(&cli, cmd),
@@ -508,7 +521,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let options = copy_options(&cli).referrers(*referrers);
             let digests = runtime()?.block_on(client.save(&refs, output, &options))?;
             for (r, d) in refs.iter().zip(digests) {
-                println!("saved {r} with digest {d} to {}", output.display());
+                outln!("saved {r} with digest {d} to {}", output.display());
             }
         }
         Command::Relocate(args) => return run_relocate(&cli, args),
@@ -539,12 +552,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let mut v = serde_json::to_value(&report)?;
                 v["source"] = src.to_string().into();
                 v["destination"] = dst.to_string().into();
-                println!("{v}");
+                outln!("{v}");
             } else {
                 let digest = report.digest.map(|d| d.to_string()).unwrap_or_default();
-                println!("copied {src} to {dst} with content digest {digest}");
+                outln!("copied {src} to {dst} with content digest {digest}");
                 if *referrers {
-                    println!("referrers copied: {}", report.referrers_copied);
+                    outln!("referrers copied: {}", report.referrers_copied);
                 }
             }
         }
@@ -572,7 +585,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let layout_dir = irel::layout::OciLayout::create(layout)?;
             let options = copy_options(cli).referrers(*referrers);
             let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
-            println!(
+            outln!(
                 "added {r} with digest {digest} to OCI image layout at {}",
                 layout.display()
             );
@@ -585,7 +598,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
                     layout.display()
                 ))
             })?;
-            println!(
+            outln!(
                 "found {reference} with digest {} in OCI image layout at {}",
                 entry.descriptor.digest,
                 layout.display()
@@ -603,7 +616,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let client = client_for(cli, &[(&r, None, "--creds")])?;
             let options = copy_options(cli).referrers(*referrers);
             runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &options))?;
-            println!(
+            outln!(
                 "wrote image with digest {d} from OCI image layout at {} to {r}",
                 layout.display()
             );
@@ -658,22 +671,24 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     let report = runtime()?.block_on(client.relocate(prefix, &list, source, &options));
     for r in &report.relocated {
         if cli.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"original": r.original, "relocated": r.relocated.to_string(), "digest": r.digest.to_string()})
             );
         } else {
-            println!(
+            outln!(
                 "relocated {} to {} with content digest {}",
-                r.original, r.relocated, r.digest
+                r.original,
+                r.relocated,
+                r.digest
             );
         }
     }
     for (original, e) in &report.failed {
         if cli.json {
-            println!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
+            outln!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
         }
-        eprintln!("irel: failed to relocate {original}: {e}");
+        errln!("irel: failed to relocate {original}: {e}");
     }
     if let Some(path) = mapping_output {
         report.write_mapping(path)?;
@@ -788,7 +803,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         }
     })?;
     for w in &plan.warnings {
-        eprintln!("irel: warning: {w}");
+        errln!("irel: warning: {w}");
     }
     let mut plan = plan;
     if args.referrers {
@@ -807,9 +822,12 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     }
     if args.dry_run {
         for item in &plan.items {
-            println!("{} -> {}", item.from, item.to);
+            outln!("{} -> {}", item.from, item.to);
         }
-        println!("sync (dry run): {} images", plan.items.len());
+        match plan.invalid_names {
+            0 => outln!("sync (dry run): {} images", plan.items.len()),
+            n => outln!("sync (dry run): {} images, {n} invalid names skipped", plan.items.len()),
+        }
         return Ok(());
     }
     let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli).referrers(args.referrers)));
@@ -826,27 +844,31 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
                     serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
                 }
             };
-            println!("{line}");
+            outln!("{line}");
             continue;
         }
         match outcome {
-            irel::sync::ItemOutcome::Copied(r) => println!(
+            irel::sync::ItemOutcome::Copied(r) => outln!(
                 "copied {from} to {to} with content digest {}",
                 r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
             ),
-            irel::sync::ItemOutcome::Skipped(_) => println!("skipped {from}: {to} is up to date"),
-            irel::sync::ItemOutcome::Failed(e) => eprintln!("irel: failed to sync {from} to {to}: {e}"),
+            irel::sync::ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
+            irel::sync::ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
         }
     }
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"summary": {"copied": report.copied(), "skipped": report.skipped(),
-                "failed": report.failed(), "bytes": report.bytes()}})
+                "failed": report.failed(), "bytes": report.bytes(), "invalid_names": plan.invalid_names}})
         );
     } else {
-        println!(
-            "sync: {} copied, {} skipped, {} failed, {} bytes transferred",
+        let invalid = match plan.invalid_names {
+            0 => String::new(),
+            n => format!(", {n} invalid names skipped"),
+        };
+        outln!(
+            "sync: {} copied, {} skipped, {} failed, {} bytes transferred{invalid}",
             report.copied(),
             report.skipped(),
             report.failed(),

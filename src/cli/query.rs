@@ -12,7 +12,7 @@ pub(super) fn tags(cli: &Cli, repository: &str) -> Result<(), Failure> {
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let tags = runtime()?.block_on(client.tags(&r))?;
     if cli.json {
-        println!("{}", serde_json::json!({"repository": r.name(), "tags": tags}));
+        outln!("{}", serde_json::json!({"repository": r.name(), "tags": tags}));
     } else {
         print_lines(&tags)?;
     }
@@ -26,7 +26,7 @@ pub(super) fn catalog(cli: &Cli, registry: &str) -> Result<(), Failure> {
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let repositories = runtime()?.block_on(client.catalog(r.registry(), None))?;
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"registry": registry, "repositories": repositories})
         );
@@ -61,7 +61,7 @@ pub(super) fn referrers(cli: &Cli, reference: &str, artifact_type: Option<&str>)
     };
     let found = rt.block_on(client.referrers(&r, &subject, artifact_type))?;
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"subject": r.with_digest(subject).to_string(), "referrers": found})
         );
@@ -81,15 +81,15 @@ pub(super) fn inspect(cli: &Cli, reference: &str) -> Result<(), Failure> {
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let s = runtime()?.block_on(client.inspect(&r))?;
     if cli.json {
-        println!("{}", serde_json::to_string(&s)?);
+        outln!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
-    println!("Name:       {r}");
-    println!("Digest:     {}", s.digest);
-    println!("MediaType:  {}", s.media_type);
-    println!("Manifest:   {} bytes", s.manifest_size);
+    outln!("Name:       {r}");
+    outln!("Digest:     {}", s.digest);
+    outln!("MediaType:  {}", s.media_type);
+    outln!("Manifest:   {} bytes", s.manifest_size);
     for i in &s.instances {
-        println!(
+        outln!(
             "Platform:   {:<20} {} ({} bytes)",
             i.platform.as_deref().unwrap_or("(none stated)"),
             i.digest,
@@ -97,14 +97,14 @@ pub(super) fn inspect(cli: &Cli, reference: &str) -> Result<(), Failure> {
         );
     }
     if let (Some(config), Some(total)) = (s.config_size, s.total_size) {
-        println!("Config:     {config} bytes");
+        outln!("Config:     {config} bytes");
         for (n, size) in s.layer_sizes.iter().enumerate() {
-            println!("Layer {:<4} {size} bytes", n + 1);
+            outln!("Layer {:<4} {size} bytes", n + 1);
         }
-        println!("Total:      {total} bytes ({:.1} MiB)", total as f64 / (1 << 20) as f64);
+        outln!("Total:      {total} bytes ({:.1} MiB)", total as f64 / (1 << 20) as f64);
     }
     for referrer in &s.referrers {
-        println!(
+        outln!(
             "Referrer:   {} {}",
             referrer.digest,
             referrer.artifact_type.as_deref().unwrap_or("-")
@@ -114,9 +114,8 @@ pub(super) fn inspect(cli: &Cli, reference: &str) -> Result<(), Failure> {
 }
 
 fn print_lines(lines: &[String]) -> Result<(), Failure> {
-    let mut out = std::io::stdout().lock();
     for l in lines {
-        writeln!(out, "{l}")?;
+        outln!("{l}");
     }
     Ok(())
 }

@@ -311,7 +311,9 @@ impl Client {
         }
     }
 
-    /// The digest of the manifest `r` names (`irel digest`).
+    /// The digest of the manifest `r` names (`irel digest`), verified: the manifest is fetched
+    /// and hashed, so a registry that announces another digest than its content has is refused
+    /// (a digest pinned in deploy files must be the content's, not the registry's word).
     ///
     /// ```no_run
     /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
@@ -320,19 +322,36 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn digest(&self, r: &Reference) -> Result<Digest, Error> {
+        Ok(self.get_manifest(r).await?.digest)
+    }
+
+    /// The digest the registry announces for `r` in answer to a HEAD (`Docker-Content-Digest`),
+    /// **not verified**: nothing is hashed, so it is only the registry's word. For registries
+    /// that count manifest GETs against a rate limit but not HEADs (`irel digest --unverified`);
+    /// use [`digest`](Self::digest) where the digest will be trusted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+    /// let announced = client.registry_digest(&"docker.io/library/busybox:1.36".parse()?).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn registry_digest(&self, r: &Reference) -> Result<Digest, Error> {
         match self.head_manifest(r).await? {
             Some(h) => Ok(h.digest),
-            None => Err(Error::Registry {
-                operation: "HEAD manifest",
-                url: format!(
-                    "{}{}",
-                    self.base_url(r).await?,
-                    manifest_path(r, r.manifest_reference())
-                ),
-                status: StatusCode::NOT_FOUND,
-                errors: Vec::new(),
-                hint: Some(format!("{r} does not exist")),
-            }),
+            None => Err(not_found_hint(
+                Error::Registry {
+                    operation: "HEAD manifest",
+                    url: format!(
+                        "{}{}",
+                        self.base_url(r).await?,
+                        manifest_path(r, r.manifest_reference())
+                    ),
+                    status: StatusCode::NOT_FOUND,
+                    errors: Vec::new(),
+                    hint: None,
+                },
+                r,
+            )),
         }
     }
 

@@ -61,8 +61,12 @@ pub struct SyncItem {
 pub struct SyncPlan {
     /// The images, in order.
     pub items: Vec<SyncItem>,
-    /// Things that did not stop planning (a repository whose tags could not be listed).
+    /// Things that did not stop planning (a repository whose tags could not be listed, a name
+    /// that was skipped).
     pub warnings: Vec<String>,
+    /// Names a source listed that are not valid tags or repository names (`..`, a tag of 200
+    /// characters), skipped so the rest of the mirror goes on; each has a warning.
+    pub invalid_names: usize,
 }
 
 /// How one item ended.
@@ -231,6 +235,12 @@ impl SyncPlan {
         before - self.items.len()
     }
 
+    /// Records a name that was skipped because it is not valid.
+    pub(crate) fn skip_invalid(&mut self, warning: String) {
+        self.invalid_names += 1;
+        self.warnings.push(warning);
+    }
+
     /// Adds `repo`'s tags (`tags`, or every tag when empty) from a registry.
     pub async fn add_registry_repo(
         &mut self,
@@ -258,9 +268,24 @@ impl SyncPlan {
         }
         let source = RegistryRepository::new(client.clone(), repo);
         for tag in tags {
-            let (destination, to) = target.place(client, target_path, &tag)?;
+            // A registry's listing is not trusted to hold only valid tags; one bad name must
+            // not stop the mirror, nor reach a path or a URL.
+            let from = match repo.with_tag(&tag) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.skip_invalid(format!("{repo}: skipping tag {}: {}", shown_name(&tag), e.reason));
+                    continue;
+                }
+            };
+            let (destination, to) = match target.place(client, target_path, &tag) {
+                Ok(place) => place,
+                Err(e) => {
+                    self.skip_invalid(format!("{from}: skipping it, its destination name is not valid: {e}"));
+                    continue;
+                }
+            };
             self.items.push(SyncItem {
-                from: format!("docker://{}", repo.with_tag(&tag)?),
+                from: format!("docker://{from}"),
                 source: Place::Registry(source.clone()),
                 source_ref: tag.clone(),
                 destination,
@@ -359,6 +384,15 @@ impl SyncPlan {
             }
         }
         Ok(plan)
+    }
+}
+
+/// A name from a source, quoted for a warning: escaped, and cut when very long.
+pub(crate) fn shown_name(name: &str) -> String {
+    const MAX: usize = 80;
+    match name.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}… ({} characters)", &name[..cut], name.chars().count()),
+        None => format!("{name:?}"),
     }
 }
 

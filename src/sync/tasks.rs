@@ -172,7 +172,18 @@ impl SyncConfig {
                 };
                 let rewrite = Rewrite::parse(mapping.to.as_deref())?;
                 for repo in repos {
-                    let source: Reference = format!("{}/{repo}", task.source.registry).parse()?;
+                    let source: Reference = match format!("{}/{repo}", task.source.registry).parse() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            plan.skip_invalid(format!(
+                                "{}: skipping repository {}: {}",
+                                task.source.registry,
+                                super::shown_name(&repo),
+                                e.reason
+                            ));
+                            continue;
+                        }
+                    };
                     let target_path = rewrite.apply(&repo);
                     let literal: Vec<String> = filter.literal_only().map(<[String]>::to_vec).unwrap_or_default();
                     plan.add_registry_repo(client, &source, &literal, Some(&filter), &target, &target_path)
