@@ -1,5 +1,5 @@
 //! Pushes a synthetic multi-arch image (random layers) with the irel library: an example of
-//! embedding irel, and the source image of `scripts/demo.sh`.
+//! embedding irel.
 //!
 //! usage: cargo run --example push_synthetic -- REGISTRY/REPO:TAG [LAYER_KIB]
 
