@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what irel's tests and demo run against: the distribution registry, skopeo (the
 # independent peer that cross-checks digests), openssl (test certificates and token signing)
-# htpasswd, and script (a pseudo-terminal for the progress-bar test). Does nothing when they are
+# htpasswd, script (a pseudo-terminal for the progress-bar test) and tmux (a terminal emulator whose
+# screen the terminal tests read back). Does nothing when they are
 # all present.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v openssl >/dev/null || need+=(openssl)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v script >/dev/null || need+=(bsdutils)
+command -v tmux >/dev/null || need+=(tmux)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 sudo=""

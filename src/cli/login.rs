@@ -20,10 +20,10 @@ pub(super) fn login(
             std::io::stdin().read_to_string(&mut p)?;
             p.trim_end_matches(['\n', '\r']).to_string()
         }
-        _ => return Err(Failure("login: give the password with --password-stdin (or -p)".into())),
+        _ => return Err(Failure::usage("login: give the password with --password-stdin (or -p)")),
     };
     if password.is_empty() {
-        return Err(Failure("login: the password is empty".into()));
+        return Err(Failure::new("login: the password is empty"));
     }
     let mut creds = StaticCredentials::default();
     creds.insert(
@@ -36,8 +36,8 @@ pub(super) fn login(
     // Only the credentials being saved: a stored login must not vouch for them.
     let client = base_builder(cli)?.credentials(creds).build()?;
     super::runtime()?.block_on(client.check_login(registry))?;
-    let config = irel::auth::docker_config_path()
-        .ok_or_else(|| Failure("login: neither DOCKER_CONFIG nor HOME is set".into()))?;
+    let config =
+        irel::auth::docker_config_path().ok_or_else(|| Failure::new("login: neither DOCKER_CONFIG nor HOME is set"))?;
     match irel::auth::store_login(&config, registry, username, &password)? {
         Stored::File(path) => outln!("Login Succeeded (credentials stored in {})", path.display()),
         Stored::Helper(program) => outln!("Login Succeeded (credentials stored by {program})"),
@@ -47,11 +47,11 @@ pub(super) fn login(
 
 pub(super) fn logout(registry: &str) -> Result<(), Failure> {
     let config = irel::auth::docker_config_path()
-        .ok_or_else(|| Failure("logout: neither DOCKER_CONFIG nor HOME is set".into()))?;
+        .ok_or_else(|| Failure::new("logout: neither DOCKER_CONFIG nor HOME is set"))?;
     if irel::auth::remove_login(&config, registry)? {
         outln!("Removed login credentials for {registry}");
         Ok(())
     } else {
-        Err(Failure(format!("not logged in to {registry}")))
+        Err(Failure::new(format!("not logged in to {registry}")))
     }
 }

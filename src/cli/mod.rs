@@ -305,12 +305,38 @@ enum LayoutCommand {
     },
 }
 
-/// A failure worth one line on stderr.
-struct Failure(String);
+/// A failure worth one line on stderr, and the exit code it ends with.
+struct Failure {
+    message: String,
+    exit: u8,
+}
+
+/// Exit code of a command that failed.
+const FAILED: u8 = 1;
+/// Exit code of a command line that is wrong (as clap's own errors).
+const USAGE: u8 = 2;
+
+impl Failure {
+    /// The command failed (exit 1).
+    fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            exit: FAILED,
+        }
+    }
+
+    /// The command line is wrong: a bad reference, digest or flag value (exit 2).
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            exit: USAGE,
+        }
+    }
+}
 
 impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure(e.to_string())
+        Failure::new(e.to_string())
     }
 }
 
@@ -322,22 +348,49 @@ pub fn main() -> ExitCode {
         } else {
             tracing::Level::INFO
         };
+        // Colour only for a person at a terminal, and never against NO_COLOR (no-color.org).
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
         tracing_subscriber::fmt()
             .with_max_level(level)
             .with_target(false)
+            .with_ansi(colour)
             .with_writer(std::io::stderr)
             .init();
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(msg)) => {
-            errln!("irel: {msg}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            errln!("irel: {}", failure.message);
+            ExitCode::from(failure.exit)
         }
     }
 }
 
+/// Parses a reference the user wrote; `what` names it in errors ("source image").
 fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
+    let r = parse_ref_as_docker(what, s)?;
+    match bare_registry_advice(s, &r) {
+        Some(advice) => Err(Failure::usage(format!("{what} {s}: {advice}"))),
+        None => Ok(r),
+    }
+}
+
+/// `HOST:PORT` with no repository: Docker's rules read it as an image on Docker Hub
+/// (`docker.io/library/HOST:PORT`), which is never what was meant.
+fn bare_registry_advice(typed: &str, r: &Reference) -> Option<String> {
+    let typed = typed.strip_prefix("docker://").unwrap_or(typed);
+    let (host, port) = typed.split_once(':')?;
+    let registry_like = host == "localhost" || host.contains('.') || host.parse::<IpAddr>().is_ok();
+    let is_port = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    (!typed.contains('/') && registry_like && is_port).then(|| {
+        format!(
+            "this is a registry address without a repository (by Docker's rules it names {r}); name the repository: {typed}/REPOSITORY[:TAG]"
+        )
+    })
+}
+
+/// Parses a reference by Docker's rules alone (as Go irel does), without the bare-registry check.
+fn parse_ref_as_docker(what: &str, s: &str) -> Result<Reference, Failure> {
     // skopeo users write the transport; for a registry it says nothing irel needs.
     let s = s.strip_prefix("docker://").unwrap_or(s);
     s.parse::<Reference>().map_err(|e| {
@@ -348,7 +401,7 @@ fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
             }
             _ => "",
         };
-        Failure(format!("{what}: {e}{advice}"))
+        Failure::usage(format!("{what}: {e}{advice}"))
     })
 }
 
@@ -390,7 +443,7 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
             .rsplit_once(':')
             .and_then(|(h, a)| Some((h, a.trim_matches(['[', ']']).parse::<IpAddr>().ok()?)))
             .ok_or_else(|| {
-                Failure(format!(
+                Failure::usage(format!(
                     "--resolve {r:?}: expected HOST:ADDR, e.g. registry.lab:127.0.0.1"
                 ))
             })?;
@@ -406,7 +459,7 @@ fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failur
     use irel::auth::{ContainersAuth, DockerConfig};
     if let Some(path) = &cli.authfile {
         if !path.exists() {
-            return Err(Failure(format!("--authfile {}: no such file", path.display())));
+            return Err(Failure::new(format!("--authfile {}: no such file", path.display())));
         }
         b = b.credentials(ContainersAuth::load(path)?);
     }
@@ -460,8 +513,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             repository_prefix,
             reference,
         } => {
-            let original = parse_ref("image", reference)?;
-            let mapped = irel::mapping::flatten_repo_path_preserve_tag_digest(repository_prefix, &original)?;
+            // Go irel's output, byte for byte, whatever the input; a likely mistake gets a warning.
+            let original = parse_ref_as_docker("image", reference)?;
+            if let Some(advice) = bare_registry_advice(reference, &original) {
+                errln!("irel: warning: image {reference}: {advice}");
+            }
+            let mapped = irel::mapping::flatten_repo_path_preserve_tag_digest(repository_prefix, &original)
+                .map_err(|e| Failure::usage(e.to_string()))?;
             outln!("{mapped}");
         }
         Command::Digest { reference, unverified } => {
@@ -510,7 +568,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let list = image_list(images, images_file.as_deref())?;
             if list.is_empty() {
-                return Err(Failure("save: name at least one image, or --images FILE".into()));
+                return Err(Failure::usage("save: name at least one image, or --images FILE"));
             }
             let refs = list
                 .iter()
@@ -593,7 +651,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
         LayoutCommand::Find { layout, reference } => {
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let entry = layout_dir.find(reference)?.ok_or_else(|| {
-                Failure(format!(
+                Failure::new(format!(
                     "{reference} is not in the OCI image layout at {}",
                     layout.display()
                 ))
@@ -610,7 +668,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             reference,
             referrers,
         } => {
-            let d: irel::Digest = digest.parse().map_err(|e| Failure(format!("digest: {e}")))?;
+            let d: irel::Digest = digest.parse().map_err(|e| Failure::usage(format!("digest: {e}")))?;
             let r = parse_ref("destination image", reference)?;
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
@@ -644,8 +702,8 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
         match bundle {
             Some(b) => list = b.entries()?.into_iter().filter_map(|e| e.name).collect(),
             None => {
-                return Err(Failure(
-                    "relocate: name images, or --images FILE, or --archive/--layout".into(),
+                return Err(Failure::usage(
+                    "relocate: name images, or --images FILE, or --archive/--layout",
                 ))
             }
         }
@@ -696,7 +754,7 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     if report.failed.is_empty() {
         Ok(())
     } else {
-        Err(Failure(format!(
+        Err(Failure::new(format!(
             "{} of {} images were not relocated",
             report.failed.len(),
             list.len()
@@ -707,7 +765,7 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
 fn credential(flag: &str, value: &str) -> Result<irel::auth::Credential, Failure> {
     let (username, password) = value
         .split_once(':')
-        .ok_or_else(|| Failure(format!("{flag}: expected USER:PASSWORD")))?;
+        .ok_or_else(|| Failure::usage(format!("{flag}: expected USER:PASSWORD")))?;
     Ok(irel::auth::Credential::Basic {
         username: username.into(),
         password: password.into(),
@@ -729,7 +787,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         (None, None) => 2,
     };
     if args.locations.len() != wanted {
-        return Err(Failure(format!(
+        return Err(Failure::usage(format!(
             "sync: expected {}, got {} location(s)",
             ["no SRC/DST with --config", "only DST with --source-yaml", "SRC and DST"][wanted],
             args.locations.len()
@@ -738,7 +796,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let endpoints = args
         .locations
         .iter()
-        .map(|l| l.parse::<Endpoint>().map_err(Failure::from))
+        .map(|l| l.parse::<Endpoint>().map_err(|e| Failure::usage(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let mut builder = base_builder(cli)?;
     let mut creds = irel::auth::StaticCredentials::default();
@@ -815,7 +873,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         .iter()
         .find(|i| args.referrers && (dir(&i.source) || dir(&i.destination)))
     {
-        return Err(Failure(format!(
+        return Err(Failure::new(format!(
             "sync --referrers: a dir: tree holds no referrers ({} -> {}); drop --referrers, or use oci: layouts",
             item.from, item.to
         )));
@@ -868,15 +926,15 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             n => format!(", {n} invalid names skipped"),
         };
         outln!(
-            "sync: {} copied, {} skipped, {} failed, {} bytes transferred{invalid}",
+            "sync: {} copied, {} skipped, {} failed, {} transferred{invalid}",
             report.copied(),
             report.skipped(),
             report.failed(),
-            report.bytes()
+            output::shown_bytes(report.bytes())
         );
     }
     if report.failed() > 0 {
-        return Err(Failure(format!(
+        return Err(Failure::new(format!(
             "{} of {} images failed to sync",
             report.failed(),
             report.items.len()

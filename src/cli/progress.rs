@@ -1,6 +1,11 @@
 //! Progress bars on a terminal, fed by the copy engine's events: one bar for everything the
 //! command moves, and one per blob while its bytes move. Nothing is drawn when stderr is not
 //! a terminal, or with --quiet or --json.
+//!
+//! Bars are redrawn in place, so any other line written while they are up would be overwritten
+//! when they are cleared: every line the CLI prints goes through [`suspended`], which takes the
+//! bars down, prints, and puts them back below. Each bar fits the terminal's width (a line that
+//! wraps would make the redraw erase the line above it).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -16,6 +21,19 @@ pub(super) struct Progress {
     overall: ProgressBar,
     blobs: Mutex<HashMap<Digest, ProgressBar>>,
     counts: Mutex<(usize, usize, usize)>,
+    planned: std::sync::atomic::AtomicUsize,
+}
+
+/// The bars on screen, if any: every printed line must take them down first.
+static ON_SCREEN: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Runs `print` with the bars (if any) taken down, and draws them again after it.
+pub(super) fn suspended(print: impl FnOnce()) {
+    let bars = ON_SCREEN.lock().ok().and_then(|b| b.clone());
+    match bars {
+        Some(bars) => bars.suspend(print),
+        None => print(),
+    }
 }
 
 /// Adds progress bars to `options` when they would be seen.
@@ -27,14 +45,15 @@ pub(super) fn attach(options: CopyOptions, quiet: bool) -> CopyOptions {
     options.on_event(move |event| progress.on(event))
 }
 
+// `wide_bar` takes what the fixed fields leave of the terminal's width, so no line wraps.
 fn blob_style() -> ProgressStyle {
-    ProgressStyle::with_template("  {prefix:19} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}")
+    ProgressStyle::with_template("  {prefix:15} [{wide_bar}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec:>11}")
         .expect("a valid template")
         .progress_chars("=> ")
 }
 
 fn overall_style() -> ProgressStyle {
-    ProgressStyle::with_template("{msg:21} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}")
+    ProgressStyle::with_template("{msg:17} [{wide_bar}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec:>11} {eta:>3}")
         .expect("a valid template")
         .progress_chars("=> ")
 }
@@ -43,18 +62,25 @@ impl Progress {
     fn new() -> Progress {
         let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = bars.add(ProgressBar::new(0).with_style(overall_style()));
-        overall.set_message("blobs 0 copied");
+        overall.set_message("blobs 0/0");
+        if let Ok(mut on_screen) = ON_SCREEN.lock() {
+            *on_screen = Some(bars.clone());
+        }
         Progress {
             bars,
             overall,
             blobs: Mutex::new(HashMap::new()),
             counts: Mutex::new((0, 0, 0)),
+            planned: Default::default(),
         }
     }
 
     fn on(&self, event: &CopyEvent) {
         match event {
-            CopyEvent::Planned { bytes, .. } => self.overall.inc_length(*bytes),
+            CopyEvent::Planned { blobs, bytes } => {
+                self.planned.fetch_add(*blobs, std::sync::atomic::Ordering::Relaxed);
+                self.overall.inc_length(*bytes);
+            }
             CopyEvent::BlobStarted { digest, size } => {
                 let bar = self.bars.add(ProgressBar::new(*size).with_style(blob_style()));
                 bar.set_prefix(short(digest));
@@ -86,9 +112,11 @@ impl Progress {
                     BlobDisposition::Mounted => counts.1 += 1,
                     BlobDisposition::Skipped => counts.2 += 1,
                 }
+                let (copied, mounted, present) = *counts;
                 self.overall.set_message(format!(
-                    "blobs {} copied {} mounted {} present",
-                    counts.0, counts.1, counts.2
+                    "blobs {}/{}",
+                    copied + mounted + present,
+                    self.planned.load(std::sync::atomic::Ordering::Relaxed)
                 ));
             }
             _ => {}
@@ -99,6 +127,9 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.overall.finish_and_clear();
+        if let Ok(mut on_screen) = ON_SCREEN.lock() {
+            *on_screen = None;
+        }
     }
 }
 

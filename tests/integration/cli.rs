@@ -43,15 +43,15 @@ fn digest_prints_the_digest_alone() {
 }
 
 #[test]
-fn bad_input_exits_non_zero_with_one_line_naming_it() {
+fn bad_input_exits_2_with_one_line_naming_it() {
     for args in [
         vec!["digest", "Docker/Bad:tag:x"],
-        vec!["copy", "ok/image", "UPPER/case"],
+        vec!["copy", "ok/image", "docker.io/UPPER/case"],
         vec!["map", "-r", "example.com/user", "a@sha256:abc"],
         vec!["map", "-r", "Bad/Prefix", "busybox"],
     ] {
         let out = irel(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "a usage error: {args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.starts_with("irel: "), "{err}");
@@ -59,11 +59,11 @@ fn bad_input_exits_non_zero_with_one_line_naming_it() {
     }
     let out = irel(&["map", "-r", "x", "UPPER"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"UPPER\""));
-    // Usage errors are clap's: exit 2.
+    // Clap's own usage errors: exit 2 as well.
     assert_eq!(irel(&["copy", "only-one-arg"]).status.code(), Some(2));
     // A path where an image belongs says which commands take paths.
     let out = irel(&["copy", "localhost:5000/a:1", "dir:/tmp/somewhere"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("\"dir:/tmp/somewhere\"") && err.contains("`irel sync`"),

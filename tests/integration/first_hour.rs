@@ -1,0 +1,87 @@
+//! What a new user meets in the first hour (issue #14): exit codes for usage errors, a registry
+//! address given where an image belongs, and logs without colour codes when redirected.
+
+use crate::support::{irel, irel_env, make_layout, ok_stdout, skopeo_push, Registry};
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line_naming_the_input() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["digest", "a.example/UPPER/x:1"], "a.example/UPPER/x:1"),
+        (vec!["copy", "a.example/x:1", "b.example/Bad Name"], "Bad Name"),
+        (
+            vec!["layout", "push", "/nonexistent", "sha256:zz", "b.example/x:1"],
+            "digest",
+        ),
+        (
+            vec!["copy", "--dest-creds", "nocolon", "a.example/x:1", "b.example/x:1"],
+            "--dest-creds",
+        ),
+        (vec!["sync", "docker://a.example/x"], "SRC and DST"),
+        (vec!["relocate", "-r", "b.example/p"], "name images"),
+        (vec!["sync", "ftp://x", "dir:/tmp/x"], "ftp://x"),
+        (vec!["save", "-o", "/tmp/irel-never.tgz"], "name at least one image"),
+    ];
+    for (args, named) in cases {
+        let out = irel(&args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("irel: ") && err.contains(named), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_registry_address_without_a_repository_is_caught_before_any_request() {
+    for args in [
+        vec!["copy", "a.example/x:1", "127.0.0.1:15100"],
+        vec!["copy", "localhost:5000", "a.example/x:1"],
+        vec!["tags", "registry.example.com:443"],
+    ] {
+        let out = irel(&args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("registry address without a repository")
+                && err.contains("docker.io/library/")
+                && err.contains("/REPOSITORY[:TAG]"),
+            "{err}"
+        );
+        assert!(!err.contains("dns error"), "no request was made: {err}");
+    }
+    let side = stderr_of(&irel(&["copy", "a.example/x:1", "127.0.0.1:15100"]));
+    assert!(side.starts_with("irel: destination image 127.0.0.1:15100: "), "{side}");
+    // map keeps Go irel's output byte for byte, and warns.
+    let out = irel(&["map", "-r", "example.com/user", "127.0.0.1:15100"]);
+    assert_eq!(
+        ok_stdout(&out).trim(),
+        "example.com/user/library-127.0.0.1-03113688664aae7459200d6686e89f52:15100"
+    );
+    assert!(stderr_of(&out).starts_with("irel: warning: image 127.0.0.1:15100: "));
+}
+
+#[test]
+fn logs_carry_no_colour_codes_unless_on_a_terminal() {
+    let reg = Registry::start();
+    let layout = reg.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 93);
+    skopeo_push(&layout, "t", &format!("{}/c/app:t", reg.addr), &[]);
+    let image = format!("{}/c/app:t", reg.addr);
+    for (flag, env) in [
+        ("--debug", vec![]),
+        ("-v", vec![]),
+        ("--debug", vec![("NO_COLOR", "1")]),
+    ] {
+        let out = irel_env(&[flag, "digest", &image], &env);
+        let err = stderr_of(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains('\u{1b}'), "{flag}: {err:?}");
+    }
+    assert!(
+        stderr_of(&irel(&["--debug", "digest", &image])).contains("GET"),
+        "debug logs requests"
+    );
+}
