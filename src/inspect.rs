@@ -3,7 +3,7 @@
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::manifest::{Contents, Manifest, Platform};
+use crate::manifest::{Contents, Descriptor, Manifest, Platform, MAX_MANIFEST_SIZE};
 use crate::reference::{Digest, Reference};
 
 impl std::str::FromStr for Platform {
@@ -118,7 +118,8 @@ impl ImageSummary {
 
 impl Client {
     /// The image `r` names for `platform`: `r` itself (by digest) when it is a single image of
-    /// that platform or of none stated, else the matching entry of its index.
+    /// that platform or of none stated, else the matching entry of its index. A single image
+    /// whose config states another platform is refused.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), irel::Error> {
@@ -130,8 +131,23 @@ impl Client {
     /// ```
     pub async fn resolve_platform(&self, r: &Reference, platform: &Platform) -> Result<Reference, Error> {
         let manifest = self.get_manifest(r).await?;
-        let Contents::Index { manifests } = &manifest.contents else {
-            return Ok(r.with_digest(manifest.digest));
+        let manifests = match &manifest.contents {
+            Contents::Index { manifests } => manifests,
+            Contents::Image { config, .. } => {
+                // A single image serves only the platform its config states.
+                if let Some(own) = self.config_platform(r, config).await? {
+                    if !platform.matches(&own) {
+                        return Err(Error::Manifest {
+                            reference: r.to_string(),
+                            reason: format!(
+                                "it is a single-platform image for {own}, not {platform}; \
+                                 drop --platform to copy it as it is"
+                            ),
+                        });
+                    }
+                }
+                return Ok(r.with_digest(manifest.digest));
+            }
         };
         let found = manifests
             .iter()
@@ -156,6 +172,39 @@ impl Client {
                 })
             }
         }
+    }
+
+    /// The platform an image's config states (`os`, `architecture`, `variant`), if it states
+    /// one. A config too large to be one is not read.
+    async fn config_platform(&self, r: &Reference, config: &Descriptor) -> Result<Option<Platform>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Config {
+            #[serde(default)]
+            os: String,
+            #[serde(default)]
+            architecture: String,
+            #[serde(default)]
+            variant: Option<String>,
+        }
+        if config.size > MAX_MANIFEST_SIZE as u64 {
+            return Ok(None);
+        }
+        let mut stream = self.get_blob(r, &config.digest, config.size).await?;
+        let mut bytes = Vec::with_capacity(config.size as usize);
+        while let Some(chunk) = stream.chunk().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
+                reference: r.to_string(),
+                reason: format!("reading its config {}: {e}", config.digest),
+            })?);
+        }
+        Ok(serde_json::from_slice::<Config>(&bytes)
+            .ok()
+            .filter(|c| !c.os.is_empty() && !c.architecture.is_empty())
+            .map(|c| Platform {
+                os: c.os,
+                architecture: c.architecture,
+                variant: c.variant.filter(|v| !v.is_empty()),
+            }))
     }
 
     /// Digest, media type, platforms and sizes of what `r` names, and its referrers.

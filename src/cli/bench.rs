@@ -48,8 +48,8 @@ struct Shape {
     /// Total layer size: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB; K, M, G are binary).
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     size: u64,
-    /// Number of layers the size is split into.
-    #[arg(long, default_value_t = 4)]
+    /// Number of layers the size is split into (1 or more).
+    #[arg(long, default_value_t = 4, value_parser = super::at_least_one)]
     layers: usize,
     /// Seed of the random data (same seed, same image).
     #[arg(long, default_value_t = 1)]
@@ -59,7 +59,7 @@ struct Shape {
 #[derive(Args)]
 struct RunFlags {
     /// Blobs in flight at once.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::at_least_one)]
     concurrency: usize,
 }
 

@@ -33,7 +33,8 @@ struct Cli {
     /// Skip TLS verification and allow plain http for this registry (repeatable).
     #[arg(long = "insecure-registry", global = true, value_name = "HOST[:PORT]")]
     insecure_registry: Vec<String>,
-    /// Connect to HOST at ADDR instead of resolving it, like curl --resolve (repeatable).
+    /// Connect to HOST at ADDR instead of resolving it, like curl --resolve (repeatable;
+    /// curl's HOST:PORT:ADDR is accepted too, for every port).
     #[arg(long, global = true, value_name = "HOST:ADDR")]
     resolve: Vec<String>,
     /// Credentials for the registries this command names (USER:PASSWORD).
@@ -75,7 +76,7 @@ enum Command {
         /// Where to copy it (its tag is kept; default tag latest).
         destination: String,
         /// Blobs transferred at once.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = at_least_one)]
         concurrency: usize,
         /// Credentials for the source registry.
         #[arg(long, value_name = "USER:PASSWORD")]
@@ -240,7 +241,7 @@ struct SyncArgs {
     #[arg(long)]
     dry_run: bool,
     /// Images copied at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = at_least_one)]
     jobs: usize,
     /// Copy each image's referrers too (signatures, SBOMs, attestations); registry to registry.
     #[arg(long)]
@@ -303,6 +304,31 @@ enum LayoutCommand {
         #[arg(long)]
         referrers: bool,
     },
+}
+
+/// `--resolve HOST:ADDR`, or curl's `HOST:PORT:ADDR` (the port is not needed: the address
+/// serves every port of the host).
+fn parse_resolve(value: &str) -> Option<(&str, IpAddr)> {
+    let (host, addr) = value.rsplit_once(':').filter(|(_, a)| !a.ends_with(']')).map_or_else(
+        // A bracketed IPv6 address holds colons of its own.
+        || value.rsplit_once(":[").map(|(h, a)| (h, a.trim_end_matches(']'))),
+        |(h, a)| Some((h, a)),
+    )?;
+    let addr = addr.trim_matches(['[', ']']).parse::<IpAddr>().ok()?;
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.parse::<u16>().is_ok() => h,
+        _ => host,
+    };
+    (!host.is_empty()).then_some((host, addr))
+}
+
+/// A count that must be 1 or more (`--concurrency 0` would copy nothing, forever).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a count (1 or more)")),
+    }
 }
 
 /// A failure worth one line on stderr, and the exit code it ends with.
@@ -439,14 +465,11 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
         b = b.ca_certificate_file(path)?;
     }
     for r in &cli.resolve {
-        let (host, addr) = r
-            .rsplit_once(':')
-            .and_then(|(h, a)| Some((h, a.trim_matches(['[', ']']).parse::<IpAddr>().ok()?)))
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "--resolve {r:?}: expected HOST:ADDR, e.g. registry.lab:127.0.0.1"
-                ))
-            })?;
+        let (host, addr) = parse_resolve(r).ok_or_else(|| {
+            Failure::usage(format!(
+                "--resolve {r:?}: expected HOST:ADDR or curl's HOST:PORT:ADDR, e.g. registry.lab:127.0.0.1"
+            ))
+        })?;
         b = b.resolve(host, addr);
     }
     Ok(b)
@@ -941,4 +964,28 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_takes_host_addr_and_curls_host_port_addr() {
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert_eq!(parse_resolve("registry.lab:127.0.0.1"), Some(("registry.lab", v4)));
+        assert_eq!(parse_resolve("registry.lab:5000:127.0.0.1"), Some(("registry.lab", v4)));
+        assert_eq!(parse_resolve("registry.lab:[::1]"), Some(("registry.lab", v6)));
+        assert_eq!(parse_resolve("registry.lab:443:[::1]"), Some(("registry.lab", v6)));
+        assert_eq!(parse_resolve("registry.lab"), None);
+        assert_eq!(parse_resolve(":127.0.0.1"), None);
+        assert_eq!(parse_resolve("registry.lab:5000:not-an-ip"), None);
+    }
+
+    #[test]
+    fn counts_of_zero_are_refused() {
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert!(at_least_one("0").is_err() && at_least_one("x").is_err());
+    }
 }

@@ -85,3 +85,59 @@ fn logs_carry_no_colour_codes_unless_on_a_terminal() {
         "debug logs requests"
     );
 }
+
+#[test]
+fn what_would_surprise_is_refused() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 94);
+    skopeo_push(&layout, "t", &format!("{}/one/app:t", src.addr), &[]);
+    let image = format!("{}/one/app:t", src.addr);
+
+    // A single-platform image is not copied for another platform.
+    let out = irel(&[
+        "copy",
+        "--platform",
+        "linux/arm64",
+        &image,
+        &format!("{}/one/arm:t", dst.addr),
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("single-platform image for linux/amd64, not linux/arm64"),
+        "{err}"
+    );
+    assert!(!dst.log_text().contains("PUT /v2/"), "nothing written");
+    let out = irel(&[
+        "copy",
+        "--platform",
+        "linux/amd64",
+        &image,
+        &format!("{}/one/amd:t", dst.addr),
+    ]);
+    assert!(ok_stdout(&out).contains(&fx.digest));
+
+    // Counts of zero.
+    for args in [
+        vec!["copy", "--concurrency", "0", "a.example/x:1", "b.example/x:1"],
+        vec!["sync", "--jobs", "0", "docker://a.example/x", "docker://b.example"],
+        vec!["bench", "push", "--layers", "0", "b.example/x:1"],
+    ] {
+        let out = irel(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+    }
+
+    // curl's --resolve HOST:PORT:ADDR works as HOST:ADDR does.
+    let named = format!("registry.irel.test:{}", src.port);
+    let resolve = format!("registry.irel.test:{}:127.0.0.1", src.port);
+    let out = irel(&[
+        "--resolve",
+        &resolve,
+        "--insecure-registry",
+        &named,
+        "digest",
+        &format!("{named}/one/app:t"),
+    ]);
+    assert_eq!(ok_stdout(&out).trim(), fx.digest);
+}
