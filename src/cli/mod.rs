@@ -543,7 +543,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let mapped = irel::mapping::flatten_repo_path_preserve_tag_digest(repository_prefix, &original)
                 .map_err(|e| Failure::usage(e.to_string()))?;
-            outln!("{mapped}");
+            match cli.json {
+                true => outln!(
+                    "{}",
+                    serde_json::json!({"original": reference, "relocated": mapped.to_string()})
+                ),
+                false => outln!("{mapped}"),
+            }
         }
         Command::Digest { reference, unverified } => {
             let r = parse_ref("image", reference)?;
@@ -602,7 +608,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let options = copy_options(&cli).referrers(*referrers);
             let digests = runtime()?.block_on(client.save(&refs, output, &options))?;
             for (r, d) in refs.iter().zip(digests) {
-                outln!("saved {r} with digest {d} to {}", output.display());
+                match cli.json {
+                    true => outln!(
+                        "{}",
+                        serde_json::json!({"image": r.to_string(), "digest": d.to_string(), "bundle": output})
+                    ),
+                    false => outln!("saved {r} with digest {d} to {}", output.display()),
+                }
             }
         }
         Command::Relocate(args) => return run_relocate(&cli, args),
@@ -666,10 +678,16 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let layout_dir = irel::layout::OciLayout::create(layout)?;
             let options = copy_options(cli).referrers(*referrers);
             let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
-            outln!(
-                "added {r} with digest {digest} to OCI image layout at {}",
-                layout.display()
-            );
+            match cli.json {
+                true => outln!(
+                    "{}",
+                    serde_json::json!({"image": r.to_string(), "digest": digest.to_string(), "layout": layout})
+                ),
+                false => outln!(
+                    "added {r} with digest {digest} to OCI image layout at {}",
+                    layout.display()
+                ),
+            }
         }
         LayoutCommand::Find { layout, reference } => {
             let layout_dir = irel::layout::OciLayout::open(layout)?;
@@ -679,11 +697,17 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
                     layout.display()
                 ))
             })?;
-            outln!(
-                "found {reference} with digest {} in OCI image layout at {}",
-                entry.descriptor.digest,
-                layout.display()
-            );
+            match cli.json {
+                true => outln!(
+                    "{}",
+                    serde_json::json!({"image": reference, "digest": entry.descriptor.digest.to_string(), "layout": layout})
+                ),
+                false => outln!(
+                    "found {reference} with digest {} in OCI image layout at {}",
+                    entry.descriptor.digest,
+                    layout.display()
+                ),
+            }
         }
         LayoutCommand::Push {
             layout,
@@ -697,10 +721,16 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let client = client_for(cli, &[(&r, None, "--creds")])?;
             let options = copy_options(cli).referrers(*referrers);
             runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &options))?;
-            outln!(
-                "wrote image with digest {d} from OCI image layout at {} to {r}",
-                layout.display()
-            );
+            match cli.json {
+                true => outln!(
+                    "{}",
+                    serde_json::json!({"image": r.to_string(), "digest": d.to_string(), "layout": layout})
+                ),
+                false => outln!(
+                    "wrote image with digest {d} from OCI image layout at {} to {r}",
+                    layout.display()
+                ),
+            }
         }
     }
     Ok(())

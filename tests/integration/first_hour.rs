@@ -141,3 +141,47 @@ fn what_would_surprise_is_refused() {
     ]);
     assert_eq!(ok_stdout(&out).trim(), fx.digest);
 }
+
+#[test]
+fn json_is_printed_wherever_results_are() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 95);
+    skopeo_push(&layout, "t", &format!("{}/j/app:t", src.addr), &[]);
+    let image = format!("{}/j/app:t", src.addr);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = ok_stdout(&irel(&all));
+        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    };
+    let v = json(&["map", "-r", "example.com/user", "docker.io/istio/proxyv2"]);
+    assert_eq!(
+        v["relocated"],
+        "example.com/user/istio-proxyv2-f93a2cacc6cafa0474a2d6990a4dd1a0"
+    );
+    assert_eq!(v["original"], "docker.io/istio/proxyv2");
+
+    let dir = src.scratch().join("out");
+    let dir_s = dir.to_str().unwrap();
+    let v = json(&["layout", "add", dir_s, &image]);
+    assert_eq!(
+        (v["digest"].as_str(), v["layout"].as_str()),
+        (Some(fx.digest.as_str()), Some(dir_s))
+    );
+    let v = json(&["layout", "find", dir_s, &image]);
+    assert_eq!(v["digest"], fx.digest.as_str());
+    let pushed = format!("{}/j/pushed:t", dst.addr);
+    let v = json(&["layout", "push", dir_s, &fx.digest, &pushed]);
+    assert_eq!(
+        (v["digest"].as_str(), v["image"].as_str()),
+        (Some(fx.digest.as_str()), Some(pushed.as_str()))
+    );
+    let bundle = src.scratch().join("b.tgz");
+    let v = json(&["save", "-o", bundle.to_str().unwrap(), &image]);
+    assert_eq!(
+        (v["digest"].as_str(), v["image"].as_str()),
+        (Some(fx.digest.as_str()), Some(image.as_str()))
+    );
+}
