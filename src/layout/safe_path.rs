@@ -283,6 +283,7 @@ pub fn open_regular(root: &Path, rel: &str) -> Result<(File, u64), PathError> {
 }
 
 /// Whether `path` is a regular file itself (a link to one does not count).
+#[cfg_attr(not(feature = "sync"), allow(dead_code))] // used by the sync feature's dir: writer
 pub(crate) fn is_regular_file(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
