@@ -477,6 +477,48 @@ mod tests {
         );
     }
 
+    fn tar_of(entries: &[(&str, &[u8], u64)]) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, data, declared) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(*declared);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_path(name).unwrap();
+            h.set_cksum();
+            tar.append(&h, *data).unwrap();
+        }
+        tar.into_inner().unwrap()
+    }
+
+    #[test]
+    fn blobs_must_have_the_size_the_index_declares_and_the_total_stays_bounded() {
+        let blob = b"0123456789";
+        let digest = Digest::sha256_of(blob);
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":4}}]}}"#
+        );
+        let marker = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        let name = format!("blobs/sha256/{}", digest.encoded());
+        let data = tar_of(&[
+            ("oci-layout", marker, marker.len() as u64),
+            ("index.json", index.as_bytes(), index.len() as u64),
+            (&name, blob, blob.len() as u64),
+        ]);
+        let limits = ExtractLimits {
+            max_expansion: 10,
+            keep_free: 0,
+        };
+        let err = check_entries(&data[..], 1 << 20, limits).unwrap_err().to_string();
+        assert!(
+            err.contains("declares 10 bytes where the layout's descriptors say 4"),
+            "{err}"
+        );
+        // Under a bound of 50 bytes the index alone is too much.
+        let err = check_entries(&data[..], 5, limits).unwrap_err().to_string();
+        assert!(err.contains("more than 50 bytes"), "{err}");
+    }
+
     #[test]
     fn only_layout_files_with_valid_digests_are_read() {
         assert!(is_layout_file("index.json"));
