@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for target in reference www_authenticate manifest layout_index; do
+for target in reference www_authenticate manifest layout_index layout_path archive_entries; do
   mkdir -p "$scratch/$target"
   if ! cargo +nightly fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
       -max_total_time="$seconds" -rss_limit_mb=1024 -print_final_stats=1 >"$scratch/$target.log" 2>&1; then

@@ -70,6 +70,10 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A name that cannot become a path, or a path irel will not write or read through
+    /// (a symbolic link inside a destination or a layout).
+    #[error(transparent)]
+    Path(#[from] crate::layout::safe_path::PathError),
     /// Something irel does not do for these inputs (the message says what instead).
     #[error("{0}")]
     Unsupported(String),

@@ -455,7 +455,7 @@ fn parse_reference_digest(input: &str, d: &str) -> Result<Digest, ParseError> {
     })
 }
 
-fn valid_tag(tag: &str) -> bool {
+pub(crate) fn valid_tag(tag: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = tag.as_bytes();
     !bytes.is_empty()
@@ -533,7 +533,7 @@ fn validate_path(input: &str, path: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn valid_path_component(c: &str) -> bool {
+pub(crate) fn valid_path_component(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
     if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {

@@ -115,21 +115,28 @@ impl Client {
     /// at `out`. Nothing is written at `out` unless every image made it in.
     pub async fn save(&self, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
         let (dir, name) = crate::layout::output_parts(out)?;
-        let staging = dir.join(format!(".{name}.layout.{}", std::process::id()));
+        // Beside the output (same file system, no copy across), but private: a random name
+        // and mode 0700, never a directory that already exists. Removed on drop.
+        let staging = crate::layout::safe_path::private_dir(&format!(".{name}.layout."), Some(dir)).map_err(|e| {
+            Error::Layout {
+                path: out.display().to_string(),
+                reason: format!("cannot create a staging directory beside it: {e}"),
+            }
+        })?;
         let result = async {
-            let layout = OciLayout::create(&staging)?;
+            let layout = OciLayout::create(staging.path())?;
             let mut digests = Vec::new();
             for image in images {
                 digests.push(self.pull_to_layout(image, &layout, options).await?);
             }
-            let (staging, out) = (staging.clone(), out.to_path_buf());
+            let (staging, out) = (staging.path().to_path_buf(), out.to_path_buf());
             tokio::task::spawn_blocking(move || crate::layout::archive::write(&staging, &out))
                 .await
                 .expect("archive writing does not panic")?;
             Ok(digests)
         }
         .await;
-        let _ = std::fs::remove_dir_all(&staging);
+        drop(staging);
         result
     }
 

@@ -24,7 +24,12 @@ pub struct FileBody {
 impl FileBody {
     /// Opens `path` and positions it at `offset`.
     pub async fn open(path: &Path, offset: u64, len: u64) -> std::io::Result<FileBody> {
-        let mut file = tokio::fs::File::open(path).await?;
+        Self::from_file(tokio::fs::File::open(path).await?, offset, len).await
+    }
+
+    /// Streams `len` bytes of an already opened `file` from `offset` (for files opened with
+    /// checks, as [`crate::layout::safe_path::open_regular`] does).
+    pub async fn from_file(mut file: tokio::fs::File, offset: u64, len: u64) -> std::io::Result<FileBody> {
         if offset > 0 {
             file.seek(SeekFrom::Start(offset)).await?;
         }

@@ -32,12 +32,13 @@ pub(crate) enum WriteError {
     Content(Error),
 }
 
-/// Streams `body` into `tmp`, verifying size and digest, then renames it to `dest`; on any
-/// failure `tmp` is removed and nothing appears at `dest`.
+/// Streams `body` into a new temporary file in `dir` (a random name created with `O_EXCL`, so
+/// never a planted file or link), verifying size and digest, then renames it to `dest`; on
+/// any failure the temporary file is removed and nothing appears at `dest`.
 pub(crate) async fn write_verified(
     desc: &Descriptor,
     body: Body,
-    tmp: &Path,
+    dir: &Path,
     dest: &Path,
     destination: &str,
 ) -> Result<(), WriteError> {
@@ -49,10 +50,11 @@ pub(crate) async fn write_verified(
             detail,
         })
     };
-    let file = std::fs::File::create(tmp).map_err(WriteError::Io)?;
-    // Removes the temporary file however this ends: an error, or the copy dropping this
+    // The TempPath removes the file however this ends: an error, or the copy dropping this
     // future half-way (another blob of the image failed and the engine aborted the rest).
-    let mut temporary = RemoveOnDrop(Some(tmp));
+    let (file, temporary) = crate::layout::safe_path::temp_file_in(dir)
+        .map_err(WriteError::Io)?
+        .into_parts();
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(BATCHES_IN_FLIGHT);
     let writer = tokio::task::spawn_blocking({
         let hasher = desc.digest.kind().hasher();
@@ -98,23 +100,10 @@ pub(crate) async fn write_verified(
         ))),
         // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss fails
         // its digest check when read, it is never used.
-        Ok(_) => std::fs::rename(tmp, dest).map_err(WriteError::Io),
+        // The rename replaces a link at `dest` rather than writing through it.
+        Ok(_) => temporary.persist(dest).map_err(|e| WriteError::Io(e.error)),
     });
-    if result.is_ok() {
-        temporary.0 = None; // Renamed into place.
-    }
     result
-}
-
-/// Deletes a file when dropped, unless disarmed.
-struct RemoveOnDrop<'a>(Option<&'a Path>);
-
-impl Drop for RemoveOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(path) = self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 /// The blocking half: hashes and writes every frame, returns the content's digest.

@@ -10,6 +10,7 @@
 
 pub mod archive;
 mod blob_writer;
+pub mod safe_path;
 
 pub(crate) use blob_writer::{write_verified, WriteError};
 
@@ -102,7 +103,7 @@ impl OciLayout {
             return Self::open(root);
         }
         let io = |e: std::io::Error| layout_error(root, e.to_string());
-        std::fs::create_dir_all(root.join("blobs")).map_err(io)?;
+        safe_path::create_dirs(root, Path::new("blobs"))?;
         // Not synced: an empty layout records nothing worth a flush, and an fsync here waits
         // for every dirty page on the file system (measured: 0.19 s before a 1 GiB pull).
         // The index that records content is synced when it is written (write_atomically).
@@ -140,17 +141,20 @@ impl OciLayout {
     /// Reads a small file of the layout by its path inside it.
     fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>, std::io::Error> {
         use std::io::{Read, Seek};
-        let (path, offset, len) = match &self.storage {
+        let (mut f, offset, len) = match &self.storage {
+            // Never through a link: a layout's files are its own (see safe_path).
             Storage::Dir => {
-                let path = self.root.join(name);
-                let len = std::fs::metadata(&path)?.len();
-                (path, 0, len)
+                let (f, len) = safe_path::open_regular(&self.root, name).map_err(|e| match e {
+                    safe_path::PathError::Io { source, .. } => source,
+                    other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
+                })?;
+                (f, 0, len)
             }
             Storage::Tar(files) => {
                 let (offset, len) = *files
                     .get(name)
                     .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, name.to_string()))?;
-                (self.root.clone(), offset, len)
+                (std::fs::File::open(&self.root)?, offset, len)
             }
         };
         if len > limit {
@@ -159,7 +163,6 @@ impl OciLayout {
                 format!("{name} is larger than {limit} bytes"),
             ));
         }
-        let mut f = std::fs::File::open(path)?;
         f.seek(std::io::SeekFrom::Start(offset))?;
         let mut out = Vec::with_capacity(len as usize);
         f.take(len).read_to_end(&mut out)?;
@@ -195,7 +198,7 @@ impl OciLayout {
         }))
     }
 
-    fn blob_name(digest: &Digest) -> String {
+    pub(crate) fn blob_name(digest: &Digest) -> String {
         // Safe: a parsed Digest is an algorithm name and lowercase hex only.
         format!("blobs/{}/{}", digest.algorithm(), digest.encoded())
     }
@@ -203,7 +206,11 @@ impl OciLayout {
     fn blob_len(&self, digest: &Digest) -> Option<u64> {
         let name = Self::blob_name(digest);
         match &self.storage {
-            Storage::Dir => std::fs::metadata(self.root.join(name)).ok().map(|m| m.len()),
+            // A link is not a blob of this layout: it counts as absent (and a write replaces it).
+            Storage::Dir => std::fs::symlink_metadata(self.root.join(name))
+                .ok()
+                .filter(|m| m.file_type().is_file())
+                .map(|m| m.len()),
             Storage::Tar(files) => files.get(&name).map(|(_, len)| *len),
         }
     }
@@ -234,13 +241,14 @@ impl OciLayout {
         let Storage::Dir = self.storage else {
             return Err(layout_error(&self.root, "archives are read-only"));
         };
-        let final_path = self.root.join(Self::blob_name(&desc.digest));
-        let dir = final_path.parent().expect("blob paths have a parent");
         let io = |e: std::io::Error| layout_error(&self.root, format!("writing blob {}: {e}", desc.digest));
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        let tmp = dir.join(format!(".{}.{}.partial", desc.digest.encoded(), unique_suffix()));
+        let (root, alg) = (self.root.clone(), PathBuf::from("blobs").join(desc.digest.algorithm()));
+        let dir = tokio::task::spawn_blocking(move || safe_path::create_dirs(&root, &alg))
+            .await
+            .expect("creating directories does not panic")?;
+        let final_path = dir.join(desc.digest.encoded());
         let destination = format!("OCI image layout at {}", self.root.display());
-        write_verified(desc, body, &tmp, &final_path, &destination)
+        write_verified(desc, body, &dir, &final_path, &destination)
             .await
             .map_err(|e| match e {
                 WriteError::Io(e) => io(e),
@@ -372,12 +380,6 @@ fn parse_index(root: &Path, raw: &[u8]) -> Result<Vec<LayoutEntry>, Error> {
         .collect()
 }
 
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
 /// The directory and file name of an output path (`out.tgz` is in `.`).
 pub(crate) fn output_parts(path: &Path) -> Result<(&Path, String), Error> {
     let dir = path
@@ -404,19 +406,15 @@ fn write_unsynced(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
 
 fn write_renamed(dir: &Path, name: &str, data: &[u8], sync: bool) -> std::io::Result<()> {
     use std::io::Write;
-    let tmp = dir.join(format!(".{name}.{}.partial", unique_suffix()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        if sync {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, dir.join(name))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // A random name created with O_EXCL: a planted file or link at a predictable name is
+    // never written through. The rename replaces a link at `name` instead of following it.
+    let mut tmp = safe_path::temp_file_in(dir)?;
+    tmp.write_all(data)?;
+    if sync {
+        tmp.as_file().sync_all()?;
     }
-    result
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
 }
 
 impl ContentSource for OciLayout {
@@ -443,15 +441,34 @@ impl ContentSource for OciLayout {
     async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
         let name = Self::blob_name(&desc.digest);
         let missing = || layout_error(&self.root, format!("blob {} is missing", desc.digest));
-        let (path, offset, len) = match &self.storage {
+        let (file, offset, len) = match &self.storage {
             Storage::Dir => {
-                let path = self.root.join(&name);
-                let len = tokio::fs::metadata(&path).await.map_err(|_| missing())?.len();
-                (path, 0, len)
+                // Never through a link: a hostile layout could otherwise send any local file
+                // (a key) to the registry as a blob.
+                let (root, rel) = (self.root.clone(), name.clone());
+                let (file, len) = tokio::task::spawn_blocking(move || safe_path::open_regular(&root, &rel))
+                    .await
+                    .expect("opening a blob does not panic")
+                    .map_err(|e| match e {
+                        safe_path::PathError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                            missing()
+                        }
+                        e => layout_error(
+                            &self.root,
+                            format!(
+                                "blob {} cannot be read: {e}; irel reads only regular files inside a layout",
+                                desc.digest
+                            ),
+                        ),
+                    })?;
+                (tokio::fs::File::from_std(file), 0, len)
             }
             Storage::Tar(files) => {
                 let (offset, len) = *files.get(&name).ok_or_else(missing)?;
-                (self.root.clone(), offset, len)
+                let file = tokio::fs::File::open(&self.root)
+                    .await
+                    .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
+                (file, offset, len)
             }
         };
         if len != desc.size {
@@ -463,7 +480,7 @@ impl ContentSource for OciLayout {
                 ),
             ));
         }
-        let file = FileBody::open(&path, offset, len)
+        let file = FileBody::from_file(file, offset, len)
             .await
             .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
         Ok(VerifyingBody::with_hashing(file, desc.digest.clone(), desc.size, hash).boxed())
@@ -570,7 +587,8 @@ mod tests {
 
     #[test]
     fn hostile_index_digests_are_refused_before_any_path_is_built() {
-        let dir = std::env::temp_dir().join(format!("irel-layout-test-{}", unique_suffix()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("layout");
         let layout = OciLayout::create(&dir).unwrap();
         let evil = format!(
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../{}","size":2}}]}}"#,
@@ -580,12 +598,12 @@ mod tests {
         let err = layout.entries().unwrap_err().to_string();
         assert!(err.contains("invalid descriptor"), "{err}");
         assert!(OciLayout::open(&dir).is_err());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn create_is_idempotent_and_open_checks_the_marker() {
-        let dir = std::env::temp_dir().join(format!("irel-layout-test-{}", unique_suffix()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("layout");
         OciLayout::create(&dir).unwrap();
         OciLayout::create(&dir).unwrap();
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"9"}"#).unwrap();
@@ -593,7 +611,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("imageLayoutVersion"));
-        std::fs::remove_dir_all(dir).unwrap();
         assert!(OciLayout::open("/nonexistent/irel").is_err());
     }
 }

@@ -3,7 +3,10 @@
 //! a `version` file. irel reads trees `skopeo sync` wrote and writes trees skopeo reads.
 //!
 //! Writes are safe to interrupt: blobs go to temporary files and are renamed once verified, and
-//! `manifest.json`, which makes the directory an image, is written last.
+//! `manifest.json`, which makes the directory an image, is written last. Temporary files get
+//! random names (created with `O_EXCL`); an image directory planned under a destination root
+//! is created without following a link below that root, and files are read without following
+//! links (see [`crate::layout::safe_path`]).
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +16,7 @@ use http_body_util::BodyExt;
 use crate::blob::{FileBody, VerifyingBody};
 use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
+use crate::layout::safe_path::{self, PathError};
 use crate::layout::{write_atomically, write_verified, WriteError};
 use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
 use crate::reference::Digest;
@@ -26,6 +30,9 @@ const VERSION_TEXT: &[u8] = b"Directory Transport Version: 1.1\n";
 #[derive(Debug, Clone)]
 pub struct SkopeoDir {
     path: PathBuf,
+    /// The destination root and the path below it, when this directory was planned inside one:
+    /// every component below the root is created or checked without following links.
+    confined: Option<(PathBuf, PathBuf)>,
 }
 
 fn dir_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -38,12 +45,26 @@ fn dir_error(path: &Path, reason: impl Into<String>) -> Error {
 impl SkopeoDir {
     /// The image directory at `path` (created when written to).
     pub fn new(path: impl Into<PathBuf>) -> SkopeoDir {
-        SkopeoDir { path: path.into() }
+        SkopeoDir {
+            path: path.into(),
+            confined: None,
+        }
     }
 
-    /// Whether `path` holds an image (a `manifest.json`).
+    /// The image directory `rel` under the destination root `root`. `rel` comes from
+    /// [`safe_path::image_dir`] (normal components only); no link below `root` is followed
+    /// when it is created.
+    pub fn within(root: &Path, rel: &Path) -> SkopeoDir {
+        SkopeoDir {
+            path: root.join(rel),
+            confined: Some((root.to_path_buf(), rel.to_path_buf())),
+        }
+    }
+
+    /// Whether `path` holds an image (a `manifest.json`; a link there counts, so that reading
+    /// it refuses it by name instead of skipping the directory silently).
     pub fn is_image(path: &Path) -> bool {
-        path.join(MANIFEST).is_file()
+        std::fs::symlink_metadata(path.join(MANIFEST)).is_ok_and(|m| !m.is_dir())
     }
 
     /// The directory.
@@ -51,33 +72,46 @@ impl SkopeoDir {
         &self.path
     }
 
-    fn blob_path(&self, digest: &Digest) -> PathBuf {
+    fn blob_name(digest: &Digest) -> String {
         // A parsed Digest is lowercase hex only: safe as a file name.
         if digest.algorithm() == "sha256" {
-            self.path.join(digest.encoded())
+            digest.encoded().to_string()
         } else {
-            self.path.join(format!("{}-{}", digest.algorithm(), digest.encoded()))
+            format!("{}-{}", digest.algorithm(), digest.encoded())
         }
     }
 
-    fn instance_path(&self, digest: &Digest) -> PathBuf {
-        self.path.join(format!("{}.manifest.json", digest.encoded()))
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.path.join(Self::blob_name(digest))
     }
 
-    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
-        match std::fs::metadata(path) {
-            Err(_) => Ok(None),
-            Ok(m) if m.len() > MAX_MANIFEST_SIZE as u64 => Err(dir_error(path, "manifest larger than 4 MiB")),
-            Ok(_) => std::fs::read(path)
-                .map(Some)
-                .map_err(|e| dir_error(path, e.to_string())),
+    fn instance_name(digest: &Digest) -> String {
+        format!("{}.manifest.json", digest.encoded())
+    }
+
+    /// Reads a small file of the image directory, never through a link.
+    fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        use std::io::Read;
+        let path = self.path.join(name);
+        let (file, len) = match safe_path::open_regular(&self.path, name) {
+            Ok(opened) => opened,
+            Err(PathError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if len > MAX_MANIFEST_SIZE as u64 {
+            return Err(dir_error(&path, "manifest larger than 4 MiB"));
         }
+        let mut out = Vec::with_capacity(len as usize);
+        file.take(MAX_MANIFEST_SIZE as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| dir_error(&path, e.to_string()))?;
+        Ok(Some(out))
     }
 
     /// The manifest `reference` names: a digest (the top manifest or an instance), or any name
     /// for the top manifest.
     fn read_manifest(&self, reference: &str) -> Result<Option<Manifest>, Error> {
-        let top = self.read_file(&self.path.join(MANIFEST))?;
+        let top = self.read_file(MANIFEST)?;
         let (bytes, digest) = match reference.parse::<Digest>() {
             Err(_) => match top {
                 Some(b) => {
@@ -88,7 +122,7 @@ impl SkopeoDir {
             },
             Ok(d) => match top.filter(|b| d.matches(b)) {
                 Some(b) => (b, d),
-                None => match self.read_file(&self.instance_path(&d))? {
+                None => match self.read_file(&Self::instance_name(&d))? {
                     Some(b) if d.matches(&b) => (b, d),
                     Some(_) => {
                         return Err(Error::DigestMismatch {
@@ -108,10 +142,9 @@ impl SkopeoDir {
 
     async fn write_stream(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
         let io = |e: std::io::Error| dir_error(&self.path, format!("writing blob {}: {e}", desc.digest));
-        self.ensure_dir().map_err(io)?;
+        self.ensure_dir()?;
         let final_path = self.blob_path(&desc.digest);
-        let tmp = self.path.join(format!(".{}.partial", desc.digest.encoded()));
-        write_verified(desc, body, &tmp, &final_path, &self.path.display().to_string())
+        write_verified(desc, body, &self.path, &final_path, &self.path.display().to_string())
             .await
             .map_err(|e| match e {
                 WriteError::Io(e) => io(e),
@@ -119,10 +152,15 @@ impl SkopeoDir {
             })
     }
 
-    fn ensure_dir(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.path)?;
-        if !self.path.join(VERSION).exists() {
-            write_atomically(&self.path, VERSION, VERSION_TEXT)?;
+    fn ensure_dir(&self) -> Result<(), Error> {
+        match &self.confined {
+            Some((root, rel)) => safe_path::create_dirs(root, rel)?,
+            None => safe_path::create_dirs(&self.path, Path::new(""))?,
+        };
+        // A link named `version` is replaced (the rename does not follow it), never written through.
+        if !safe_path::is_regular_file(&self.path.join(VERSION)) {
+            write_atomically(&self.path, VERSION, VERSION_TEXT)
+                .map_err(|e| dir_error(&self.path, format!("writing {VERSION}: {e}")))?;
         }
         Ok(())
     }
@@ -139,11 +177,23 @@ impl ContentSource for SkopeoDir {
     }
 
     async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
-        let path = self.blob_path(&desc.digest);
-        let len = tokio::fs::metadata(&path)
+        let (dir, name) = (self.path.clone(), Self::blob_name(&desc.digest));
+        // Never through a link: a hostile tree could otherwise send any local file as a blob.
+        let (file, len) = tokio::task::spawn_blocking(move || safe_path::open_regular(&dir, &name))
             .await
-            .map_err(|_| dir_error(&self.path, format!("blob {} is missing", desc.digest)))?
-            .len();
+            .expect("opening a blob does not panic")
+            .map_err(|e| match e {
+                PathError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    dir_error(&self.path, format!("blob {} is missing", desc.digest))
+                }
+                e => dir_error(
+                    &self.path,
+                    format!(
+                        "blob {} cannot be read: {e}; irel reads only regular files in an image directory",
+                        desc.digest
+                    ),
+                ),
+            })?;
         if len != desc.size {
             return Err(dir_error(
                 &self.path,
@@ -153,7 +203,7 @@ impl ContentSource for SkopeoDir {
                 ),
             ));
         }
-        let file = FileBody::open(&path, 0, len)
+        let file = FileBody::from_file(tokio::fs::File::from_std(file), 0, len)
             .await
             .map_err(|e| dir_error(&self.path, e.to_string()))?;
         Ok(VerifyingBody::with_hashing(file, desc.digest.clone(), desc.size, hash).boxed())
@@ -170,7 +220,8 @@ impl ContentDestination for SkopeoDir {
     }
 
     async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
-        Ok(self.blob_path(digest).is_file())
+        // A link is not a blob here: counted absent, and the write replaces it.
+        Ok(safe_path::is_regular_file(&self.blob_path(digest)))
     }
 
     /// Blob writes here verify size and digest before the rename, so sources need not hash.
@@ -184,7 +235,7 @@ impl ContentDestination for SkopeoDir {
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
         let io = |e: std::io::Error| dir_error(&self.path, format!("writing manifest: {e}"));
-        self.ensure_dir().map_err(io)?;
+        self.ensure_dir()?;
         let name = if reference.parse::<Digest>().is_ok() {
             format!("{}.manifest.json", manifest.digest.encoded())
         } else {

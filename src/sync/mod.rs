@@ -25,7 +25,7 @@ pub use yaml::{add_cert_dir, SourceYaml, YamlCredentials, YamlRegistry};
 use crate::client::Client;
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 use crate::error::Error;
-use crate::layout::OciLayout;
+use crate::layout::{safe_path, OciLayout};
 use crate::reference::{Digest, Reference};
 
 /// A place content is synced from or to.
@@ -170,7 +170,7 @@ impl Naming {
     /// The destination path for `repo` of `registry`.
     pub fn path(&self, registry: &str, repo: &str) -> String {
         if self.scoped {
-            format!("{}/{repo}", registry.to_ascii_lowercase().replace(':', "-"))
+            format!("{}/{repo}", safe_path::registry_scope(registry))
         } else {
             repo.to_string()
         }
@@ -199,7 +199,9 @@ impl Target {
         matches!(self.endpoint, Endpoint::Dir(_))
     }
 
-    /// The place and display name for `path:tag` under this destination.
+    /// The place and display name for `path:tag` under this destination. For a `dir:`
+    /// destination both are checked by the reference grammar first and the image directory is
+    /// confined to the root (see [`safe_path`]).
     fn place(&self, client: &Client, path: &str, tag: &str) -> Result<(Place, String), Error> {
         match &self.endpoint {
             Endpoint::Registry(base) => {
@@ -210,9 +212,9 @@ impl Target {
                 ))
             }
             Endpoint::Dir(root) => {
-                let dir = root.join(format!("{path}:{tag}"));
-                let shown = format!("dir:{}", dir.display());
-                Ok((Place::Dir(SkopeoDir::new(dir)), shown))
+                let rel = safe_path::image_dir(path, tag)?;
+                let shown = format!("dir:{}", root.join(&rel).display());
+                Ok((Place::Dir(SkopeoDir::within(root, &rel)), shown))
             }
             Endpoint::Oci(_) => unreachable!("refused in Target::new"),
         }
@@ -320,6 +322,11 @@ impl SyncPlan {
                     });
                 }
                 for (image_dir, path, tag) in find_image_dirs(root)? {
+                    let checked = safe_path::check_repository_path(&path).and_then(|()| safe_path::check_tag(&tag));
+                    if let Err(e) = checked {
+                        plan.skip_invalid(format!("dir:{}: skipping {}: {e}", root.display(), image_dir.display()));
+                        continue;
+                    }
                     let (destination, to) = target.place(client, &path, &tag)?;
                     plan.items.push(SyncItem {
                         from: format!("dir:{}", image_dir.display()),
@@ -337,14 +344,25 @@ impl SyncPlan {
                     .file_name()
                     .map(|n| n.to_string_lossy().to_ascii_lowercase())
                     .unwrap_or_else(|| "image".into());
+                let fallback = match safe_path::check_repository_path(&fallback) {
+                    Ok(()) => fallback,
+                    Err(_) => {
+                        plan.warnings.push(format!(
+                            "oci:{}: the layout's directory name {fallback:?} is not a repository name; entries named by a tag only go to \"image\"",
+                            path.display()
+                        ));
+                        "image".into()
+                    }
+                };
                 for entry in layout.entries()? {
                     let Some(name) = entry.name else { continue };
-                    let (repo_path, tag) = match name.parse::<Reference>() {
-                        Ok(r) if name.contains('/') => (
-                            naming.path(r.registry(), r.repository()),
-                            r.tag().unwrap_or("latest").to_string(),
-                        ),
-                        _ => (fallback.clone(), name.clone()),
+                    // Untrusted: a name like `x/../../../pwn` must never become a path.
+                    let (repo_path, tag) = match safe_path::layout_entry_target(&name, &fallback, naming.scoped) {
+                        Ok(target) => target,
+                        Err(e) => {
+                            plan.skip_invalid(format!("oci:{}: skipping an entry: {e}", path.display()));
+                            continue;
+                        }
                     };
                     let (destination, to) = target.place(client, &repo_path, &tag)?;
                     plan.items.push(SyncItem {

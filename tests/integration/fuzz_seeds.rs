@@ -130,3 +130,13 @@ fn manifest_parser_survives_mutated_seeds() {
 fn layout_index_reader_survives_mutated_seeds() {
     run("layout_index", targets::layout_index);
 }
+
+#[test]
+fn layout_paths_stay_inside_their_root_for_mutated_seeds() {
+    run("layout_path", targets::layout_path);
+}
+
+#[test]
+fn archive_entry_checks_survive_mutated_seeds() {
+    run("archive_entries", targets::archive_entries);
+}

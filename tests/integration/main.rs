@@ -14,6 +14,7 @@ mod faults;
 mod first_hour;
 mod fuzz_seeds;
 mod hostile;
+mod hostile_fs;
 mod hostile_output;
 mod proxy;
 mod referrers;
