@@ -115,6 +115,13 @@ impl Client {
     /// at `out`. Nothing is written at `out` unless every image made it in.
     pub async fn save(&self, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
         let (dir, name) = crate::layout::output_parts(out)?;
+        if !dir.is_dir() {
+            // A typo in the path must not become a tree of new directories.
+            return Err(Error::Layout {
+                path: out.display().to_string(),
+                reason: format!("the directory {} does not exist; create it first", dir.display()),
+            });
+        }
         // Beside the output (same file system, no copy across), but private: a random name
         // and mode 0700, never a directory that already exists. Removed on drop.
         let staging = crate::layout::safe_path::private_dir(&format!(".{name}.layout."), Some(dir)).map_err(|e| {
@@ -182,7 +189,7 @@ impl Client {
             RelocationSource::Registries => self.copy(&parsed, &relocated, options).await?,
             RelocationSource::Layout(layout) => {
                 let entry = layout.find(original)?.ok_or_else(|| Error::Layout {
-                    path: layout.path().display().to_string(),
+                    path: layout.shown_path().display().to_string(),
                     reason: format!("holds no image named {original}"),
                 })?;
                 let to = RegistryRepository::new(self.clone(), &relocated);

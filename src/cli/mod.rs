@@ -675,9 +675,11 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
         } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
-            let layout_dir = irel::layout::OciLayout::create(layout)?;
+            // A layout this add creates is removed again if the add fails.
+            let (layout_dir, creation) = irel::layout::OciLayout::create_undoable(layout)?;
             let options = copy_options(cli).referrers(*referrers);
             let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
+            creation.keep();
             match cli.json {
                 true => outln!(
                     "{}",

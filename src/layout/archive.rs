@@ -176,10 +176,12 @@ pub fn open_with(path: &Path, limits: ExtractLimits) -> Result<Archive, Error> {
     let budget = ExtractBudget::new(archive_len, free_space(dir.path()), limits);
     let reader = flate2::read::GzDecoder::new(BufReader::new(file));
     extract(path, reader, dir.path(), budget)?;
-    let layout = OciLayout::open(dir.path()).map_err(|e| match e {
-        Error::Layout { reason, .. } => layout_error(path, reason),
-        other => other,
-    })?;
+    let layout = OciLayout::open(dir.path())
+        .map_err(|e| match e {
+            Error::Layout { reason, .. } => layout_error(path, reason),
+            other => other,
+        })?
+        .shown_as(path);
     Ok(Archive {
         layout,
         _extracted: Some(dir),

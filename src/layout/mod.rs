@@ -68,6 +68,8 @@ enum Storage {
 #[derive(Debug, Clone)]
 pub struct OciLayout {
     root: PathBuf,
+    /// What the user named, where that is not `root`: the `.tar.gz` a bundle was extracted from.
+    shown: Option<Arc<PathBuf>>,
     storage: Storage,
     index_lock: Arc<tokio::sync::Mutex<()>>,
     /// The referrers `index.json` lists, by subject: read in one pass when first asked, and
@@ -76,6 +78,42 @@ pub struct OciLayout {
 }
 
 type ReferrerMap = HashMap<Digest, Vec<Referrer>>;
+
+/// A layout [`OciLayout::create_undoable`] made: removed when dropped, unless kept. Only what
+/// it made goes: the directory if it did not exist, else the layout's files in it.
+#[must_use = "dropping it removes the layout just created; call keep() once it holds content"]
+#[derive(Debug)]
+pub struct LayoutCreation {
+    root: Option<PathBuf>,
+    made_root: bool,
+}
+
+impl LayoutCreation {
+    fn nothing() -> LayoutCreation {
+        LayoutCreation {
+            root: None,
+            made_root: false,
+        }
+    }
+
+    /// Keeps the layout.
+    pub fn keep(mut self) {
+        self.root = None;
+    }
+}
+
+impl Drop for LayoutCreation {
+    fn drop(&mut self) {
+        let Some(root) = self.root.take() else { return };
+        if self.made_root {
+            let _ = std::fs::remove_dir_all(&root);
+        } else {
+            let _ = std::fs::remove_file(root.join(LAYOUT_FILE));
+            let _ = std::fs::remove_file(root.join(INDEX_FILE));
+            let _ = std::fs::remove_dir_all(root.join("blobs"));
+        }
+    }
+}
 
 fn layout_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Layout {
@@ -89,6 +127,7 @@ impl OciLayout {
     pub fn open(root: impl AsRef<Path>) -> Result<OciLayout, Error> {
         OciLayout {
             root: root.as_ref().to_path_buf(),
+            shown: None,
             storage: Storage::Dir,
             index_lock: Arc::default(),
             referrers: Arc::default(),
@@ -97,12 +136,48 @@ impl OciLayout {
     }
 
     /// Opens the layout at `root`, creating an empty one if the directory does not hold one.
+    /// A directory that holds other files is refused: irel never turns an existing directory
+    /// (`/etc`, a project) into a layout.
     pub fn create(root: impl AsRef<Path>) -> Result<OciLayout, Error> {
+        let (layout, creation) = Self::create_undoable(root)?;
+        creation.keep();
+        Ok(layout)
+    }
+
+    /// [`create`](Self::create), and what it made: dropped without [`LayoutCreation::keep`],
+    /// that is removed again, so a first add that fails leaves no empty layout behind.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+    /// let (layout, creation) = irel::layout::OciLayout::create_undoable("bundle")?;
+    /// let image = "registry.example.com/app:1".parse()?;
+    /// client.pull_to_layout(&image, &layout, &irel::CopyOptions::default()).await?;
+    /// creation.keep();
+    /// # Ok(()) }
+    /// ```
+    pub fn create_undoable(root: impl AsRef<Path>) -> Result<(OciLayout, LayoutCreation), Error> {
         let root = root.as_ref();
         if root.join(LAYOUT_FILE).exists() {
-            return Self::open(root);
+            return Ok((Self::open(root)?, LayoutCreation::nothing()));
         }
         let io = |e: std::io::Error| layout_error(root, e.to_string());
+        let existed = match std::fs::read_dir(root) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(layout_error(
+                        root,
+                        "not an OCI image layout, and not empty; name a new or empty directory for the layout",
+                    ));
+                }
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io(e)),
+        };
+        let creation = LayoutCreation {
+            root: Some(root.to_path_buf()),
+            made_root: !existed,
+        };
         safe_path::create_dirs(root, Path::new("blobs"))?;
         // Not synced: an empty layout records nothing worth a flush, and an fsync here waits
         // for every dirty page on the file system (measured: 0.19 s before a 1 GiB pull).
@@ -110,12 +185,13 @@ impl OciLayout {
         write_unsynced(root, INDEX_FILE, br#"{"schemaVersion":2,"manifests":[]}"#).map_err(io)?;
         // oci-layout last: its presence says the layout is complete.
         write_unsynced(root, LAYOUT_FILE, br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
-        Self::open(root)
+        Ok((Self::open(root)?, creation))
     }
 
     pub(crate) fn in_tar(archive: PathBuf, files: HashMap<String, (u64, u64)>) -> Result<OciLayout, Error> {
         OciLayout {
             root: archive,
+            shown: None,
             storage: Storage::Tar(Arc::new(files)),
             index_lock: Arc::default(),
             referrers: Arc::default(),
@@ -127,7 +203,7 @@ impl OciLayout {
     fn checked(self, no_marker: &str) -> Result<OciLayout, Error> {
         let marker = self
             .read_small(LAYOUT_FILE, 4096)
-            .map_err(|_| layout_error(&self.root, no_marker))?;
+            .map_err(|_| layout_error(self.shown_path(), no_marker))?;
         check_layout_marker(&self.root, &marker)?;
         self.entries()?;
         Ok(self)
@@ -136,6 +212,18 @@ impl OciLayout {
     /// The directory (or archive) this layout is in.
     pub fn path(&self) -> &Path {
         &self.root
+    }
+
+    /// The path to name in messages: the archive the user gave for a bundle that was extracted
+    /// to a temporary directory, else [`path`](Self::path).
+    pub fn shown_path(&self) -> &Path {
+        self.shown.as_deref().map_or(&self.root, PathBuf::as_path)
+    }
+
+    /// This layout, named in messages by `shown` (the archive it was extracted from).
+    pub(crate) fn shown_as(mut self, shown: &Path) -> OciLayout {
+        self.shown = Some(Arc::new(shown.to_path_buf()));
+        self
     }
 
     /// Reads a small file of the layout by its path inside it.
@@ -173,7 +261,7 @@ impl OciLayout {
     pub fn entries(&self) -> Result<Vec<LayoutEntry>, Error> {
         let raw = self
             .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
-            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
+            .map_err(|e| layout_error(self.shown_path(), format!("cannot read index.json: {e}")))?;
         parse_index(&self.root, &raw)
     }
 
@@ -219,10 +307,10 @@ impl OciLayout {
     fn read_manifest(&self, digest: &Digest) -> Result<Manifest, Error> {
         let bytes = self
             .read_small(&Self::blob_name(digest), MAX_MANIFEST_SIZE as u64)
-            .map_err(|e| layout_error(&self.root, format!("cannot read manifest {digest}: {e}")))?;
+            .map_err(|e| layout_error(self.shown_path(), format!("cannot read manifest {digest}: {e}")))?;
         if !digest.matches(&bytes) {
             return Err(Error::DigestMismatch {
-                what: format!("manifest blob in OCI image layout at {}", self.root.display()),
+                what: format!("manifest blob in OCI image layout at {}", self.shown_path().display()),
                 expected: digest.clone(),
                 actual: Digest::sha256_of(&bytes).to_string(),
             });
@@ -230,7 +318,7 @@ impl OciLayout {
         let mut m = Manifest::parse(
             Bytes::from(bytes),
             None,
-            &format!("{digest} in {}", self.root.display()),
+            &format!("{digest} in {}", self.shown_path().display()),
         )?;
         m.digest = digest.clone();
         Ok(m)
@@ -239,15 +327,15 @@ impl OciLayout {
     /// Writes a blob from a stream: temporary file, verified, renamed into place.
     async fn write_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
         let Storage::Dir = self.storage else {
-            return Err(layout_error(&self.root, "archives are read-only"));
+            return Err(layout_error(self.shown_path(), "archives are read-only"));
         };
-        let io = |e: std::io::Error| layout_error(&self.root, format!("writing blob {}: {e}", desc.digest));
+        let io = |e: std::io::Error| layout_error(self.shown_path(), format!("writing blob {}: {e}", desc.digest));
         let (root, alg) = (self.root.clone(), PathBuf::from("blobs").join(desc.digest.algorithm()));
         let dir = tokio::task::spawn_blocking(move || safe_path::create_dirs(&root, &alg))
             .await
             .expect("creating directories does not panic")?;
         let final_path = dir.join(desc.digest.encoded());
-        let destination = format!("OCI image layout at {}", self.root.display());
+        let destination = format!("OCI image layout at {}", self.shown_path().display());
         write_verified(desc, body, &dir, &final_path, &destination)
             .await
             .map_err(|e| match e {
@@ -292,16 +380,17 @@ impl OciLayout {
         let _guard = self.index_lock.lock().await;
         let raw = self
             .read_small(INDEX_FILE, MAX_MANIFEST_SIZE as u64)
-            .map_err(|e| layout_error(&self.root, format!("cannot read index.json: {e}")))?;
+            .map_err(|e| layout_error(self.shown_path(), format!("cannot read index.json: {e}")))?;
         parse_index(&self.root, &raw)?;
-        let mut index: Value = serde_json::from_slice(&raw).map_err(|e| layout_error(&self.root, e.to_string()))?;
+        let mut index: Value =
+            serde_json::from_slice(&raw).map_err(|e| layout_error(self.shown_path(), e.to_string()))?;
         let manifests = index["manifests"]
             .as_array_mut()
-            .ok_or_else(|| layout_error(&self.root, "index.json has no manifests array"))?;
+            .ok_or_else(|| layout_error(self.shown_path(), "index.json has no manifests array"))?;
         change(manifests);
         *self.referrers.lock().expect("referrer map poisoned") = None;
         let bytes = serde_json::to_vec(&index).expect("JSON values serialize");
-        write_atomically(&self.root, INDEX_FILE, &bytes).map_err(|e| layout_error(&self.root, e.to_string()))
+        write_atomically(&self.root, INDEX_FILE, &bytes).map_err(|e| layout_error(self.shown_path(), e.to_string()))
     }
 
     /// The manifests listed in `index.json` whose `subject` is `subject`.
@@ -419,7 +508,7 @@ fn write_renamed(dir: &Path, name: &str, data: &[u8], sync: bool) -> std::io::Re
 
 impl ContentSource for OciLayout {
     fn describe(&self) -> String {
-        format!("OCI image layout at {}", self.root.display())
+        format!("OCI image layout at {}", self.shown_path().display())
     }
 
     async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
@@ -427,7 +516,7 @@ impl ContentSource for OciLayout {
             Ok(d) => d,
             Err(_) => {
                 self.find(reference)?
-                    .ok_or_else(|| layout_error(&self.root, format!("no image named {reference} in it")))?
+                    .ok_or_else(|| layout_error(self.shown_path(), format!("no image named {reference} in it")))?
                     .descriptor
                     .digest
             }
@@ -440,7 +529,7 @@ impl ContentSource for OciLayout {
 
     async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
         let name = Self::blob_name(&desc.digest);
-        let missing = || layout_error(&self.root, format!("blob {} is missing", desc.digest));
+        let missing = || layout_error(self.shown_path(), format!("blob {} is missing", desc.digest));
         let (file, offset, len) = match &self.storage {
             Storage::Dir => {
                 // Never through a link: a hostile layout could otherwise send any local file
@@ -467,7 +556,7 @@ impl ContentSource for OciLayout {
                 let (offset, len) = *files.get(&name).ok_or_else(missing)?;
                 let file = tokio::fs::File::open(&self.root)
                     .await
-                    .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
+                    .map_err(|e| layout_error(self.shown_path(), format!("blob {}: {e}", desc.digest)))?;
                 (file, offset, len)
             }
         };
@@ -482,7 +571,7 @@ impl ContentSource for OciLayout {
         }
         let file = FileBody::from_file(file, offset, len)
             .await
-            .map_err(|e| layout_error(&self.root, format!("blob {}: {e}", desc.digest)))?;
+            .map_err(|e| layout_error(self.shown_path(), format!("blob {}: {e}", desc.digest)))?;
         Ok(VerifyingBody::with_hashing(file, desc.digest.clone(), desc.size, hash).boxed())
     }
 
@@ -598,6 +687,30 @@ mod tests {
         let err = layout.entries().unwrap_err().to_string();
         assert!(err.contains("invalid descriptor"), "{err}");
         assert!(OciLayout::open(&dir).is_err());
+    }
+
+    #[test]
+    fn create_refuses_a_directory_with_other_files_and_undoes_what_it_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("passwd"), "x").unwrap();
+        let err = OciLayout::create(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("not empty"), "{err}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing written");
+
+        let fresh = tmp.path().join("new");
+        drop(OciLayout::create_undoable(&fresh).unwrap());
+        assert!(!fresh.exists(), "a directory it made goes");
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        drop(OciLayout::create_undoable(&empty).unwrap());
+        assert_eq!(
+            std::fs::read_dir(&empty).unwrap().count(),
+            0,
+            "an empty directory stays, empty"
+        );
+        let (_, creation) = OciLayout::create_undoable(&empty).unwrap();
+        creation.keep();
+        assert!(OciLayout::open(&empty).is_ok());
     }
 
     #[test]

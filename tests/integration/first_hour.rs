@@ -185,3 +185,85 @@ fn json_is_printed_wherever_results_are() {
         (Some(fx.digest.as_str()), Some(image.as_str()))
     );
 }
+
+#[test]
+fn layouts_are_never_made_of_other_directories_nor_left_half_made() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 96);
+    skopeo_push(&layout, "t", &format!("{}/l/app:t", src.addr), &[]);
+    let image = format!("{}/l/app:t", src.addr);
+
+    // A directory holding other files is not turned into a layout.
+    let project = src.scratch().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("notes.txt"), "mine").unwrap();
+    let out = irel(&["layout", "add", project.to_str().unwrap(), &image]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read_dir(&project).unwrap().count(), 1, "nothing written there");
+
+    // A first add that fails leaves no layout behind, new directory or empty one.
+    let fresh = src.scratch().join("fresh");
+    let missing = format!("{}/l/none:t", src.addr);
+    assert_eq!(
+        irel(&["layout", "add", fresh.to_str().unwrap(), &missing])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert!(!fresh.exists(), "the layout it created is gone");
+    let empty = src.scratch().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert_eq!(
+        irel(&["layout", "add", empty.to_str().unwrap(), &missing])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "the empty directory stays empty"
+    );
+    // An existing layout keeps what it had when a later add fails.
+    ok_stdout(&irel(&["layout", "add", empty.to_str().unwrap(), &image]));
+    assert_eq!(
+        irel(&["layout", "add", empty.to_str().unwrap(), &missing])
+            .status
+            .code(),
+        Some(1)
+    );
+    let found = ok_stdout(&irel(&["layout", "find", empty.to_str().unwrap(), &image]));
+    assert!(found.contains(&fx.digest));
+
+    // save does not invent directories, and names the one that is missing.
+    let out = irel(&["save", "-o", "/nonexistent-irel/dir/b.tgz", &image]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("/nonexistent-irel/dir does not exist"), "{err}");
+    assert!(!std::path::Path::new("/nonexistent-irel").exists());
+
+    // relocate from a bundle names the bundle the user gave, not a temporary directory.
+    let bundle = src.scratch().join("b.tgz");
+    ok_stdout(&irel(&["save", "-o", bundle.to_str().unwrap(), &image]));
+    let out = irel(&[
+        "relocate",
+        "-r",
+        &format!("{}/reloc", src.addr),
+        "--archive",
+        bundle.to_str().unwrap(),
+        "example.com/not/there:1",
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: holds no image named example.com/not/there:1",
+            bundle.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("irel-bundle-"), "{err}");
+}
