@@ -145,6 +145,7 @@ impl ClientBuilder {
             chunked_uploads: Arc::default(),
             fallback_locks: Arc::default(),
             warnings: crate::warnings::Warnings::new(self.on_warning),
+            cleanups: Default::default(),
         })
     }
 }
@@ -161,12 +162,21 @@ pub struct Client {
     pub(crate) fallback_locks: crate::manifest::FallbackLocks,
     /// Registry warnings passed on so far.
     warnings: crate::warnings::Warnings,
+    /// Upload sessions being cancelled after their copy was dropped.
+    pub(crate) cleanups: crate::copy::Cleanups,
 }
 
 impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// The cleanups this client has in flight (upload sessions being cancelled after a copy was
+    /// dropped): a program that stops on a signal awaits [`Cleanups::settled`](crate::copy::Cleanups::settled)
+    /// before it exits.
+    pub fn cleanups(&self) -> crate::copy::Cleanups {
+        self.cleanups.clone()
     }
 
     /// The transport, for sending requests irel has no operation for.

@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::client::Client;
 use crate::copy::{copy_content, destination_name, CopyOptions, RegistryRepository};
 use crate::error::Error;
+use crate::layout::locked_dir::LockedDir;
 use crate::layout::OciLayout;
 use crate::mapping::flatten_repo_path_preserve_tag_digest;
 use crate::reference::{Digest, Reference};
@@ -123,23 +124,27 @@ impl Client {
             });
         }
         // Beside the output (same file system, no copy across), but private: a random name
-        // and mode 0700, never a directory that already exists. Removed on drop.
-        let staging = crate::layout::safe_path::private_dir(&format!(".{name}.layout."), Some(dir)).map_err(|e| {
-            Error::Layout {
-                path: out.display().to_string(),
-                reason: format!("cannot create a staging directory beside it: {e}"),
-            }
+        // and mode 0700, never a directory that already exists. Removed on drop; one a killed
+        // save left is removed by the next save to the same output.
+        let staging = LockedDir::new_in(dir, &format!(".{name}.layout.")).map_err(|e| Error::Layout {
+            path: out.display().to_string(),
+            reason: format!("cannot create a staging directory beside it: {e}"),
         })?;
         let result = async {
-            let layout = OciLayout::create(staging.path())?;
+            let layout_dir = staging.path().join("layout");
+            let layout = OciLayout::create(&layout_dir)?;
             let mut digests = Vec::new();
             for image in images {
                 digests.push(self.pull_to_layout(image, &layout, options).await?);
             }
             let (staging, out) = (staging.path().to_path_buf(), out.to_path_buf());
-            tokio::task::spawn_blocking(move || crate::layout::archive::write(&staging, &out))
-                .await
-                .expect("archive writing does not panic")?;
+            // The archive is written in the staging directory too, so that what removes one
+            // (a drop, an interrupted run's cleanup, the next save) removes both.
+            tokio::task::spawn_blocking(move || {
+                crate::layout::archive::write_via(&staging.join("layout"), &out, &staging)
+            })
+            .await
+            .expect("archive writing does not panic")?;
             Ok(digests)
         }
         .await;

@@ -12,6 +12,7 @@ use irel::{Client, CopyOptions, Reference};
 #[macro_use]
 mod output;
 mod bench;
+mod interrupt;
 mod login;
 mod progress;
 mod query;
@@ -383,7 +384,13 @@ pub fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    match run(cli) {
+    if let Err(failure) = interrupt::install() {
+        errln!("irel: {}", failure.message);
+        return ExitCode::FAILURE;
+    }
+    let result = run(cli);
+    interrupt::finish();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             errln!("irel: {}", failure.message);
@@ -490,7 +497,9 @@ fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failur
     if cli.authfile.is_none() {
         b = b.credentials(ContainersAuth::load_default(None)?);
     }
-    Ok(b.build()?)
+    let client = b.build()?;
+    interrupt::track(client.cleanups());
+    Ok(client)
 }
 
 /// Copy options from the global flags.
@@ -502,31 +511,15 @@ fn copy_options(cli: &Cli) -> CopyOptions {
 }
 
 fn runtime() -> Result<Runtime, Failure> {
-    Ok(Runtime(
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
-    ))
+    Ok(Runtime)
 }
 
-/// The async runtime, stopping the whole command on Ctrl-C.
-struct Runtime(tokio::runtime::Runtime);
-
-/// Exit status after an interrupt (128 + SIGINT), as shells report it.
-const INTERRUPTED: i32 = 130;
+/// Runs the command's async work (see [`interrupt::block_on`]: Ctrl-C and SIGTERM stop it).
+struct Runtime;
 
 impl Runtime {
-    /// Runs `work`; on Ctrl-C exits at once with status 130. Stopping mid-copy is safe: tags are
-    /// written last, so an interrupted copy never leaves a tag on an incomplete image, and a
-    /// rerun sends only the blobs that are still missing.
     fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
-        self.0.block_on(async {
-            tokio::select! {
-                done = work => done,
-                _ = tokio::signal::ctrl_c() => {
-                    errln!("irel: interrupted; nothing further was written (rerun to finish)");
-                    std::process::exit(INTERRUPTED);
-                }
-            }
-        })
+        interrupt::block_on(work)
     }
 }
 

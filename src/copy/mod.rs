@@ -22,9 +22,11 @@ use crate::reference::{Digest, Reference};
 use crate::transport::error_chain;
 use crate::MountOutcome;
 
+mod cleanup;
 mod events;
 mod place;
 
+pub use cleanup::Cleanups;
 pub use events::{BlobDisposition, CopyEvent, EventListener};
 pub use place::{BlobProbe, ContentDestination, ContentSource, RegistryRepository};
 

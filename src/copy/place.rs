@@ -306,8 +306,14 @@ impl ContentDestination for RegistryRepository {
         result
     }
 
-    async fn cancel_upload(&self, location: &str) {
-        self.client.cancel_upload(&self.repository, location).await
+    fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {
+        // Counted from now (not from the first poll): a program stopping on Ctrl-C waits for it.
+        let guard = self.client.cleanups.enter();
+        let (client, repository, location) = (self.client.clone(), self.repository.clone(), location.to_string());
+        async move {
+            client.cancel_upload(&repository, &location).await;
+            drop(guard);
+        }
     }
 
     async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {

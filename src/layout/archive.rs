@@ -20,6 +20,7 @@ use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path};
 
+use super::locked_dir::LockedDir;
 use super::{layout_error, output_parts, safe_path, OciLayout, INDEX_FILE, LAYOUT_FILE};
 use crate::error::Error;
 use crate::manifest::{Contents, Manifest, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST};
@@ -28,7 +29,7 @@ use crate::reference::Digest;
 /// An opened bundle archive. Keep it alive while its layout is in use.
 pub struct Archive {
     layout: OciLayout,
-    _extracted: Option<tempfile::TempDir>,
+    _extracted: Option<LockedDir>,
 }
 
 /// How much a compressed bundle may expand to when it is extracted.
@@ -169,7 +170,8 @@ pub fn open_with(path: &Path, limits: ExtractLimits) -> Result<Archive, Error> {
     }
     // Private: a random name, mode 0700, created (never reused) by tempfile; removed on drop,
     // also when extraction fails half-way.
-    let dir = safe_path::private_dir("irel-bundle-", None)
+    // Locked while in use, so that one a killed run left is removed by the next extraction.
+    let dir = LockedDir::new_in(&std::env::temp_dir(), "irel-bundle-")
         .map_err(|e| layout_error(path, format!("cannot create a temporary directory: {e}")))?;
     let file = File::open(path).map_err(io)?;
     let archive_len = file.metadata().map_err(io)?.len();
@@ -420,10 +422,16 @@ fn is_layout_file(name: &str) -> bool {
 /// file and a rename (no half-written archive is ever left under that name).
 pub fn write(layout: &Path, out: &Path) -> Result<(), Error> {
     let (dir, _) = output_parts(out)?;
+    write_via(layout, out, dir)
+}
+
+/// [`write`], with the archive written under a temporary name in `temp_dir` (on `out`'s file
+/// system) before it is renamed to `out`.
+pub(crate) fn write_via(layout: &Path, out: &Path, temp_dir: &Path) -> Result<(), Error> {
     let io = |e: std::io::Error| layout_error(out, format!("writing archive: {e}"));
     (|| {
         // A random name created with O_EXCL, removed unless renamed over `out`.
-        let tmp = safe_path::temp_file_in(dir)?;
+        let tmp = safe_path::temp_file_in(temp_dir)?;
         let gz = flate2::write::GzEncoder::new(tmp, flate2::Compression::fast());
         let mut tar = tar::Builder::new(gz);
         let mut names = vec![LAYOUT_FILE.to_string(), INDEX_FILE.to_string()];

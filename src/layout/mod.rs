@@ -10,6 +10,7 @@
 
 pub mod archive;
 mod blob_writer;
+pub mod locked_dir;
 pub mod safe_path;
 
 pub(crate) use blob_writer::{write_verified, WriteError};

@@ -299,20 +299,6 @@ pub(crate) fn temp_file_in(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
         .tempfile_in(dir)
 }
 
-/// A new private directory with a random name starting with `prefix`, mode 0700, in `parent`
-/// (the system's temporary directory when `None`). Never an existing directory: tempfile
-/// retries another name when one exists. Removed with its contents when dropped.
-pub(crate) fn private_dir(prefix: &str, parent: Option<&Path>) -> io::Result<tempfile::TempDir> {
-    let mut builder = tempfile::Builder::new();
-    builder
-        .prefix(prefix)
-        .permissions(std::fs::Permissions::from_mode(0o700));
-    match parent {
-        Some(dir) => builder.tempdir_in(dir),
-        None => builder.tempdir(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

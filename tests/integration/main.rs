@@ -16,6 +16,7 @@ mod fuzz_seeds;
 mod hostile;
 mod hostile_fs;
 mod hostile_output;
+mod interrupt;
 mod proxy;
 mod referrers;
 mod scheme;
