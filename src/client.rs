@@ -8,12 +8,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::auth::{Authenticator, CredentialChain, CredentialSource, Scope};
 use crate::error::{parse_error_body, Error};
 use crate::reference::Reference;
-use crate::transport::{self, full_body, read_body_limited, retry, Body, Transport, TransportConfig};
+use crate::transport::{self, full_body, read_body_limited, retry, Body, ResponseBody, Transport, TransportConfig};
 
 /// Registry error bodies are read up to this size.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -96,6 +95,20 @@ impl ClientBuilder {
     /// Connects to `host` at `addr` instead of resolving it.
     pub fn resolve(mut self, host: &str, addr: IpAddr) -> Self {
         self.transport.resolve(host, addr);
+        self
+    }
+
+    /// Bounds every wait on a registry by `limit`: connecting, the response head, and each
+    /// pause of a response body (see [`Timeouts`](transport::Timeouts) for the defaults). A
+    /// timeout is retried like a broken connection.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.transport.timeouts(transport::Timeouts::all(limit));
+        self
+    }
+
+    /// Sets the three timeouts separately.
+    pub fn timeouts(mut self, timeouts: transport::Timeouts) -> Self {
+        self.transport.timeouts(timeouts);
         self
     }
 
@@ -190,7 +203,7 @@ impl Client {
         target: &str,
         headers: HeaderMap,
         body: RequestBody,
-    ) -> Result<(Response<Incoming>, String), Error> {
+    ) -> Result<(Response<ResponseBody>, String), Error> {
         let host = r.api_host();
         let ping = self.transport.ping(host).await?;
         let base = format!("{}://{}", ping.scheme.as_str(), host);
@@ -264,7 +277,7 @@ impl Client {
         body: RequestBody,
         ok: &[StatusCode],
         operation: &'static str,
-    ) -> Result<(Response<Incoming>, String), Error> {
+    ) -> Result<(Response<ResponseBody>, String), Error> {
         let (resp, url) = self.call(r, scopes, method, target, headers, body).await?;
         let resp = self.expect_status(resp, ok, operation, &url).await?;
         Ok((resp, url))
@@ -279,14 +292,16 @@ impl Client {
         headers: &HeaderMap,
         authorization: Option<http::HeaderValue>,
         body: Option<Bytes>,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut attempt = 1;
         loop {
             let body = body.clone().map_or(RequestBody::Empty, RequestBody::Bytes);
             let result = self.send_with(method, url, headers, authorization.clone(), body).await;
             let wait = match &result {
                 Ok(resp) if retry::transient(resp.status()) => Some(retry::backoff(attempt, Some(resp.headers()))),
-                Err(Error::Transport(transport::Error::Request { .. })) => Some(retry::backoff(attempt, None)),
+                Err(Error::Transport(transport::Error::Request { .. } | transport::Error::Timeout { .. })) => {
+                    Some(retry::backoff(attempt, None))
+                }
                 _ => None,
             };
             match wait {
@@ -327,7 +342,7 @@ impl Client {
         headers: &HeaderMap,
         authorization: Option<http::HeaderValue>,
         body: RequestBody,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut headers = headers.clone();
         if let Some(a) = authorization {
             headers.insert(AUTHORIZATION, a);
@@ -381,11 +396,11 @@ impl Client {
     /// Turns a response whose status is not in `ok` into [`Error::Registry`].
     async fn expect_status(
         &self,
-        resp: Response<Incoming>,
+        resp: Response<ResponseBody>,
         ok: &[StatusCode],
         operation: &'static str,
         url: &str,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         if ok.contains(&resp.status()) {
             return Ok(resp);
         }

@@ -256,7 +256,7 @@ impl Authenticator {
     async fn token_from_response(
         &self,
         realm: &url::Url,
-        resp: http::Response<hyper::body::Incoming>,
+        resp: http::Response<transport::ResponseBody>,
         had_credentials: bool,
     ) -> Result<CachedToken, Error> {
         let realm_str = realm.as_str().to_string();

@@ -14,13 +14,12 @@ use http::header::{CONTENT_TYPE, LOCATION, RANGE};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::auth::Scope;
 use crate::client::{Client, RequestBody};
 use crate::error::Error;
 use crate::reference::{Digest, Reference};
-use crate::transport::{self, read_body_limited, BoxError};
+use crate::transport::{self, read_body_limited, BoxError, ResponseBody};
 
 pub use file::FileBody;
 pub use verify::{VerifyError, VerifyingBody};
@@ -204,7 +203,12 @@ impl Client {
     }
 
     /// GET of a blob, from byte `offset` on (a `Range` request) when it is not 0.
-    async fn get_blob_from(&self, r: &Reference, digest: &Digest, offset: u64) -> Result<Response<Incoming>, Error> {
+    async fn get_blob_from(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut headers = HeaderMap::new();
         if offset > 0 {
             headers.insert(

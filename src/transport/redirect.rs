@@ -3,9 +3,9 @@
 //! downloads to object storage, which must never see registry credentials), and https → http
 //! downgrades refused.
 
+use super::ResponseBody;
 use http::header::{AUTHORIZATION, LOCATION};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::{empty_body, parse_url, to_uri, Error, Transport};
 
@@ -18,7 +18,7 @@ impl Transport {
         method: Method,
         url: &str,
         headers: &HeaderMap,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut url = parse_url(url)?;
         let mut headers = headers.clone();
         for _ in 0..=MAX_REDIRECTS {

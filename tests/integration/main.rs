@@ -13,6 +13,7 @@ mod ecosystem;
 mod faults;
 mod fuzz_seeds;
 mod hostile;
+mod hostile_net;
 mod proxy;
 mod referrers;
 mod scheme;
