@@ -39,6 +39,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     credentials: CredentialChain,
     retry_times: u32,
+    listing_limits: crate::catalog::ListingLimits,
     on_warning: Option<crate::warnings::WarningListener>,
 }
 
@@ -48,6 +49,7 @@ impl Default for ClientBuilder {
             transport: TransportConfig::default(),
             credentials: CredentialChain::default(),
             retry_times: retry::DEFAULT_RETRIES,
+            listing_limits: Default::default(),
             on_warning: None,
         }
     }
@@ -125,6 +127,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Bounds each listing (tags, catalog, referrers) over all its pages; see
+    /// [`ListingLimits`](crate::ListingLimits) for the defaults.
+    pub fn listing_limits(mut self, limits: crate::catalog::ListingLimits) -> Self {
+        self.listing_limits = limits;
+        self
+    }
+
     /// Calls `listener` with the registry host and text of each warning registries send
     /// (`Warning: 299 - "…"` headers: deprecations, quotas), once per distinct text, cleaned of
     /// control characters. Without a listener they are logged with `tracing` at warn level.
@@ -155,6 +164,7 @@ impl ClientBuilder {
             transport,
             auth,
             retry_times: self.retry_times,
+            listing_limits: self.listing_limits,
             chunked_uploads: Arc::default(),
             fallback_locks: Arc::default(),
             warnings: crate::warnings::Warnings::new(self.on_warning),
@@ -168,6 +178,7 @@ pub struct Client {
     pub(crate) transport: Transport,
     pub(crate) auth: Authenticator,
     pub(crate) retry_times: u32,
+    pub(crate) listing_limits: crate::catalog::ListingLimits,
     /// Registries that refused single-PUT uploads: they get PATCH + PUT.
     pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Serializes this client's updates of each referrers fallback index.

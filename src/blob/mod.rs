@@ -114,14 +114,17 @@ fn location_or(headers: &HeaderMap, fallback: &str) -> String {
         .map_or_else(|| fallback.to_string(), str::to_string)
 }
 
-/// An upload `location` (often relative) resolved against `base`, the URL it came from.
+/// An upload `location` (often relative) resolved against `base`, the URL it came from. A
+/// location that leads from https to plain http is refused: the blob (and, on the same
+/// origin, credentials) would cross the network in cleartext.
 fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
-    Ok(transport::parse_url(base)?
-        .join(location)
-        .map_err(|e| transport::Error::InvalidUrl {
-            url: location.to_string(),
-            reason: e.to_string(),
-        })?)
+    let base = transport::parse_url(base)?;
+    let url = base.join(location).map_err(|e| transport::Error::InvalidUrl {
+        url: location.to_string(),
+        reason: e.to_string(),
+    })?;
+    transport::check_followed(&base, &url, "upload Location")?;
+    Ok(url)
 }
 
 /// `location` with `digest=` added, keeping any query the registry put there.

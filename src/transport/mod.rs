@@ -20,6 +20,7 @@
 
 mod policy;
 mod redirect;
+pub(crate) use redirect::check_followed;
 mod registries_conf;
 mod resolve;
 pub mod retry;
@@ -119,6 +120,19 @@ pub enum Error {
         /// Where it pointed.
         to: String,
         /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A URL a registry handed over (an upload `Location`, a pagination `Link`) that irel
+    /// will not follow.
+    #[error("refused the {what} {to} given by {from}: {reason}")]
+    FollowRefused {
+        /// What the URL was.
+        what: &'static str,
+        /// The URL that gave it.
+        from: String,
+        /// The URL refused.
+        to: String,
+        /// Why.
         reason: &'static str,
     },
     /// A URL that is not one.

@@ -173,3 +173,83 @@ fn a_blob_download_that_stalls_ends_with_an_error_and_leaves_no_partial() {
         .collect();
     assert!(left.is_empty(), "nothing of the stalled blob is left: {left:?}");
 }
+
+/// A registry whose `tags/list` answers page `n` (from `?last=n`, 0 without) with `page(n)`:
+/// a body and the next page's number, if any, for its `Link`.
+fn listing_server(page: impl Fn(u64) -> (bytes::Bytes, Option<u64>) + Send + Sync + 'static) -> String {
+    let page = std::sync::Arc::new(page);
+    crate::support::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let page = page.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            let mut resp = hyper::Response::builder().header("content-type", "application/json");
+            if path == "/v2/" {
+                return resp
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+                    .unwrap();
+            }
+            let n = req
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("last=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (body, next) = page(n);
+            if let Some(next) = next {
+                resp = resp.header("link", format!("</v2/h/app/tags/list?last={next}&n=100>; rel=\"next\""));
+            }
+            resp.body(http_body_util::Full::new(body)).unwrap()
+        }
+    })
+    .to_string()
+}
+
+fn tags_page(tags: impl Iterator<Item = String>) -> bytes::Bytes {
+    serde_json::to_vec(&serde_json::json!({"name": "h/app", "tags": tags.collect::<Vec<_>>()}))
+        .unwrap()
+        .into()
+}
+
+#[test]
+fn a_listing_that_paginates_forever_stops_at_the_entry_bound() {
+    // 50,000 tags a page, always another page.
+    let addr = listing_server(|n| (tags_page((0..50_000).map(|i| format!("{n}-{i}"))), Some(n + 1)));
+    let (out, took) = irel_within(&["tags", &format!("{addr}/h/app")], Duration::from_secs(120));
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains(&addr) && err.contains("more than 1000000 entries"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+}
+
+#[test]
+fn a_listing_of_huge_pages_stops_at_the_byte_bound() {
+    // Pages of almost 8 MiB (one tag padded with whitespace), always another page.
+    let mut body = br#"{"name":"h/app","tags":["a"]"#.to_vec();
+    body.resize(8 * 1024 * 1024 - 1024, b' ');
+    body.push(b'}');
+    let body = bytes::Bytes::from(body);
+    let addr = listing_server(move |n| (body.clone(), Some(n + 1)));
+    let (out, took) = irel_within(&["tags", &format!("{addr}/h/app")], Duration::from_secs(120));
+    let err = one_line_failure(&out);
+    assert!(err.contains(&addr) && err.contains("more than 128 MiB in all"), "{err}");
+    assert!(took < Duration::from_secs(90), "took {took:?}");
+}
+
+#[test]
+fn a_next_link_back_to_a_page_already_read_is_an_error() {
+    // Page 0 → 1 → 2 → 1 → …
+    let addr = listing_server(|n| {
+        (
+            tags_page(std::iter::once(format!("t{n}"))),
+            Some(if n == 2 { 1 } else { n + 1 }),
+        )
+    });
+    let (out, _) = irel_within(&["tags", &format!("{addr}/h/app")], Duration::from_secs(60));
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains(&addr) && err.contains("already read") && err.contains("last=1"),
+        "{err}"
+    );
+}
