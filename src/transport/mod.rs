@@ -50,6 +50,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 use tokio::sync::OnceCell;
 
+pub(crate) use policy::split_host_port;
 pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
 use resolve::OverrideResolver;
 

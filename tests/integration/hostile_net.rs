@@ -6,7 +6,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{make_layout, skopeo_push, Action, Behaviour, Fault, Proxy, Registry};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use irel::auth::{Credential, StaticCredentials};
+
+use crate::support::{make_layout, skopeo_push, Action, Behaviour, Fault, Pki, Proxy, Registry, TokenServer};
 
 /// Runs irel, killed after `limit`: a hang fails the test instead of holding the run forever.
 fn irel_within(args: &[&str], limit: Duration) -> (Output, Duration) {
@@ -252,4 +257,285 @@ fn a_next_link_back_to_a_page_already_read_is_an_error() {
         err.contains(&addr) && err.contains("already read") && err.contains("last=1"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_token_obtained_for_one_registry_is_never_sent_to_another() {
+    // One auth service for two registries (same realm and service), bob's account on it.
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "pw-bob-shared");
+    let (a, b) = (
+        Registry::start_with(tokens.registry_config()),
+        Registry::start_with(tokens.registry_config()),
+    );
+    let layout = a.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 62);
+    for r in [&a, &b] {
+        skopeo_push(
+            &layout,
+            "t",
+            &format!("{}/h/app:t", r.addr),
+            &["--dest-creds", "bob:pw-bob-shared"],
+        );
+    }
+    // irel has bob's password for A, and another (wrong) credential for B.
+    let mut creds = StaticCredentials::default();
+    creds.insert(
+        &a.addr,
+        Credential::Basic {
+            username: "bob".into(),
+            password: "pw-bob-shared".into(),
+        },
+    );
+    creds.insert(
+        &b.addr,
+        Credential::Basic {
+            username: "mallory".into(),
+            password: "not-bobs".into(),
+        },
+    );
+    let client = irel::Client::builder().credentials(creds).build().unwrap();
+    let on = |r: &Registry| format!("{}/h/app:t", r.addr).parse::<irel::Reference>().unwrap();
+    client.digest(&on(&a)).await.expect("bob's token for A");
+    let asked = tokens.requests.lock().unwrap().len();
+    // The same scopes, realm and service on B: B's own credential is asked for a token (and
+    // refused), bob's token from A is not sent to B.
+    let err = client
+        .digest(&on(&b))
+        .await
+        .expect_err("B must not be served with a token minted for A's credentials");
+    assert!(err.to_string().contains("credentials were rejected"), "{err}");
+    assert!(tokens.requests.lock().unwrap().len() > asked, "B's token was asked for");
+    assert!(
+        !b.log_text().contains("\"bob\""),
+        "B never saw a request authorized as bob"
+    );
+}
+
+#[test]
+fn credentials_never_go_over_plain_http_to_a_realm_host_not_marked_insecure() {
+    // An https registry the user marked insecure, whose token realm is plain http on another
+    // host (both names resolve to loopback here).
+    let pki = Pki::generate();
+    let tokens = TokenServer::start(&pki, "bob", "pw-bob-cleartext");
+    let token_port = tokens
+        .realm
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/token")
+        .to_string();
+    let realm = format!("http://auth.test:{token_port}/token");
+    let mut cfg = tokens.registry_config();
+    cfg.token.as_mut().unwrap().0 = realm.clone();
+    cfg.tls = Some(pki.server());
+    let reg = Registry::start_with(cfg);
+    let registry = format!("reg.test:{}", reg.port);
+    let image = format!("{registry}/h/app:t");
+    let mut args = vec![
+        "--resolve",
+        "reg.test:127.0.0.1",
+        "--resolve",
+        "auth.test:127.0.0.1",
+        "--insecure-registry",
+        &registry,
+        "--creds",
+        "bob:pw-bob-cleartext",
+    ];
+    let base = args.len();
+    args.extend(["digest", &image]);
+    let (out, _) = irel_within(&args, Duration::from_secs(60));
+    let err = one_line_failure(&out);
+    let realm_host = format!("auth.test:{token_port}");
+    assert!(
+        err.contains(&realm) && err.contains(&format!("--insecure-registry {realm_host}")),
+        "{err}"
+    );
+    assert!(!err.contains("pw-bob-cleartext"));
+    assert!(
+        tokens.requests.lock().unwrap().is_empty(),
+        "the credentials never went to the realm"
+    );
+    // Marking the realm's host insecure too is the user's consent: the token is asked for.
+    args.truncate(base);
+    args.extend(["--insecure-registry", &realm_host, "digest", &image]);
+    let _ = irel_within(&args, Duration::from_secs(60));
+    assert!(!tokens.requests.lock().unwrap().is_empty(), "the realm was asked");
+}
+
+/// An https server on loopback (the test PKI's certificate) answering `METHOD path` with
+/// `answer`: status, headers, body. HTTP/1.1, one thread per connection.
+fn https_server(
+    pki: &Pki,
+    answer: impl Fn(&str, &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>) + Send + Sync + 'static,
+) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = pki.server();
+    let certs = CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let answer = Arc::new(answer);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, answer) = (config.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut buf = Vec::new();
+                loop {
+                    // One request head (bodies are drained by Content-Length).
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match tls.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match tls.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    let mut words = head.split_whitespace();
+                    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+                    let (status, headers, body) = answer(method, path);
+                    let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+                    for (k, v) in headers {
+                        out += &format!("{k}: {v}\r\n");
+                    }
+                    out += "\r\n";
+                    let mut bytes = out.into_bytes();
+                    if method != "HEAD" {
+                        bytes.extend_from_slice(&body);
+                    }
+                    if tls.write_all(&bytes).and_then(|_| tls.flush()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A plain-http server that records the requests it gets (and answers 404).
+fn recording_http_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let addr = crate::support::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        log.lock().unwrap().push(format!("{} {}", req.method(), req.uri()));
+        async move {
+            hyper::Response::builder()
+                .status(404)
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap()
+        }
+    });
+    (addr.to_string(), seen)
+}
+
+#[test]
+fn a_pagination_link_from_https_to_plain_http_is_refused() {
+    let pki = Pki::generate();
+    let (plain, seen) = recording_http_server();
+    let next = format!("http://{plain}/v2/h/app/tags/list?last=a&n=1");
+    let front = https_server(&pki, move |_, path| match path {
+        "/v2/" => (200, vec![], b"{}".to_vec()),
+        _ => (
+            200,
+            vec![
+                ("content-type", "application/json".into()),
+                ("link", format!("<{next}>; rel=\"next\"")),
+            ],
+            br#"{"name":"h/app","tags":["a"]}"#.to_vec(),
+        ),
+    });
+    let ca = pki.ca();
+    let (out, _) = irel_within(
+        &[
+            "--ca-cert-path",
+            ca.to_str().unwrap(),
+            "tags",
+            &format!("{front}/h/app"),
+        ],
+        Duration::from_secs(60),
+    );
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains("refused the pagination Link")
+            && err.contains(&format!("http://{plain}/"))
+            && err.contains("downgrades https to http"),
+        "{err}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "nothing went to the http origin");
+}
+
+#[test]
+fn an_upload_location_from_https_to_plain_http_is_refused() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 63);
+    skopeo_push(&layout, "t", &format!("{}/h/app:t", src.addr), &[]);
+    let pki = Pki::generate();
+    let (plain, seen) = recording_http_server();
+    let location = format!("http://{plain}/v2/h/app/blobs/uploads/session-1");
+    let front = https_server(&pki, move |method, path| match (method, path) {
+        (_, "/v2/") => (200, vec![], b"{}".to_vec()),
+        ("POST", p) if p.starts_with("/v2/h/app/blobs/uploads/") => {
+            (202, vec![("location", location.clone())], Vec::new())
+        }
+        _ => (
+            404,
+            vec![("content-type", "application/json".into())],
+            br#"{"errors":[{"code":"NOT_FOUND","message":"no"}]}"#.to_vec(),
+        ),
+    });
+    let ca = pki.ca();
+    let (out, _) = irel_within(
+        &[
+            "--ca-cert-path",
+            ca.to_str().unwrap(),
+            "--quiet",
+            "copy",
+            &format!("{}/h/app:t", src.addr),
+            &format!("{front}/h/app:t"),
+        ],
+        Duration::from_secs(60),
+    );
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains("refused the upload Location")
+            && err.contains(&format!("http://{plain}/"))
+            && err.contains("downgrades https to http"),
+        "{err}"
+    );
+    assert!(seen.lock().unwrap().is_empty(), "no blob went to the http origin");
 }
