@@ -715,6 +715,21 @@ pub async fn read_body_limited(mut body: ResponseBody, limit: usize, url: &str) 
 }
 
 #[cfg(test)]
+mod timeout_tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Connect(#[source] std::io::Error);
+
+    #[test]
+    fn a_connector_timeout_is_found_among_the_causes() {
+        let timed_out = Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"));
+        assert!(super::timed_out(&timed_out));
+        let refused = Connect(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!super::timed_out(&refused));
+    }
+}
+
+#[cfg(test)]
 mod redact_tests {
     #[test]
     fn urls_are_redacted_for_logs() {

@@ -131,14 +131,14 @@ fn timeout_values_take_units_and_bad_ones_are_usage_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
 }
 
-#[test]
-fn a_blob_download_that_stalls_ends_with_an_error_and_leaves_no_partial() {
+/// A registry holding `h/app:t` with a 3 MiB layer, behind a proxy whose blob downloads send
+/// 1 MiB, then nothing, with the connection open (the config blob is smaller and comes whole).
+/// Returns the registry, the proxy and the layer's hex digest.
+fn stalling_source(seed: u64) -> (Registry, Proxy, String) {
     let src = Registry::start();
     let layout = src.scratch().join("layout");
-    let fx = make_layout(&layout, "t", &[3 << 20], &["amd64"], 61);
+    let fx = make_layout(&layout, "t", &[3 << 20], &["amd64"], seed);
     skopeo_push(&layout, "t", &format!("{}/h/app:t", src.addr), &[]);
-    // Blob downloads send 1 MiB, then nothing, with the connection open (the config blob is
-    // smaller and comes whole).
     let proxy = Proxy::start(
         &src.addr,
         Behaviour {
@@ -150,6 +150,13 @@ fn a_blob_download_that_stalls_ends_with_an_error_and_leaves_no_partial() {
             ..Default::default()
         },
     );
+    let layer = fx.layers[0].trim_start_matches("sha256:").to_string();
+    (src, proxy, layer)
+}
+
+#[test]
+fn a_blob_download_that_stalls_ends_with_an_error_and_leaves_no_partial() {
+    let (_src, proxy, layer) = stalling_source(61);
     let dest = tempfile::tempdir().unwrap();
     let (out, took) = irel_within(
         &[
@@ -166,17 +173,113 @@ fn a_blob_download_that_stalls_ends_with_an_error_and_leaves_no_partial() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_ne!(out.status.code(), Some(0), "{stderr}");
-    let layer = fx.layers[0].trim_start_matches("sha256:");
     assert!(
-        stderr.contains(layer) && stderr.contains("no data received for 1 s") && stderr.contains("raise --timeout"),
+        stderr.contains(&layer) && stderr.contains("no data received for 1 s") && stderr.contains("raise --timeout"),
         "{stderr}"
     );
     assert!(took < Duration::from_secs(60), "took {took:?}");
     let left: Vec<_> = files_under(dest.path())
         .into_iter()
-        .filter(|f| f.ends_with(".partial") || f.contains(layer))
+        .filter(|f| f.ends_with(".partial") || f.contains(&layer))
         .collect();
     assert!(left.is_empty(), "nothing of the stalled blob is left: {left:?}");
+}
+
+#[test]
+fn a_stalled_download_into_a_bundle_leaves_no_partial_and_no_bundle() {
+    let (_src, proxy, layer) = stalling_source(64);
+    let dest = tempfile::tempdir().unwrap();
+    let bundle = dest.path().join("bundle.tgz");
+    let (out, took) = irel_within(
+        &[
+            "--timeout",
+            "1",
+            "--retry-times",
+            "1",
+            "--quiet",
+            "save",
+            "-o",
+            bundle.to_str().unwrap(),
+            &format!("{}/h/app:t", proxy.addr),
+        ],
+        Duration::from_secs(90),
+    );
+    let err = one_line_failure(&out);
+    assert!(
+        err.contains(&layer) && err.contains("no data received for 1 s"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    let left = files_under(dest.path());
+    assert!(left.is_empty(), "nothing is left beside the bundle's name: {left:?}");
+}
+
+#[test]
+fn an_upload_the_registry_stops_reading_times_out() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[3 << 20], &["amd64"], 65);
+    skopeo_push(&layout, "t", &format!("{}/h/app:t", src.addr), &[]);
+    // The destination takes 256 KiB of each blob upload, then neither reads nor answers.
+    let dst = Registry::start();
+    let front = Proxy::start(
+        &dst.addr,
+        Behaviour {
+            faults: vec![Fault::new(
+                "PUT /v2/h/app/blobs/uploads/",
+                usize::MAX,
+                Action::StallRequestAfter(256 << 10),
+            )
+            .with_body()],
+            ..Default::default()
+        },
+    );
+    let (out, took) = irel_within(
+        &[
+            "--timeout",
+            "1",
+            "--retry-times",
+            "1",
+            "--quiet",
+            "copy",
+            &format!("{}/h/app:t", src.addr),
+            &format!("{}/h/app:t", front.addr),
+        ],
+        Duration::from_secs(90),
+    );
+    let err = one_line_failure(&out);
+    let layer = fx.layers[0].trim_start_matches("sha256:");
+    assert!(
+        err.contains(layer) && err.contains("no response within 1 s") && err.contains("raise --timeout"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[test]
+fn a_request_that_times_out_is_retried() {
+    let src = Registry::start();
+    let layout = src.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 66);
+    skopeo_push(&layout, "t", &format!("{}/h/app:t", src.addr), &[]);
+    // The first manifest request is answered after 3 s, the next at once.
+    let proxy = Proxy::start(
+        &src.addr,
+        Behaviour {
+            faults: vec![Fault::new(
+                "/v2/h/app/manifests/t",
+                1,
+                Action::Delay(Duration::from_secs(3)),
+            )],
+            ..Default::default()
+        },
+    );
+    let (out, _) = irel_within(
+        &["--timeout", "1", "digest", &format!("{}/h/app:t", proxy.addr)],
+        Duration::from_secs(60),
+    );
+    assert_eq!(crate::support::ok_stdout(&out), fx.digest);
+    assert_eq!(proxy.seen_matching("/v2/h/app/manifests/t").len(), 2);
 }
 
 /// A registry whose `tags/list` answers page `n` (from `?last=n`, 0 without) with `page(n)`:

@@ -80,6 +80,9 @@ pub enum Action {
     /// Forward, but after this many bytes of the response body send nothing more, keeping the
     /// connection open: a download that stalls.
     StallResponseAfter(usize),
+    /// Read this many bytes of the request body, then read nothing more and never answer,
+    /// keeping the connection open: an upload that stalls.
+    StallRequestAfter(usize),
     /// Read this many bytes of the request body, then cut the connection without answering.
     CutRequestAfter(usize),
     /// Answer 200 with this content type and body.
@@ -302,6 +305,18 @@ impl State {
                     }
                 }
                 cut_connection();
+            }
+            Some(Action::StallRequestAfter(n)) => {
+                let mut body = body;
+                let mut read = 0;
+                while read < n {
+                    match body.frame().await {
+                        Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len()),
+                        _ => break,
+                    }
+                }
+                // `body` stays alive (and unread) while this never returns.
+                return std::future::pending().await;
             }
             Some(Action::Challenge(challenge)) => {
                 return Response::builder()
