@@ -149,7 +149,8 @@ impl Client {
                     operation,
                 )
                 .await?;
-            visited.insert(url.clone());
+            // Compared as parsed URLs: the first page's URL is put together by hand.
+            visited.insert(crate::transport::parse_url(&url).map_or_else(|_| url.clone(), |u| u.to_string()));
             next = resp
                 .headers()
                 .get(LINK)
