@@ -1,5 +1,9 @@
 //! Listing what a registry holds: the tags of a repository and the repositories of a registry
 //! (`/v2/_catalog`), following `Link: <…>; rel="next"` pagination.
+//!
+//! A registry decides how many pages there are, so a listing is bounded as a whole (entries
+//! and bytes, see [`ListingLimits`]), not only per page, and a `Link` back to a page already
+//! read is an error rather than a loop. A `Link` may not lead from https to plain http.
 
 use http::header::LINK;
 use http::{HeaderMap, Method, StatusCode};
@@ -12,8 +16,32 @@ use crate::transport::read_body_limited;
 
 /// One page of a listing is refused past this size.
 const MAX_PAGE: usize = 8 * 1024 * 1024;
-/// A listing stops after this many pages (a server that paginates forever is broken).
+/// A listing fails after this many pages (a server that paginates forever is broken).
 const MAX_PAGES: usize = 10_000;
+/// Default bound on the entries of one listing.
+const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
+/// Default bound on the bytes of all pages of one listing.
+const DEFAULT_MAX_BYTES: usize = 128 * 1024 * 1024;
+
+/// Bounds on one listing (tags, catalog, referrers), over all its pages: what irel holds in
+/// memory for it. Past either, the listing fails with [`Error::Listing`]. The defaults are
+/// 1,000,000 entries and 128 MiB of pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingLimits {
+    /// Entries (tags, repositories, referrers) in all.
+    pub entries: usize,
+    /// Bytes of page bodies in all.
+    pub bytes: usize,
+}
+
+impl Default for ListingLimits {
+    fn default() -> Self {
+        ListingLimits {
+            entries: DEFAULT_MAX_ENTRIES,
+            bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
 
 impl Client {
     /// Every tag of `repo`'s repository, in the registry's order.
@@ -36,8 +64,10 @@ impl Client {
         let mut out = Vec::new();
         self.paginate(repo, &scopes, first, "GET tags", |body| {
             let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-            out.extend(page.tags.unwrap_or_default());
-            Ok(true)
+            let tags = page.tags.unwrap_or_default();
+            let added = tags.len();
+            out.extend(tags);
+            Ok((added, true))
         })
         .await?;
         Ok(out)
@@ -68,8 +98,10 @@ impl Client {
         let mut out = Vec::new();
         self.paginate(&anchor, &[Scope::catalog()], first, "GET catalog", |body| {
             let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-            out.extend(page.repositories.unwrap_or_default());
-            Ok(max_items.map_or(true, |n| out.len() < n))
+            let repositories = page.repositories.unwrap_or_default();
+            let added = repositories.len();
+            out.extend(repositories);
+            Ok((added, max_items.map_or(true, |n| out.len() < n)))
         })
         .await?;
         if let Some(n) = max_items {
@@ -78,21 +110,32 @@ impl Client {
         Ok(out)
     }
 
+    /// Reads the pages of a listing from `first` on, within the client's [`ListingLimits`].
+    /// `page` takes one page's body and says how many entries it added and whether more pages
+    /// are wanted.
     pub(crate) async fn paginate(
         &self,
         r: &Reference,
         scopes: &[Scope],
         first: String,
         operation: &'static str,
-        // Takes one page's body; says whether more pages are wanted.
-        mut page: impl FnMut(&[u8]) -> Result<bool, String>,
+        mut page: impl FnMut(&[u8]) -> Result<(usize, bool), String>,
     ) -> Result<(), Error> {
+        let limits = self.listing_limits;
+        let fail = |reason: String| Error::Listing {
+            operation,
+            registry: r.registry().to_string(),
+            reason,
+        };
         let mut next = Some(first);
-        let mut pages = 0;
+        let mut visited = std::collections::HashSet::new();
+        let (mut pages, mut entries, mut bytes) = (0, 0usize, 0usize);
         while let Some(target) = next.take() {
             pages += 1;
             if pages > MAX_PAGES {
-                break;
+                return Err(fail(format!(
+                    "more than {MAX_PAGES} pages; a registry that paginates forever is broken"
+                )));
             }
             let (resp, url) = self
                 .request(
@@ -106,32 +149,72 @@ impl Client {
                     operation,
                 )
                 .await?;
+            // Compared as parsed URLs: the first page's URL is put together by hand.
+            visited.insert(crate::transport::parse_url(&url).map_or_else(|_| url.clone(), |u| u.to_string()));
             next = resp
                 .headers()
                 .get(LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_link)
-                .map(|link| resolve_link(&url, link));
-            let body = read_body_limited(resp.into_body(), MAX_PAGE, &url).await?;
-            let more = page(&body).map_err(|reason| Error::Manifest {
+                .map(|link| resolve_link(&url, &link))
+                .transpose()?;
+            // What is left of the listing's budget, or the page bound if that comes first.
+            let budget = limits.bytes - bytes;
+            let body = read_body_limited(resp.into_body(), MAX_PAGE.min(budget), &url)
+                .await
+                .map_err(|e| match e {
+                    crate::transport::Error::BodyTooLarge { .. } if budget <= MAX_PAGE => {
+                        fail(too_many_bytes(limits.bytes))
+                    }
+                    e => e.into(),
+                })?;
+            bytes += body.len();
+            let (added, more) = page(&body).map_err(|reason| Error::Manifest {
                 reference: url.clone(),
                 reason: format!("unreadable listing: {reason}"),
             })?;
+            entries += added;
+            if entries > limits.entries {
+                return Err(fail(format!(
+                    "more than {} entries, irel's bound for one listing; a registry that \
+                     paginates forever is broken (an embedder can raise the bound with \
+                     ClientBuilder::listing_limits)",
+                    limits.entries
+                )));
+            }
             if !more {
                 break;
+            }
+            if let Some(n) = next.as_deref().filter(|n| visited.contains(*n)) {
+                return Err(fail(format!(
+                    "the next-page Link of {url} leads back to {n}, a page already read: the \
+                     pagination loops"
+                )));
             }
         }
         Ok(())
     }
 }
 
-/// `link` (perhaps relative) resolved against the URL of the page that gave it.
-pub(crate) fn resolve_link(page_url: &str, link: String) -> String {
-    crate::transport::parse_url(page_url)
-        .ok()
-        .and_then(|base| base.join(&link).ok())
-        .map(|u| u.to_string())
-        .unwrap_or(link)
+fn too_many_bytes(limit: usize) -> String {
+    format!(
+        "pages of more than {} MiB in all, irel's bound for one listing; a registry that \
+         paginates forever is broken (an embedder can raise the bound with \
+         ClientBuilder::listing_limits)",
+        limit / (1024 * 1024)
+    )
+}
+
+/// `link` (perhaps relative) resolved against the URL of the page that gave it; a link from
+/// https to plain http is refused.
+pub(crate) fn resolve_link(page_url: &str, link: &str) -> Result<String, Error> {
+    let base = crate::transport::parse_url(page_url)?;
+    let next = base.join(link).map_err(|e| crate::transport::Error::InvalidUrl {
+        url: link.to_string(),
+        reason: e.to_string(),
+    })?;
+    crate::transport::check_followed(&base, &next, "pagination Link")?;
+    Ok(next.to_string())
 }
 
 /// The target of `<…>; rel="next"` in a `Link` header.

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, WWW_AUTHENTICATE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::auth::{Authenticator, CredentialChain, CredentialSource, Scope};
 use crate::error::{parse_error_body, Error};
 use crate::reference::Reference;
-use crate::transport::{self, full_body, read_body_limited, retry, Body, Transport, TransportConfig};
+use crate::transport::{self, full_body, read_body_limited, retry, Body, ResponseBody, Transport, TransportConfig};
 
 /// Registry error bodies are read up to this size.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -40,6 +39,7 @@ pub struct ClientBuilder {
     transport: TransportConfig,
     credentials: CredentialChain,
     retry_times: u32,
+    listing_limits: crate::catalog::ListingLimits,
     on_warning: Option<crate::warnings::WarningListener>,
 }
 
@@ -49,6 +49,7 @@ impl Default for ClientBuilder {
             transport: TransportConfig::default(),
             credentials: CredentialChain::default(),
             retry_times: retry::DEFAULT_RETRIES,
+            listing_limits: Default::default(),
             on_warning: None,
         }
     }
@@ -99,6 +100,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Bounds every wait on a registry by `limit`: connecting, the response head, and each
+    /// pause of a response body (see [`Timeouts`](transport::Timeouts) for the defaults). A
+    /// timeout is retried like a broken connection.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.transport.timeouts(transport::Timeouts::all(limit));
+        self
+    }
+
+    /// Sets the three timeouts separately.
+    pub fn timeouts(mut self, timeouts: transport::Timeouts) -> Self {
+        self.transport.timeouts(timeouts);
+        self
+    }
+
     /// Adds a credential source; sources are asked in the order added.
     pub fn credentials(mut self, source: impl CredentialSource + 'static) -> Self {
         self.credentials.0.push(Box::new(source));
@@ -109,6 +124,13 @@ impl ClientBuilder {
     /// and 408, 429 and 5xx answers) and a broken download resumed (default 3).
     pub fn retry_times(mut self, n: u32) -> Self {
         self.retry_times = n;
+        self
+    }
+
+    /// Bounds each listing (tags, catalog, referrers) over all its pages; see
+    /// [`ListingLimits`](crate::ListingLimits) for the defaults.
+    pub fn listing_limits(mut self, limits: crate::catalog::ListingLimits) -> Self {
+        self.listing_limits = limits;
         self
     }
 
@@ -142,6 +164,7 @@ impl ClientBuilder {
             transport,
             auth,
             retry_times: self.retry_times,
+            listing_limits: self.listing_limits,
             chunked_uploads: Arc::default(),
             fallback_locks: Arc::default(),
             warnings: crate::warnings::Warnings::new(self.on_warning),
@@ -156,6 +179,7 @@ pub struct Client {
     pub(crate) transport: Transport,
     pub(crate) auth: Authenticator,
     pub(crate) retry_times: u32,
+    pub(crate) listing_limits: crate::catalog::ListingLimits,
     /// Registries that refused single-PUT uploads: they get PATCH + PUT.
     pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Serializes this client's updates of each referrers fallback index.
@@ -200,7 +224,7 @@ impl Client {
         target: &str,
         headers: HeaderMap,
         body: RequestBody,
-    ) -> Result<(Response<Incoming>, String), Error> {
+    ) -> Result<(Response<ResponseBody>, String), Error> {
         let host = r.api_host();
         let ping = self.transport.ping(host).await?;
         let base = format!("{}://{}", ping.scheme.as_str(), host);
@@ -274,7 +298,7 @@ impl Client {
         body: RequestBody,
         ok: &[StatusCode],
         operation: &'static str,
-    ) -> Result<(Response<Incoming>, String), Error> {
+    ) -> Result<(Response<ResponseBody>, String), Error> {
         let (resp, url) = self.call(r, scopes, method, target, headers, body).await?;
         let resp = self.expect_status(resp, ok, operation, &url).await?;
         Ok((resp, url))
@@ -289,14 +313,16 @@ impl Client {
         headers: &HeaderMap,
         authorization: Option<http::HeaderValue>,
         body: Option<Bytes>,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut attempt = 1;
         loop {
             let body = body.clone().map_or(RequestBody::Empty, RequestBody::Bytes);
             let result = self.send_with(method, url, headers, authorization.clone(), body).await;
             let wait = match &result {
                 Ok(resp) if retry::transient(resp.status()) => Some(retry::backoff(attempt, Some(resp.headers()))),
-                Err(Error::Transport(transport::Error::Request { .. })) => Some(retry::backoff(attempt, None)),
+                Err(Error::Transport(transport::Error::Request { .. } | transport::Error::Timeout { .. })) => {
+                    Some(retry::backoff(attempt, None))
+                }
                 _ => None,
             };
             match wait {
@@ -337,7 +363,7 @@ impl Client {
         headers: &HeaderMap,
         authorization: Option<http::HeaderValue>,
         body: RequestBody,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut headers = headers.clone();
         if let Some(a) = authorization {
             headers.insert(AUTHORIZATION, a);
@@ -391,11 +417,11 @@ impl Client {
     /// Turns a response whose status is not in `ok` into [`Error::Registry`].
     async fn expect_status(
         &self,
-        resp: Response<Incoming>,
+        resp: Response<ResponseBody>,
         ok: &[StatusCode],
         operation: &'static str,
         url: &str,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         if ok.contains(&resp.status()) {
             return Ok(resp);
         }

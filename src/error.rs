@@ -77,6 +77,16 @@ pub enum Error {
     /// Something irel does not do for these inputs (the message says what instead).
     #[error("{0}")]
     Unsupported(String),
+    /// A listing (tags, catalog, referrers) that passed irel's bounds or looped.
+    #[error("{operation} on {registry}: {reason}")]
+    Listing {
+        /// What was listed (`GET tags`, `GET catalog`, …).
+        operation: &'static str,
+        /// The registry.
+        registry: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A blob transfer that failed after it started.
     #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
     BlobTransfer {

@@ -41,6 +41,7 @@ pub mod transport;
 mod warnings;
 
 pub use blob::MountOutcome;
+pub use catalog::ListingLimits;
 pub use client::{Client, ClientBuilder};
 pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 pub use error::{Error, RegistryErrorEntry};

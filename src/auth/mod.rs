@@ -56,8 +56,8 @@ pub enum Error {
         realm: String,
         /// The registry.
         registry: String,
-        /// Why.
-        reason: &'static str,
+        /// Why, and what to do.
+        reason: String,
     },
     /// The token server refused.
     #[error("token server {realm} answered {status}{hint}")]

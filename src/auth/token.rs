@@ -1,6 +1,11 @@
 //! Turning challenges and credentials into `Authorization` headers: bearer tokens fetched from
-//! the realm (GET, or OAuth2 POST with an identity token) and cached per (realm, service,
-//! scopes) until shortly before they expire; Basic for registries that ask for it.
+//! the realm (GET, or OAuth2 POST with an identity token) and cached until shortly before they
+//! expire; Basic for registries that ask for it.
+//!
+//! A cached token is reused only for the registry and the credential it was obtained with, not
+//! merely for the same (realm, service, scopes): one auth service often serves several
+//! registries, and a token minted for registry A's credentials must never reach registry B.
+//! Plain-http realms get credentials only on hosts the user marked insecure (or loopback).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,7 +31,8 @@ struct CachedToken {
     renew_at: Instant,
 }
 
-type TokenKey = (String, String, BTreeSet<Scope>);
+/// (registry, credential fingerprint, realm, service, scopes).
+type TokenKey = (String, [u8; 32], String, String, BTreeSet<Scope>);
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 /// (registry, repository) as credential sources are asked.
 type CredentialKey = (String, Option<String>);
@@ -129,7 +135,7 @@ impl Authenticator {
             }
             let realm = self.check_realm(api_host, realm).await?;
             let token = self
-                .bearer_token(&realm, service, all, credential.as_ref(), fresh)
+                .bearer_token(api_host, &realm, service, all, credential.as_ref(), fresh)
                 .await?;
             return Ok(Some(token));
         }
@@ -148,7 +154,7 @@ impl Authenticator {
             url: realm.to_string(),
             reason: e.to_string(),
         })?;
-        let refuse = |reason| Error::RealmRefused {
+        let refuse = |reason: String| Error::RealmRefused {
             realm: realm.to_string(),
             registry: api_host.to_string(),
             reason,
@@ -158,27 +164,47 @@ impl Authenticator {
             "http" => {
                 let ping = self.transport.ping(api_host).await?;
                 let policy = self.transport.policy(api_host);
-                if policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http) {
+                if !(policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http)) {
+                    return Err(refuse(
+                        "it is plain http for a registry reached over https; mark the registry insecure to allow it"
+                            .into(),
+                    ));
+                }
+                // Credentials go in cleartext only where the user accepted cleartext: the
+                // registry's own host, or a host marked insecure (or loopback) itself.
+                let realm_host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+                let (registry_host, _) = transport::split_host_port(api_host);
+                let same_host = url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(registry_host));
+                if same_host || self.transport.policy(realm_host) != RegistryPolicy::Secure {
                     Ok(url)
                 } else {
-                    Err(refuse(
-                        "it is plain http for a registry reached over https; mark the registry insecure to allow it",
-                    ))
+                    Err(refuse(format!(
+                        "it is plain http to {realm_host}, another host that is not marked insecure, and \
+                         credentials would cross the network in cleartext; pass --insecure-registry \
+                         {realm_host} if you trust the network to it"
+                    )))
                 }
             }
-            _ => Err(refuse("only http(s) realms are supported")),
+            _ => Err(refuse("only http(s) realms are supported".into())),
         }
     }
 
     async fn bearer_token(
         &self,
+        api_host: &str,
         realm: &url::Url,
         service: &str,
         scopes: BTreeSet<Scope>,
         credential: Option<&Credential>,
         fresh: bool,
     ) -> Result<HeaderValue, Error> {
-        let key = (realm.to_string(), service.to_string(), scopes);
+        let key = (
+            api_host.to_ascii_lowercase(),
+            fingerprint(credential),
+            realm.to_string(),
+            service.to_string(),
+            scopes,
+        );
         let slot = {
             let mut tokens = self.tokens.lock().expect("token cache poisoned");
             tokens.entry(key.clone()).or_default().clone()
@@ -190,7 +216,7 @@ impl Authenticator {
                 return Ok(t.header.clone());
             }
         }
-        let scopes: Vec<String> = key.2.iter().map(|s| s.to_string()).collect();
+        let scopes: Vec<String> = key.4.iter().map(|s| s.to_string()).collect();
         let fetched = match credential {
             Some(Credential::IdentityToken(refresh)) => self.oauth2_token(realm, service, &scopes, refresh).await?,
             other => self.get_token(realm, service, &scopes, other).await?,
@@ -256,7 +282,7 @@ impl Authenticator {
     async fn token_from_response(
         &self,
         realm: &url::Url,
-        resp: http::Response<hyper::body::Incoming>,
+        resp: http::Response<transport::ResponseBody>,
         had_credentials: bool,
     ) -> Result<CachedToken, Error> {
         let realm_str = realm.as_str().to_string();
@@ -297,6 +323,31 @@ impl Authenticator {
             renew_at: received + lifetime.saturating_sub(EXPIRY_MARGIN),
         })
     }
+}
+
+/// A digest identifying a credential in the token cache, so the cache holds no secret of its
+/// own and tokens obtained with one credential are never handed out for another.
+fn fingerprint(credential: Option<&Credential>) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    match credential {
+        None => h.update(b"anonymous"),
+        Some(Credential::Basic { username, password }) => {
+            h.update(b"basic\0");
+            h.update(username.as_bytes());
+            h.update(b"\0");
+            h.update(password.as_bytes());
+        }
+        Some(Credential::IdentityToken(t)) => {
+            h.update(b"identity\0");
+            h.update(t.as_bytes());
+        }
+        Some(Credential::RegistryToken(t)) => {
+            h.update(b"registry-token\0");
+            h.update(t.as_bytes());
+        }
+    }
+    h.finalize().into()
 }
 
 fn sensitive(mut v: HeaderValue) -> HeaderValue {

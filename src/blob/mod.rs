@@ -14,13 +14,12 @@ use http::header::{CONTENT_TYPE, LOCATION, RANGE};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::auth::Scope;
 use crate::client::{Client, RequestBody};
 use crate::error::Error;
 use crate::reference::{Digest, Reference};
-use crate::transport::{self, read_body_limited, BoxError};
+use crate::transport::{self, read_body_limited, BoxError, ResponseBody};
 
 pub use file::FileBody;
 pub use verify::{VerifyError, VerifyingBody};
@@ -115,14 +114,17 @@ fn location_or(headers: &HeaderMap, fallback: &str) -> String {
         .map_or_else(|| fallback.to_string(), str::to_string)
 }
 
-/// An upload `location` (often relative) resolved against `base`, the URL it came from.
+/// An upload `location` (often relative) resolved against `base`, the URL it came from. A
+/// location that leads from https to plain http is refused: the blob (and, on the same
+/// origin, credentials) would cross the network in cleartext.
 fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
-    Ok(transport::parse_url(base)?
-        .join(location)
-        .map_err(|e| transport::Error::InvalidUrl {
-            url: location.to_string(),
-            reason: e.to_string(),
-        })?)
+    let base = transport::parse_url(base)?;
+    let url = base.join(location).map_err(|e| transport::Error::InvalidUrl {
+        url: location.to_string(),
+        reason: e.to_string(),
+    })?;
+    transport::check_followed(&base, &url, "upload Location")?;
+    Ok(url)
 }
 
 /// `location` with `digest=` added, keeping any query the registry put there.
@@ -204,7 +206,12 @@ impl Client {
     }
 
     /// GET of a blob, from byte `offset` on (a `Range` request) when it is not 0.
-    async fn get_blob_from(&self, r: &Reference, digest: &Digest, offset: u64) -> Result<Response<Incoming>, Error> {
+    async fn get_blob_from(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        offset: u64,
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut headers = HeaderMap::new();
         if offset > 0 {
             headers.insert(

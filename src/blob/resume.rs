@@ -12,14 +12,13 @@ use bytes::Bytes;
 use http::header::CONTENT_RANGE;
 use http::{Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::error::Error;
-use crate::transport::{error_chain, retry, BoxError};
+use crate::transport::{error_chain, retry, BoxError, ResponseBody};
 
 /// Asks for the blob again from a byte offset (sending `Range` when the offset is not 0).
 pub(crate) type Reopen = Box<dyn Fn(u64) -> ReopenFuture + Send + Sync>;
-type ReopenFuture = Pin<Box<dyn Future<Output = Result<Response<Incoming>, Error>> + Send>>;
+type ReopenFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Error>> + Send>>;
 
 /// A body of `size` bytes that reopens itself up to `retries` times.
 pub(crate) struct ResumingBody {
@@ -35,7 +34,7 @@ pub(crate) struct ResumingBody {
 }
 
 enum State {
-    Streaming(Incoming),
+    Streaming(ResponseBody),
     /// The mutex only makes the body `Sync` (as boxed bodies must be); it is reached through
     /// `&mut`, never locked.
     Reopening(std::sync::Mutex<ReopenFuture>, String),
@@ -43,7 +42,7 @@ enum State {
 }
 
 impl ResumingBody {
-    pub(crate) fn new(body: Incoming, size: u64, retries: u32, reopen: Reopen) -> Self {
+    pub(crate) fn new(body: ResponseBody, size: u64, retries: u32, reopen: Reopen) -> Self {
         ResumingBody {
             state: State::Streaming(body),
             reopen,
@@ -76,7 +75,7 @@ impl ResumingBody {
     }
 
     /// Takes a fresh response: 206 from our offset continues, 200 restarts with a skip.
-    fn resume_with(&mut self, resp: Response<Incoming>) -> Result<(), BoxError> {
+    fn resume_with(&mut self, resp: Response<ResponseBody>) -> Result<(), BoxError> {
         let offset = self.delivered;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
@@ -145,7 +144,7 @@ impl HttpBody for ResumingBody {
                         let why = format!(
                             "the download broke off after {} bytes: {}",
                             this.delivered,
-                            error_chain(&e)
+                            error_chain(e.as_ref())
                         );
                         if let Some(e) = this.reopen_or_fail(why) {
                             return Poll::Ready(Some(Err(e)));

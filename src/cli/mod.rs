@@ -60,6 +60,11 @@ struct Cli {
     /// transfer up to N times each.
     #[arg(long, global = true, value_name = "N", default_value_t = 3)]
     retry_times: u32,
+    /// Give up on a registry that sends nothing for this long: no connection, no response, or
+    /// a download that stalls (seconds, or 500ms, 30s, 2m; default: connect 30s, response
+    /// 120s, stalled body 60s). Timeouts are retried like broken connections.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = irel::transport::parse_duration)]
+    timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -465,6 +470,9 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
         .system_certs_d()?
         .containers_registries_conf()
         .on_warning(|host, text| errln!("irel: warning: registry {host}: {text}"));
+    if let Some(limit) = cli.timeout {
+        b = b.timeout(limit);
+    }
     for host in &cli.insecure_registry {
         b = b.insecure_registry(host);
     }

@@ -211,11 +211,12 @@ impl Client {
             let body = read_body_limited(resp.into_body(), MAX_LISTING, &url).await?;
             found.extend(parse_listing(&body, &url)?);
             if let Some(next) = next {
-                let next = crate::catalog::resolve_link(&url, next);
+                let next = crate::catalog::resolve_link(&url, &next)?;
                 self.paginate(repo, &scopes, next, "GET referrers", |body| {
                     let listing: Listing = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                    let added = listing.manifests.len();
                     found.extend(listing.manifests);
-                    Ok(true)
+                    Ok((added, true))
                 })
                 .await?;
             }

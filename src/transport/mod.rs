@@ -13,16 +13,24 @@
 //!    both pool connections per host.
 //! 4. GET and HEAD follow redirects by hand, so `Authorization` is dropped when the origin
 //!    changes and an https → http downgrade is refused.
+//! 5. Every request is bounded in time (see [`Timeouts`]): connecting, waiting for the
+//!    response head, and each wait for more of a response body.
 //!
 //! [`Transport`] is public so embedders can send any registry request through it.
 
 mod policy;
 mod redirect;
+pub(crate) use redirect::check_followed;
 mod registries_conf;
 mod resolve;
 pub mod retry;
+mod timeouts;
 
 pub use registries_conf::insecure_registries;
+pub use timeouts::{
+    parse_duration, ResponseBody, TimeoutPhase, Timeouts, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_RESPONSE_TIMEOUT,
+};
 mod tls;
 
 use std::collections::HashMap;
@@ -35,7 +43,6 @@ use bytes::{Bytes, BytesMut};
 use http::header::{USER_AGENT, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
@@ -43,6 +50,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 use tokio::sync::OnceCell;
 
+pub(crate) use policy::split_host_port;
 pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
 use resolve::OverrideResolver;
 
@@ -115,6 +123,19 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A URL a registry handed over (an upload `Location`, a pagination `Link`) that irel
+    /// will not follow.
+    #[error("refused the {what} {to} given by {from}: {reason}")]
+    FollowRefused {
+        /// What the URL was.
+        what: &'static str,
+        /// The URL that gave it.
+        from: String,
+        /// The URL refused.
+        to: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A URL that is not one.
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
@@ -122,6 +143,19 @@ pub enum Error {
         url: String,
         /// Why.
         reason: String,
+    },
+    /// A wait that ran out: no connection, no response, or a body that stopped sending. Worth
+    /// retrying, as connection failures are.
+    #[error("{method} {url}: {phase} {} (raise --timeout if the registry is slow)", timeouts::seconds(.after))]
+    Timeout {
+        /// The method.
+        method: Method,
+        /// The URL (redacted as in logs).
+        url: String,
+        /// Which wait ran out.
+        phase: TimeoutPhase,
+        /// The limit that ran out.
+        after: Duration,
     },
     /// A response body larger than irel accepts for its kind.
     #[error("{url}: response body larger than {limit} bytes")]
@@ -184,7 +218,7 @@ pub struct TransportConfig {
     extra_roots: Vec<CertificateDer<'static>>,
     resolve: HashMap<String, IpAddr>,
     user_agent: String,
-    connect_timeout: Duration,
+    timeouts: Timeouts,
     /// Per registry (`host[:port]`): certs.d roots and client certificate.
     host_tls: HashMap<String, tls::HostTls>,
 }
@@ -197,7 +231,7 @@ impl Default for TransportConfig {
             extra_roots: Vec::new(),
             resolve: HashMap::new(),
             user_agent: concat!("irel/", env!("CARGO_PKG_VERSION")).to_string(),
-            connect_timeout: Duration::from_secs(30),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -291,9 +325,29 @@ impl TransportConfig {
         self
     }
 
-    /// How long to wait for a TCP connection.
+    /// How long to wait for a TCP connection (default [`DEFAULT_CONNECT_TIMEOUT`]).
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.connect_timeout = timeout;
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// How long to wait for a response head after the last request bytes went out (default
+    /// [`DEFAULT_RESPONSE_TIMEOUT`]).
+    pub fn response_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeouts.response = timeout;
+        self
+    }
+
+    /// How long a response body may send nothing while irel waits for it (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeouts.idle = timeout;
+        self
+    }
+
+    /// All three timeouts at once.
+    pub fn timeouts(&mut self, timeouts: Timeouts) -> &mut Self {
+        self.timeouts = timeouts;
         self
     }
 
@@ -333,6 +387,7 @@ struct Inner {
     user_agent: HeaderValue,
     pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
     requests_sent: std::sync::atomic::AtomicU64,
+    timeouts: Timeouts,
 }
 
 impl Transport {
@@ -343,7 +398,7 @@ impl Transport {
             let mut http = HttpConnector::new_with_resolver(resolver.clone());
             http.enforce_http(false);
             http.set_nodelay(true);
-            http.set_connect_timeout(Some(config.connect_timeout));
+            http.set_connect_timeout(Some(config.timeouts.connect));
             let https = HttpsConnectorBuilder::new()
                 .with_tls_config(tls)
                 .https_or_http()
@@ -377,6 +432,7 @@ impl Transport {
                 user_agent,
                 pings: Mutex::new(HashMap::new()),
                 requests_sent: Default::default(),
+                timeouts: config.timeouts,
             }),
         })
     }
@@ -489,8 +545,9 @@ impl Transport {
     }
 
     /// Sends one request as it is (no redirects followed), through the pool its host's policy
-    /// selects. The URI must be absolute.
-    pub async fn send(&self, mut req: Request<Body>) -> Result<Response<Incoming>, Error> {
+    /// selects. The URI must be absolute. Fails with [`Error::Timeout`] when the connection or
+    /// the response head does not come in time; the body returned times out on its own.
+    pub async fn send(&self, mut req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         let authority = req
             .uri()
             .authority()
@@ -512,7 +569,22 @@ impl Transport {
             .requests_sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let result = pool.request(req).await;
+        let timeouts = self.inner.timeouts;
+        let activity = timeouts::Activity::new();
+        let req = req.map(|body| timeouts::tracking(body, activity.clone()));
+        let Some(result) = timeouts::within(pool.request(req), &activity, timeouts.response).await else {
+            tracing::debug!(
+                "{method} {} -> no response after {} ms",
+                redact_url(&url),
+                started.elapsed().as_millis()
+            );
+            return Err(Error::Timeout {
+                method,
+                url: redact_url(&url),
+                phase: TimeoutPhase::Response,
+                after: timeouts.response,
+            });
+        };
         // Headers are never logged (they carry credentials), and URLs only redacted.
         match &result {
             Ok(resp) => tracing::debug!(
@@ -528,13 +600,36 @@ impl Transport {
                 error_chain(e)
             ),
         }
-        result.map_err(|e| Error::Request {
-            method,
-            url,
-            detail: error_chain(&e),
-            source: Box::new(e),
-        })
+        match result {
+            Ok(resp) => Ok(resp.map(|body| ResponseBody::new(body, timeouts.idle, method, url))),
+            Err(e) if e.is_connect() && timed_out(&e) => Err(Error::Timeout {
+                method,
+                url: redact_url(&url),
+                phase: TimeoutPhase::Connect,
+                after: timeouts.connect,
+            }),
+            Err(e) => Err(Error::Request {
+                method,
+                url,
+                detail: error_chain(&e),
+                source: Box::new(e),
+            }),
+        }
     }
+}
+
+/// Whether an I/O timeout is among the causes of `e` (how the connector reports its own).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// `url` fit for a log: any user info dropped, and the values of query parameters that may be
@@ -594,14 +689,17 @@ pub(crate) fn to_uri(url: &url::Url) -> Result<Uri, Error> {
 }
 
 /// Reads a whole response body, refusing more than `limit` bytes.
-pub async fn read_body_limited(mut body: Incoming, limit: usize, url: &str) -> Result<Bytes, Error> {
+pub async fn read_body_limited(mut body: ResponseBody, limit: usize, url: &str) -> Result<Bytes, Error> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Error::Request {
-            method: Method::GET,
-            url: url.to_string(),
-            detail: error_chain(&e),
-            source: Box::new(e),
+        let frame = frame.map_err(|e| match e.downcast::<Error>() {
+            Ok(timeout) => *timeout,
+            Err(e) => Error::Request {
+                method: Method::GET,
+                url: url.to_string(),
+                detail: error_chain(e.as_ref()),
+                source: e,
+            },
         })?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
@@ -614,6 +712,21 @@ pub async fn read_body_limited(mut body: Incoming, limit: usize, url: &str) -> R
         }
     }
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp connect error")]
+    struct Connect(#[source] std::io::Error);
+
+    #[test]
+    fn a_connector_timeout_is_found_among_the_causes() {
+        let timed_out = Connect(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"));
+        assert!(super::timed_out(&timed_out));
+        let refused = Connect(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!super::timed_out(&refused));
+    }
 }
 
 #[cfg(test)]

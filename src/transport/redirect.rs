@@ -3,11 +3,35 @@
 //! downloads to object storage, which must never see registry credentials), and https → http
 //! downgrades refused.
 
+use super::ResponseBody;
 use http::header::{AUTHORIZATION, LOCATION};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::{empty_body, parse_url, to_uri, Error, Transport};
+
+/// Why following `to` from `from` is refused, if it is: only http(s), and never https → http.
+fn refusal(from: &url::Url, to: &url::Url) -> Option<&'static str> {
+    match to.scheme() {
+        "https" => None,
+        "http" if from.scheme() == "http" => None,
+        "http" => Some("it downgrades https to http"),
+        _ => Some("only http(s) locations are followed"),
+    }
+}
+
+/// Checks a URL a registry handed over (`what`: an upload `Location`, a pagination `Link`)
+/// as redirects are checked: no downgrade from https to plain http, no other schemes.
+pub(crate) fn check_followed(from: &url::Url, to: &url::Url, what: &'static str) -> Result<(), Error> {
+    match refusal(from, to) {
+        None => Ok(()),
+        Some(reason) => Err(Error::FollowRefused {
+            what,
+            from: from.to_string(),
+            to: to.to_string(),
+            reason,
+        }),
+    }
+}
 
 const MAX_REDIRECTS: usize = 10;
 
@@ -18,7 +42,7 @@ impl Transport {
         method: Method,
         url: &str,
         headers: &HeaderMap,
-    ) -> Result<Response<Incoming>, Error> {
+    ) -> Result<Response<ResponseBody>, Error> {
         let mut url = parse_url(url)?;
         let mut headers = headers.clone();
         for _ in 0..=MAX_REDIRECTS {
@@ -44,11 +68,8 @@ impl Transport {
                 to: next.to_string(),
                 reason,
             };
-            match next.scheme() {
-                "https" => {}
-                "http" if url.scheme() == "http" => {}
-                "http" => return Err(refuse("it downgrades https to http")),
-                _ => return Err(refuse("only http(s) locations are followed")),
+            if let Some(reason) = refusal(&url, &next) {
+                return Err(refuse(reason));
             }
             if next.origin() != url.origin() {
                 // Credentials for the registry must never reach storage backends or other hosts.

@@ -15,6 +15,7 @@ mod first_hour;
 mod fuzz_seeds;
 mod hostile;
 mod hostile_fs;
+mod hostile_net;
 mod hostile_output;
 mod interrupt;
 mod proxy;

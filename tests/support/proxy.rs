@@ -77,6 +77,12 @@ pub enum Action {
     Status(u16, Option<String>, Option<&'static str>),
     /// Forward, but cut the connection after this many bytes of the response body.
     CutResponseAfter(usize),
+    /// Forward, but after this many bytes of the response body send nothing more, keeping the
+    /// connection open: a download that stalls.
+    StallResponseAfter(usize),
+    /// Read this many bytes of the request body, then read nothing more and never answer,
+    /// keeping the connection open: an upload that stalls.
+    StallRequestAfter(usize),
     /// Read this many bytes of the request body, then cut the connection without answering.
     CutRequestAfter(usize),
     /// Answer 200 with this content type and body.
@@ -176,6 +182,48 @@ where
     Cut { inner, left: limit }.boxed()
 }
 
+/// A body that sends `limit` bytes of `inner`, then nothing, without ending.
+fn stall_after<B>(inner: B, limit: usize) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    struct Stall<B> {
+        inner: B,
+        left: usize,
+    }
+    impl<B> http_body::Body for Stall<B>
+    where
+        B: http_body::Body<Data = Bytes> + Unpin,
+        B::Error: Into<BoxError>,
+    {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+            if self.left == 0 {
+                return std::task::Poll::Pending;
+            }
+            let frame = match std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx)) {
+                None => return std::task::Poll::Ready(None),
+                Some(Err(e)) => return std::task::Poll::Ready(Some(Err(e.into()))),
+                Some(Ok(f)) => f,
+            };
+            let Ok(mut data) = frame.into_data() else {
+                return std::task::Poll::Pending;
+            };
+            if data.len() > self.left {
+                data.truncate(self.left);
+            }
+            self.left -= data.len();
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+        }
+    }
+    Stall { inner, left: limit }.boxed()
+}
+
 /// A body that never ends.
 fn endless() -> Body {
     struct Endless;
@@ -210,6 +258,7 @@ impl State {
             parts.headers.remove("range");
         }
         let mut cut_response = None;
+        let mut stall_response = None;
         match action {
             None => {}
             Some(Action::Status(code, retry_after, error)) => {
@@ -257,6 +306,18 @@ impl State {
                 }
                 cut_connection();
             }
+            Some(Action::StallRequestAfter(n)) => {
+                let mut body = body;
+                let mut read = 0;
+                while read < n {
+                    match body.frame().await {
+                        Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len()),
+                        _ => break,
+                    }
+                }
+                // `body` stays alive (and unread) while this never returns.
+                return std::future::pending().await;
+            }
             Some(Action::Challenge(challenge)) => {
                 return Response::builder()
                     .status(StatusCode::UNAUTHORIZED)
@@ -266,6 +327,7 @@ impl State {
             }
             Some(Action::Delay(d)) => tokio::time::sleep(d).await,
             Some(Action::CutResponseAfter(n)) => cut_response = Some(n),
+            Some(Action::StallResponseAfter(n)) => stall_response = Some(n),
         }
         if let Some(origin) = &self.behaviour.redirect_blob_gets_to {
             if parts.method == http::Method::GET && path.contains("/blobs/sha256:") {
@@ -305,9 +367,10 @@ impl State {
                 for w in &self.behaviour.warnings {
                     parts.headers.append("warning", HeaderValue::from_str(w).unwrap());
                 }
-                let body = match cut_response {
-                    Some(n) => cut_after(body, n),
-                    None => body.map_err(BoxError::from).boxed(),
+                let body = match (cut_response, stall_response) {
+                    (Some(n), _) => cut_after(body, n),
+                    (None, Some(n)) => stall_after(body, n),
+                    (None, None) => body.map_err(BoxError::from).boxed(),
                 };
                 Response::from_parts(parts, body)
             }
