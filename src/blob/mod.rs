@@ -305,6 +305,19 @@ impl Client {
         size: u64,
         body: transport::Body,
     ) -> Result<(), Error> {
+        self.finish_upload_at(dst, location, digest, size, body)
+            .await
+            .map_err(|e| upload_error(e, dst, digest))
+    }
+
+    async fn finish_upload_at(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
         if self.uses_chunked_uploads(dst.api_host()) {
             return self.finish_upload_chunked(dst, location, digest, size, body).await;
         }
@@ -443,5 +456,43 @@ impl Client {
         self.finish_upload(dst, &loc, &digest, size, transport::full_body(data))
             .await?;
         Ok(digest)
+    }
+}
+/// An upload's error, naming the blob and the repository instead of the session's URL (an
+/// opaque `_state` of hundreds of characters says nothing to a person; `--debug` logs it,
+/// redacted).
+fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
+    let shown = format!("{}/{} (blob {digest})", dst.registry(), dst.repository());
+    match e {
+        Error::Registry {
+            operation,
+            status,
+            errors,
+            hint,
+            ..
+        } => Error::Registry {
+            operation,
+            url: shown,
+            status,
+            errors,
+            hint,
+        },
+        Error::Transport(transport::Error::Request {
+            method, detail, source, ..
+        }) => Error::Transport(transport::Error::Request {
+            method,
+            url: shown,
+            detail,
+            source,
+        }),
+        Error::Transport(transport::Error::Timeout {
+            method, phase, after, ..
+        }) => Error::Transport(transport::Error::Timeout {
+            method,
+            url: shown,
+            phase,
+            after,
+        }),
+        other => other,
     }
 }

@@ -267,3 +267,34 @@ fn layouts_are_never_made_of_other_directories_nor_left_half_made() {
     );
     assert!(!err.contains("irel-bundle-"), "{err}");
 }
+
+#[test]
+fn upload_errors_name_the_blob_and_repository_not_the_session_url() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let layout = src.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 97);
+    skopeo_push(&layout, "t", &format!("{}/u/app:t", src.addr), &[]);
+    let proxy = crate::support::Proxy::start(
+        &dst.addr,
+        crate::support::Behaviour {
+            faults: vec![crate::support::Fault::new(
+                "PUT /v2/u/app/blobs/uploads/",
+                usize::MAX,
+                crate::support::Action::Status(400, None, Some("DIGEST_INVALID")),
+            )],
+            ..Default::default()
+        },
+    );
+    let out = irel(&[
+        "copy",
+        &format!("{}/u/app:t", src.addr),
+        &format!("{}/u/app:t", proxy.addr),
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("_state") && !err.contains("/blobs/uploads/"), "{err}");
+    assert!(
+        err.contains(&format!("PUT blob {}/u/app (blob sha256:", proxy.addr)) && err.contains("DIGEST_INVALID"),
+        "{err}"
+    );
+}
