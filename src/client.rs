@@ -120,10 +120,12 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed request is sent again (GET and HEAD after connection failures
-    /// and 408, 429 and 5xx answers) and a broken download resumed (default 3).
+    /// How many times a failed request is sent again (the first contact with a registry, GET
+    /// and HEAD after connection failures and 408, 429 and 5xx answers) and a broken download
+    /// resumed (default 3).
     pub fn retry_times(mut self, n: u32) -> Self {
         self.retry_times = n;
+        self.transport.retries(n);
         self
     }
 

@@ -221,6 +221,8 @@ pub struct TransportConfig {
     timeouts: Timeouts,
     /// Per registry (`host[:port]`): certs.d roots and client certificate.
     host_tls: HashMap<String, tls::HostTls>,
+    /// How many times a first contact that could not connect is tried again.
+    retries: u32,
 }
 
 impl Default for TransportConfig {
@@ -232,11 +234,19 @@ impl Default for TransportConfig {
             resolve: HashMap::new(),
             user_agent: concat!("irel/", env!("CARGO_PKG_VERSION")).to_string(),
             timeouts: Timeouts::default(),
+            retries: retry::DEFAULT_RETRIES,
         }
     }
 }
 
 impl TransportConfig {
+    /// How many times the first contact with a registry (`GET /v2/`) is tried again after a
+    /// connection failure or a transient answer (default 3), as every later request is.
+    pub fn retries(&mut self, n: u32) -> &mut Self {
+        self.retries = n;
+        self
+    }
+
     /// Allows plain http and unverified TLS for `host[:port]` (every port when none is given).
     pub fn insecure_registry(&mut self, host: &str) -> &mut Self {
         self.policy.add_insecure(host);
@@ -388,6 +398,7 @@ struct Inner {
     pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
     requests_sent: std::sync::atomic::AtomicU64,
     timeouts: Timeouts,
+    retries: u32,
 }
 
 impl Transport {
@@ -433,6 +444,7 @@ impl Transport {
                 pings: Mutex::new(HashMap::new()),
                 requests_sent: Default::default(),
                 timeouts: config.timeouts,
+                retries: config.retries,
             }),
         })
     }
@@ -463,7 +475,27 @@ impl Transport {
         Ok(format!("{}://{}", ping.scheme.as_str(), registry))
     }
 
+    /// Finds the scheme, trying the first contact again (with backoff) while the registry
+    /// cannot be reached at all: one restarting, or a port not yet listening.
     async fn ping_uncached(&self, registry: &str) -> Result<Ping, Error> {
+        let mut attempt = 1;
+        loop {
+            match self.ping_schemes(registry).await {
+                Err(e) if attempt <= self.inner.retries && cannot_connect(&e) => {
+                    let wait = retry::backoff(attempt, None);
+                    tracing::info!(
+                        "{registry}: first contact failed ({e}), again in {} ms",
+                        wait.as_millis()
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn ping_schemes(&self, registry: &str) -> Result<Ping, Error> {
         let policy = self.policy(registry);
         let mut https_err = match self.ping_with(Scheme::Https, registry).await {
             Ok(p) => return Ok(p),
@@ -504,8 +536,34 @@ impl Transport {
         }
         match self.ping_with(Scheme::Http, registry).await {
             Ok(p) => Ok(p),
-            // The https failure is the more telling one (a bad certificate, say) unless https
-            // simply was not there.
+            // Neither scheme answered: say so, with both causes when they differ.
+            Err(Error::Request {
+                url: http_url,
+                detail: http_detail,
+                ..
+            }) if matches!(https_err, Error::Request { .. }) => {
+                let Error::Request {
+                    method,
+                    url,
+                    detail,
+                    source,
+                } = https_err
+                else {
+                    unreachable!("matched above")
+                };
+                let detail = if detail == http_detail {
+                    detail
+                } else {
+                    format!("{detail}; over http: {http_detail}")
+                };
+                Err(Error::Request {
+                    method,
+                    url: format!("{url} and {http_url}"),
+                    detail,
+                    source,
+                })
+            }
+            // Otherwise the https failure is the more telling one (a bad certificate, say).
             Err(_) => Err(https_err),
         }
     }
@@ -615,6 +673,32 @@ impl Transport {
                 source: Box::new(e),
             }),
         }
+    }
+}
+
+/// Whether `e` says the registry could not be reached at all (refused, reset, timed out while
+/// connecting): worth another try. A name that does not resolve is not: a typo stays a typo.
+fn cannot_connect(e: &Error) -> bool {
+    match e {
+        Error::Timeout {
+            phase: TimeoutPhase::Connect,
+            ..
+        } => true,
+        Error::Request { source, .. } => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+            while let Some(c) = cause {
+                if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                    use std::io::ErrorKind::*;
+                    return matches!(
+                        io.kind(),
+                        ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut
+                    );
+                }
+                cause = c.source();
+            }
+            false
+        }
+        _ => false,
     }
 }
 

@@ -298,3 +298,63 @@ fn upload_errors_name_the_blob_and_repository_not_the_session_url() {
         "{err}"
     );
 }
+
+/// Forwards every connection to `127.0.0.1:port` on to `to`, from `after` on (before that the
+/// port is closed: connections are refused).
+fn late_forwarder(port: u16, to: String, after: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        for client in listener.incoming().flatten() {
+            let upstream = std::net::TcpStream::connect(&to).unwrap();
+            let (mut c_read, mut u_write) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_read, &mut u_write);
+                let _ = u_write.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut u_read, mut c_write) = (upstream, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
+
+#[test]
+fn a_registry_not_yet_listening_is_tried_again_and_the_error_names_both_schemes() {
+    let reg = Registry::start();
+    let layout = reg.scratch().join("layout");
+    let fx = make_layout(&layout, "t", &[1024], &["amd64"], 98);
+    skopeo_push(&layout, "t", &format!("{}/r/app:t", reg.addr), &[]);
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+
+    // Refused at first, listening 300 ms later (a registry restarting): the digest comes.
+    let port = free_port();
+    late_forwarder(port, reg.addr.clone(), std::time::Duration::from_millis(300));
+    let out = irel(&["-v", "digest", &format!("127.0.0.1:{port}/r/app:t")]);
+    assert_eq!(ok_stdout(&out).trim(), fx.digest);
+    assert!(stderr_of(&out).contains("first contact failed"), "{}", stderr_of(&out));
+
+    // Never listening: after the retries, one line naming both schemes tried.
+    let port = free_port();
+    let started = std::time::Instant::now();
+    let out = irel(&["digest", &format!("127.0.0.1:{port}/r/app:t")]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "retried first"
+    );
+    assert!(
+        err.contains(&format!("https://127.0.0.1:{port}/v2/ and http://127.0.0.1:{port}/v2/")),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
