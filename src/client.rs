@@ -316,19 +316,22 @@ impl Client {
         authorization: Option<http::HeaderValue>,
         body: Option<Bytes>,
     ) -> Result<Response<ResponseBody>, Error> {
-        let mut attempt = 1;
+        let mut budget = retry::Budget::new(self.retry_times);
         loop {
             let body = body.clone().map_or(RequestBody::Empty, RequestBody::Bytes);
             let result = self.send_with(method, url, headers, authorization.clone(), body).await;
             let wait = match &result {
-                Ok(resp) if retry::transient(resp.status()) => Some(retry::backoff(attempt, Some(resp.headers()))),
+                // "Not now": nothing was done, so it does not spend --retry-times.
+                Ok(resp) if retry::busy(resp.status()) => budget.after_busy(retry::retry_after_header(resp.headers())),
+                Ok(resp) if retry::transient(resp.status()) => budget.after_failure(Some(resp.headers())),
                 Err(Error::Transport(transport::Error::Request { .. } | transport::Error::Timeout { .. })) => {
-                    Some(retry::backoff(attempt, None))
+                    budget.after_failure(None)
                 }
                 _ => None,
             };
+            let attempt = budget.spent();
             match wait {
-                Some(wait) if attempt <= self.retry_times => {
+                Some(wait) => {
                     tracing::info!(
                         "{method} {}: attempt {attempt} failed ({}), again in {} ms",
                         transport::redact_url(url),
@@ -342,9 +345,8 @@ impl Client {
                         let _ = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url).await;
                     }
                     tokio::time::sleep(wait).await;
-                    attempt += 1;
                 }
-                _ => return result,
+                None => return result,
             }
         }
     }
@@ -413,6 +415,7 @@ impl Client {
             status: StatusCode::UNAUTHORIZED,
             errors: Vec::new(),
             hint: Some(hint),
+            retry_after: None,
         }
     }
 
@@ -428,6 +431,7 @@ impl Client {
             return Ok(resp);
         }
         let status = resp.status();
+        let retry_after = retry::retry_after_header(resp.headers());
         let body = read_body_limited(resp.into_body(), MAX_ERROR_BODY, url)
             .await
             .unwrap_or_default();
@@ -437,6 +441,7 @@ impl Client {
             status,
             errors: parse_error_body(&body),
             hint: None,
+            retry_after,
         })
     }
 }

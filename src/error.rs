@@ -43,6 +43,8 @@ pub enum Error {
         errors: Vec<RegistryErrorEntry>,
         /// What the user can do about it, when irel knows.
         hint: Option<String>,
+        /// How long the registry asked to wait (`Retry-After`), when it said.
+        retry_after: Option<std::time::Duration>,
     },
     /// A manifest irel cannot use.
     #[error("manifest of {reference}: {reason}")]
@@ -110,6 +112,12 @@ impl Error {
         }
     }
 
+    /// Whether the registry said "not now" (429 Too Many Requests, 503 Service Unavailable):
+    /// nothing was accepted, and the same request may succeed later.
+    pub fn is_busy(&self) -> bool {
+        matches!(self.status().map(|s| s.as_u16()), Some(429 | 503))
+    }
+
     /// The HTTP status the registry answered, for registry errors.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
@@ -167,6 +175,7 @@ mod tests {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: Some("check the tag".into()),
+            retry_after: None,
         };
         assert_eq!(e.registry_codes(), vec!["MANIFEST_UNKNOWN"]);
         assert_eq!(
@@ -186,6 +195,7 @@ mod tests {
             status: StatusCode::FORBIDDEN,
             errors,
             hint: None,
+            retry_after: None,
         };
         let shown = e.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");

@@ -184,6 +184,7 @@ impl Client {
             status,
             errors: Vec::new(),
             hint: Some(format!("{registry} did not accept the credentials")),
+            retry_after: None,
         })
     }
 }

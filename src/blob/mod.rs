@@ -103,6 +103,7 @@ fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Err
             status: StatusCode::ACCEPTED,
             errors: Vec::new(),
             hint: Some(format!("the registry of {r} opened an upload without a Location")),
+            retry_after: None,
         })
 }
 
@@ -469,6 +470,7 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
+            retry_after,
             ..
         } => Error::Registry {
             operation,
@@ -476,6 +478,7 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
+            retry_after,
         },
         Error::Transport(transport::Error::Request {
             method, detail, source, ..

@@ -605,7 +605,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
         // Cancelled if the source fails, or this copy is dropped, before the upload starts.
         BlobProbe::Absent(upload) => upload.map(|location| place::OpenUpload::new(dst, location)),
     };
-    let mut attempt = 0;
+    let mut budget = crate::transport::retry::Budget::new(options.retry_times);
     loop {
         // The source's GET has had its own retries: only what fails after it is restarted.
         let mut body = src.blob(desc, !dst.verifies_digests()).await?;
@@ -616,21 +616,33 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             .put_blob(desc, body, upload.take().map(place::OpenUpload::hand_over))
             .await
         {
-            Err(e) if attempt < options.retry_times && worth_restarting(&e) => {
-                attempt += 1;
-                tokio::time::sleep(crate::transport::retry::backoff(attempt, None)).await;
+            Err(e) if worth_restarting(&e) => {
+                // A 429 or 503 accepted nothing: it has its budget (and Retry-After) of its own.
+                let wait = match &e {
+                    Error::Registry { retry_after, .. } if e.is_busy() => budget.after_busy(*retry_after),
+                    _ => budget.after_failure(None),
+                };
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => return Err(blob_failure(e, src, dst, desc)),
+                }
             }
-            Err(Error::Transport(t)) => {
-                return Err(Error::BlobTransfer {
-                    digest: desc.digest.clone(),
-                    source_repo: src.describe(),
-                    destination: dst.describe(),
-                    detail: error_chain(&t),
-                })
-            }
-            Err(e) => return Err(e),
+            Err(e) => return Err(blob_failure(e, src, dst, desc)),
             Ok(()) => return Ok(BlobOutcome::Copied(desc.size)),
         }
+    }
+}
+
+/// A transfer's final error: transport failures name the blob and both places.
+fn blob_failure<S: ContentSource, D: ContentDestination>(e: Error, src: &S, dst: &D, desc: &Descriptor) -> Error {
+    match e {
+        Error::Transport(t) => Error::BlobTransfer {
+            digest: desc.digest.clone(),
+            source_repo: src.describe(),
+            destination: dst.describe(),
+            detail: error_chain(&t),
+        },
+        e => e,
     }
 }
 

@@ -349,6 +349,7 @@ impl Client {
                     status: StatusCode::NOT_FOUND,
                     errors: Vec::new(),
                     hint: None,
+                    retry_after: None,
                 },
                 r,
             )),
@@ -421,6 +422,7 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: None,
+            retry_after,
         } => Error::Registry {
             operation,
             url,
@@ -430,6 +432,7 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
                 "{r} does not exist; `irel tags {}` lists the tags there are",
                 r.without_tag_or_digest()
             )),
+            retry_after,
         },
         other => other,
     }

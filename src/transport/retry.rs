@@ -42,6 +42,87 @@ pub fn backoff(attempt: u32, headers: Option<&HeaderMap>) -> Duration {
     asked.unwrap_or(base + jitter).min(MAX_WAIT)
 }
 
+/// How many "not now" answers (429, 503) one request or blob transfer may meet, on top of
+/// `--retry-times`: they cost nothing to repeat (nothing was accepted), and a registry that
+/// rate-limits answers them in bursts.
+pub const BUSY_RETRIES: u32 = 10;
+/// The longest one request or blob transfer waits in all on "not now" answers.
+pub const BUSY_WAIT_TOTAL: Duration = Duration::from_secs(60);
+
+/// The retries one request or blob transfer has left: `--retry-times` for failures (broken
+/// connections, timeouts, 5xx, cut transfers), and a budget of its own, bounded in number and in
+/// total time, for "not now" answers (429, 503) that accepted nothing.
+///
+/// ```
+/// use irel::transport::retry::Budget;
+/// let mut budget = Budget::new(1);
+/// assert!(budget.after_busy(None).is_some(), "429/503 do not use --retry-times");
+/// assert!(budget.after_failure(None).is_some());
+/// assert!(budget.after_failure(None).is_none(), "one retry for failures");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Budget {
+    failures: u32,
+    max_failures: u32,
+    busy: u32,
+    busy_waited: Duration,
+}
+
+impl Budget {
+    /// A fresh budget allowing `retry_times` retries after failures.
+    pub fn new(retry_times: u32) -> Budget {
+        Budget {
+            failures: 0,
+            max_failures: retry_times,
+            busy: 0,
+            busy_waited: Duration::ZERO,
+        }
+    }
+
+    /// After a failure: how long to wait before trying again, or `None` when the budget is
+    /// spent. `headers` may carry a `Retry-After`.
+    pub fn after_failure(&mut self, headers: Option<&HeaderMap>) -> Option<Duration> {
+        if self.failures >= self.max_failures {
+            return None;
+        }
+        self.failures += 1;
+        Some(backoff(self.failures, headers))
+    }
+
+    /// After a 429 or 503: how long to wait (what the registry asked, else a growing backoff),
+    /// or `None` when this budget of its own is spent.
+    pub fn after_busy(&mut self, asked: Option<Duration>) -> Option<Duration> {
+        if self.busy >= BUSY_RETRIES {
+            return None;
+        }
+        self.busy += 1;
+        let wait = asked.map_or_else(|| backoff(self.busy, None), |a| a.min(MAX_WAIT));
+        if self.busy_waited + wait > BUSY_WAIT_TOTAL {
+            return None;
+        }
+        self.busy_waited += wait;
+        Some(wait)
+    }
+
+    /// How many attempts failed or were turned away so far.
+    pub fn spent(&self) -> u32 {
+        self.failures + self.busy
+    }
+}
+
+/// Whether `status` says "not now" (429 Too Many Requests, 503 Service Unavailable).
+pub fn busy(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 503)
+}
+
+/// The `Retry-After` of a response, as a duration.
+pub fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(retry_after)
+}
+
 /// A random number, different on every call (std's hasher keys are random per instance).
 fn random() -> u64 {
     use std::hash::BuildHasher;
@@ -79,6 +160,22 @@ mod tests {
         h.insert(http::header::RETRY_AFTER, "3600".parse().unwrap());
         assert_eq!(backoff(1, Some(&h)), MAX_WAIT);
         assert!(backoff(1, None) >= Duration::from_millis(100) && backoff(2, None) >= Duration::from_millis(400));
+    }
+
+    #[test]
+    fn busy_answers_have_a_budget_of_their_own_bounded_in_time() {
+        let mut b = Budget::new(0);
+        assert_eq!(b.after_failure(None), None);
+        let asked = Some(Duration::from_secs(1));
+        for _ in 0..BUSY_RETRIES {
+            assert_eq!(b.after_busy(asked), Some(Duration::from_secs(1)));
+        }
+        assert_eq!(b.after_busy(asked), None, "at most BUSY_RETRIES");
+        let mut b = Budget::new(3);
+        let long = Some(Duration::from_secs(3600));
+        let waited: Duration = std::iter::from_fn(|| b.after_busy(long)).sum();
+        assert!(waited <= BUSY_WAIT_TOTAL, "{waited:?}");
+        assert_eq!(b.after_failure(None).is_some(), true, "failures keep their own budget");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use irel::bench::BenchOptions;
 use irel::{Client, CopyOptions, Reference};
 
-use crate::support::{irel, skopeo, skopeo_digest, Action, Behaviour, Fault, Proxy, RandomFaults, Registry};
+use crate::support::{
+    irel, make_layout, skopeo, skopeo_digest, skopeo_push, Action, Behaviour, Fault, Proxy, RandomFaults, Registry,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -479,4 +481,112 @@ async fn a_tag_list_of_null_is_no_tags() {
     let client = Client::builder().build().unwrap();
     let tags = client.tags(&reference(&format!("{}/f/app", proxy.addr))).await.unwrap();
     assert!(tags.is_empty(), "{tags:?}");
+}
+
+/// Issue #14's flaky, rate-limiting front: a 503 to every 7th request, a 429 with
+/// `Retry-After: 1` to every 11th, every 5th blob download and every 9th upload cut.
+fn rate_limited(upstream: &str) -> Proxy {
+    Proxy::start(
+        upstream,
+        Behaviour {
+            periodic: Some(crate::support::PeriodicFaults {
+                status_503: 7,
+                status_429: 11,
+                cut_download: 5,
+                cut_upload: 9,
+            }),
+            ..Default::default()
+        },
+    )
+}
+
+/// A two-platform image of 15 MiB (three 2.5 MiB layers per platform).
+async fn fifteen_mib(reg: &Registry) -> (String, String) {
+    let layout = reg.scratch().join("l15");
+    let fx = make_layout(&layout, "t", &[2560 << 10; 3], &["amd64", "arm64"], 151);
+    let image = format!("{}/f/app:t", reg.addr);
+    skopeo_push(&layout, "t", &image, &[]);
+    (image, fx.digest)
+}
+
+#[tokio::test]
+async fn twenty_copies_through_a_rate_limiting_destination_all_land() {
+    let src = Registry::start();
+    let (image, digest) = fifteen_mib(&src).await;
+    let client = Client::builder().build().unwrap();
+    let from = reference(&image);
+    for i in 0..20 {
+        // A fresh registry each time: every blob is uploaded again.
+        let dst = Registry::start();
+        let proxy = rate_limited(&dst.addr);
+        let to = reference(&format!("{}/f/app:{i}", proxy.addr));
+        let report = client
+            .copy(&from, &to, &CopyOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("copy {i}: {e}"));
+        assert_eq!(report.digest.unwrap().to_string(), digest, "copy {i}");
+        assert_eq!(skopeo_digest(&format!("{}/f/app:{i}", dst.addr), &[]), digest);
+    }
+}
+
+#[tokio::test]
+async fn twenty_copies_from_a_rate_limiting_source_all_land() {
+    let src = Registry::start();
+    let (image, digest) = fifteen_mib(&src).await;
+    let proxy = rate_limited(&src.addr);
+    let client = Client::builder().build().unwrap();
+    let from = reference(&format!("{}/f/app:t", proxy.addr));
+    for i in 0..20 {
+        let dst = Registry::start();
+        let to = reference(&format!("{}/f/app:{i}", dst.addr));
+        let report = client
+            .copy(&from, &to, &CopyOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("copy {i}: {e}"));
+        assert_eq!(report.digest.unwrap().to_string(), digest, "copy {i}");
+    }
+    let _ = image;
+}
+
+#[tokio::test]
+async fn busy_answers_have_their_own_budget_and_their_retry_after_is_honoured() {
+    let (src, digest) = source(MIB, 1).await;
+    let dst = Registry::start();
+    let put = "PUT /v2/f/app/blobs/uploads/";
+    let post = "POST /v2/f/app/blobs/uploads/";
+    let busy = |code: u16, after: &str| Action::Status(code, Some(after.into()), Some("TOOMANYREQUESTS"));
+    let proxy = Proxy::start(
+        &dst.addr,
+        Behaviour {
+            faults: vec![
+                // Five "not now" answers to one blob's upload, two asking for a second's wait…
+                Fault::new(put, 2, busy(503, "1")).with_body(),
+                Fault::new(put, 3, busy(429, "0")).with_body(),
+                // …and four to the POSTs that open sessions.
+                Fault::new(post, 4, busy(429, "0")),
+            ],
+            ..Default::default()
+        },
+    );
+    let client = Client::builder().retry_times(1).build().unwrap();
+    let from = reference(&format!("{}/f/app@{digest}", src.addr));
+    let to = reference(&format!("{}/f/app:1", proxy.addr));
+    let started = std::time::Instant::now();
+    // One retry for failures; the nine busy answers do not spend it.
+    let options = CopyOptions::default().retry_times(1).concurrency(1);
+    let report = client
+        .copy(&from, &to, &options)
+        .await
+        .expect("busy answers are waited out");
+    assert_eq!(report.digest.unwrap().to_string(), digest);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "Retry-After: 1 was honoured twice ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(
+        proxy.seen_matching(put).len(),
+        5 + 2,
+        "every blob PUT seen, faults included"
+    );
 }

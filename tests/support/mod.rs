@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use fixtures::{make_layout, Fixture};
 pub use pki::Pki;
-pub use proxy::{Action, Behaviour, Fault, Proxy, RandomFaults};
+pub use proxy::{Action, Behaviour, Fault, PeriodicFaults, Proxy, RandomFaults};
 pub use token::TokenServer;
 
 /// How a test registry is configured.

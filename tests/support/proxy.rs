@@ -27,6 +27,8 @@ pub struct Behaviour {
     pub faults: Vec<Fault>,
     /// Random faults over every request.
     pub random: Option<RandomFaults>,
+    /// Faults at fixed intervals over every request.
+    pub periodic: Option<PeriodicFaults>,
     /// Drop `Range` headers, as servers without range support behave.
     pub strip_range: bool,
     /// Make upload `Location`s absolute URLs on this origin (`http://localhost:PORT`).
@@ -109,6 +111,21 @@ pub struct RandomFaults {
     pub seed: u64,
 }
 
+/// Faults at fixed intervals, as a rate-limiting, flaky front behaves: a 503 to every
+/// `status_503`th request, a 429 with `Retry-After: 1` to every `status_429`th, every
+/// `cut_download`th blob download cut after 100 kB, every `cut_upload`th upload cut half-way.
+#[derive(Clone, Copy)]
+pub struct PeriodicFaults {
+    /// Every how many requests a 503.
+    pub status_503: usize,
+    /// Every how many requests a 429.
+    pub status_429: usize,
+    /// Every how many blob downloads a cut.
+    pub cut_download: usize,
+    /// Every how many uploads (PUT or PATCH with a body) a cut.
+    pub cut_upload: usize,
+}
+
 /// A running proxy (serves until the test process ends).
 pub struct Proxy {
     /// `127.0.0.1:PORT`.
@@ -128,6 +145,8 @@ struct State {
     /// Matches so far, per fault.
     hits: Mutex<Vec<usize>>,
     dice: Mutex<u64>,
+    /// Requests, blob downloads and uploads so far, for the periodic faults.
+    counts: Mutex<(usize, usize, usize)>,
 }
 
 /// Ends the connection task at once, without a response: the client sees its connection
@@ -394,6 +413,32 @@ impl State {
                 return Some(fault.action.clone());
             }
         }
+        if let Some(p) = self.behaviour.periodic {
+            let mut counts = self.counts.lock().unwrap();
+            counts.0 += 1;
+            if counts.0 % p.status_503 == 0 {
+                return Some(Action::Status(503, None, Some("UNAVAILABLE")));
+            }
+            if counts.0 % p.status_429 == 0 {
+                return Some(Action::Status(429, Some("1".into()), Some("TOOMANYREQUESTS")));
+            }
+            let length = parts
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            let uploads = parts.method == http::Method::PUT || parts.method == http::Method::PATCH;
+            if parts.method == http::Method::GET && line.contains("/blobs/sha256:") {
+                counts.1 += 1;
+                if counts.1 % p.cut_download == 0 {
+                    return Some(Action::CutResponseAfter(100_000));
+                }
+            } else if let (true, Some(n)) = (uploads && line.contains("/blobs/"), length.filter(|n| *n > 1024)) {
+                counts.2 += 1;
+                if counts.2 % p.cut_upload == 0 {
+                    return Some(Action::CutRequestAfter(n / 2));
+                }
+            }
+        }
         let random = self.behaviour.random?;
         let roll = |dice: &mut u64| {
             *dice = dice.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -433,6 +478,7 @@ impl Proxy {
             upstream: upstream.to_string(),
             hits: Mutex::new(vec![0; behaviour.faults.len()]),
             dice: Mutex::new(behaviour.random.map_or(0, |r| r.seed)),
+            counts: Mutex::new((0, 0, 0)),
             behaviour,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
             seen: seen.clone(),
