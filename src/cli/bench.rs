@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use irel::bench::{BenchOptions, BenchReport};
 
+use super::flags::{Groups, Json, Remote};
 use super::{client_for, parse_ref, runtime, Cli, Failure};
 
 #[derive(Args)]
@@ -61,6 +62,20 @@ struct RunFlags {
     /// Blobs in flight at once.
     #[arg(long, default_value_t = 4, value_parser = super::at_least_one)]
     concurrency: usize,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    json: Json,
+}
+
+impl BenchArgs {
+    /// The flag groups the bench command offers, as given.
+    pub(super) fn groups(&self) -> Groups<'_> {
+        let run = match &self.what {
+            BenchCommand::Push { run, .. } | BenchCommand::Pull { run, .. } | BenchCommand::Copy { run, .. } => run,
+        };
+        Groups::remote(&run.remote).json(&run.json)
+    }
 }
 
 pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
@@ -98,7 +113,7 @@ pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
             (report, format!("{src} -> {dst}"))
         }
     };
-    if cli.json {
+    if cli.flags.json {
         let mut value = serde_json::to_value(&report)?;
         value["image"] = serde_json::Value::String(target);
         outln!("{value}");

@@ -9,9 +9,12 @@ use clap::{Parser, Subcommand};
 use irel::auth::CredentialSource as _;
 use irel::{Client, CopyOptions, Reference};
 
+use flags::{Chosen, Connection, Groups, Json, Quiet, Remote};
+
 #[macro_use]
 mod output;
 mod bench;
+mod flags;
 mod interrupt;
 mod login;
 mod progress;
@@ -22,50 +25,25 @@ mod query;
     name = "irel",
     version,
     about = "Relocate container images between registries, keeping their digests",
-    after_help = "Examples:\n  irel copy registry.example.com/app:1.0 localhost:5000/app:1.0\n  irel digest localhost:5000/app:1.0\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel copy --platform linux/arm64 quay.io/team/app:1 localhost:5000/app:1-arm64\n  irel sync docker://registry.example.com/team/app docker://mirror.internal/team\n  irel inspect --json registry.example.com/team/app:1\n\nCredentials: --creds/--src-creds/--dest-creds, --authfile, docker's config.json (credHelpers,\ncredsStore, auths), containers auth.json. Certificates: --ca-cert-path, certs.d directories.\n\nExit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130 interrupted."
+    after_help = "Flags such as --insecure-registry, --creds, --json or --timeout belong to the commands that\nuse them (`irel COMMAND --help` lists them); given before the command they work the same.\n\nExamples:\n  irel copy registry.example.com/app:1.0 localhost:5000/app:1.0\n  irel digest localhost:5000/app:1.0\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel copy --platform linux/arm64 quay.io/team/app:1 localhost:5000/app:1-arm64\n  irel sync docker://registry.example.com/team/app docker://mirror.internal/team\n  irel inspect --json registry.example.com/team/app:1\n\nCredentials: --creds/--src-creds/--dest-creds, --authfile, docker's config.json (credHelpers,\ncredsStore, auths), containers auth.json. Certificates: --ca-cert-path, certs.d directories.\n\nExit codes: 0 success, 1 failure (one line on stderr), 2 usage error, 130 interrupted."
 )]
-struct Cli {
-    /// Trust the PEM CA certificates in this file (repeatable).
-    #[arg(long = "ca-cert-path", global = true, value_name = "PATH")]
-    ca_cert_path: Vec<PathBuf>,
-    /// Skip TLS verification and allow plain http for every registry (Go irel's flag).
-    #[arg(long, global = true)]
-    skip_tls_verify: bool,
-    /// Skip TLS verification and allow plain http for this registry (repeatable).
-    #[arg(long = "insecure-registry", global = true, value_name = "HOST[:PORT]")]
-    insecure_registry: Vec<String>,
-    /// Connect to HOST at ADDR instead of resolving it, like curl --resolve (repeatable;
-    /// curl's HOST:PORT:ADDR is accepted too, for every port).
-    #[arg(long, global = true, value_name = "HOST:ADDR")]
-    resolve: Vec<String>,
-    /// Credentials for the registries this command names (USER:PASSWORD).
-    #[arg(long, global = true, value_name = "USER:PASSWORD")]
-    creds: Option<String>,
-    /// Print results as JSON (one object per line).
-    #[arg(long, global = true)]
-    json: bool,
-    /// Log retries and resumptions to stderr.
-    #[arg(short, long, global = true)]
-    verbose: bool,
-    /// Log every HTTP request (method, URL, status, time) to stderr; secrets are redacted.
-    #[arg(long, global = true)]
-    debug: bool,
-    /// Draw no progress bars (results and errors are still printed).
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    /// A containers auth.json to read credentials from (before docker's config.json).
-    #[arg(long, global = true, value_name = "PATH")]
-    authfile: Option<PathBuf>,
-    /// Send a failed request again, resume a broken download and restart a failed blob
-    /// transfer up to N times each.
-    #[arg(long, global = true, value_name = "N", default_value_t = 3)]
-    retry_times: u32,
-    /// Give up on a registry that sends nothing for this long: no connection, no response, or
-    /// a download that stalls (seconds, or 500ms, 30s, 2m; default: connect 30s, response
-    /// 120s, stalled body 60s). Timeouts are retried like broken connections.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = irel::transport::parse_duration)]
-    timeout: Option<std::time::Duration>,
+struct Args {
+    // Flags given before the command (`irel --insecure-registry lab:5000 copy …`, as with Go
+    // irel): taken as if given after it, when the command offers them (hidden here: each
+    // command's help lists its own).
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    json: Json,
+    #[command(flatten)]
+    quiet: Quiet,
     #[command(subcommand)]
+    command: Command,
+}
+
+/// The command, and the flags it was given (defaults for the rest).
+struct Cli {
+    flags: Chosen,
     command: Command,
 }
 
@@ -96,6 +74,12 @@ enum Command {
         /// Copy the image's referrers too (signatures, SBOMs, attestations), before its tag.
         #[arg(long)]
         referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
     },
     /// Print the digest of an image's manifest (fetched and hashed: the content's digest).
     #[command(
@@ -110,6 +94,10 @@ enum Command {
         /// its pull limit).
         #[arg(long)]
         unverified: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
     },
     /// Work with OCI image layouts (Go irel's layout commands).
     #[command(subcommand)]
@@ -128,6 +116,12 @@ enum Command {
         /// Save the images' referrers too (signatures, SBOMs, attestations).
         #[arg(long)]
         referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
     },
     /// Relocate images under a repository prefix, from their registries or from a bundle.
     #[command(
@@ -143,22 +137,35 @@ enum Command {
     /// per-blob latency, requests, CPU and memory.
     Bench(bench::BenchArgs),
     /// List a repository's tags (every page).
+    #[command(after_help = "Examples:\n  irel tags registry.example.com/team/app\n  irel tags --json localhost:5000/team/app")]
     Tags {
         /// The repository, e.g. registry.example.com/team/app.
         repository: String,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
     },
     /// List a registry's repositories (every page of /v2/_catalog).
+    #[command(after_help = "Examples:\n  irel catalog localhost:5000\n  irel catalog --json registry.example.com")]
     Catalog {
         /// The registry, e.g. registry.example.com or localhost:5000.
         registry: String,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
     },
     /// Print an image's manifest, byte for byte.
+    #[command(after_help = "Examples:\n  irel manifest registry.example.com/team/app:1.2 | jq .\n  irel manifest --platform linux/arm64 docker.io/library/busybox:1.36")]
     Manifest {
         /// The image.
         reference: String,
         /// For an index: the manifest of this platform's image (os/arch[/variant]).
         #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
         platform: Option<irel::manifest::Platform>,
+        #[command(flatten)]
+        remote: Remote,
     },
     /// List an image's referrers: the signatures, SBOMs and attestations that name it.
     #[command(
@@ -170,11 +177,20 @@ enum Command {
         /// Only referrers of this artifact type.
         #[arg(long, value_name = "MEDIA_TYPE")]
         artifact_type: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
     },
     /// Show an image's digest, media type, platforms and sizes.
+    #[command(after_help = "Examples:\n  irel inspect registry.example.com/team/app:1.2\n  irel inspect --json localhost:5000/team/app@sha256:…")]
     Inspect {
         /// The image.
         reference: String,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
     },
     /// Check credentials against a registry and save them in docker's config.json (0600).
     #[command(after_help = "Example:\n  echo \"$TOKEN\" | irel login registry.example.com -u robot --password-stdin")]
@@ -190,24 +206,31 @@ enum Command {
         /// Read the password from standard input.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        connection: Connection,
     },
     /// Remove a registry's saved credentials.
+    #[command(after_help = "Example:\n  irel logout registry.example.com")]
     Logout {
         /// The registry.
         registry: String,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Examples:\n  irel completions bash > ~/.local/share/bash-completion/completions/irel\n  irel completions zsh > \"${fpath[1]}/_irel\"")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print where an image goes when relocated under a repository prefix.
+    #[command(after_help = "Examples:\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel map --json -r registry.internal/acme busybox")]
     Map {
         /// The repository prefix, e.g. registry.internal/acme.
         #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
         repository_prefix: String,
         /// The image.
         reference: String,
+        #[command(flatten)]
+        json: Json,
     },
 }
 
@@ -252,6 +275,12 @@ struct SyncArgs {
     /// Copy each image's referrers too (signatures, SBOMs, attestations); registry to registry.
     #[arg(long)]
     referrers: bool,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    json: Json,
+    #[command(flatten)]
+    quiet: Quiet,
 }
 
 #[derive(clap::Args)]
@@ -277,11 +306,18 @@ struct RelocateArgs {
     /// it holds).
     #[arg(long)]
     referrers: bool,
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    json: Json,
+    #[command(flatten)]
+    quiet: Quiet,
 }
 
 #[derive(Subcommand)]
 enum LayoutCommand {
     /// Add an image (all platforms) from its registry to a layout, creating the layout if needed.
+    #[command(after_help = "Example:\n  irel layout add ./bundle registry.example.com/team/app:1.2")]
     Add {
         /// The layout directory.
         layout: PathBuf,
@@ -290,15 +326,25 @@ enum LayoutCommand {
         /// Add the image's referrers too (signatures, SBOMs, attestations), unnamed.
         #[arg(long)]
         referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
     },
     /// Find an image in a layout and print its digest.
+    #[command(after_help = "Example:\n  irel layout find ./bundle registry.example.com/team/app:1.2")]
     Find {
         /// The layout directory.
         layout: PathBuf,
         /// The image, as it was added.
         reference: String,
+        #[command(flatten)]
+        json: Json,
     },
     /// Push an image from a layout, by digest, to a registry.
+    #[command(after_help = "Example:\n  irel layout push ./bundle sha256:… registry.internal/team/app:1.2")]
     Push {
         /// The layout directory.
         layout: PathBuf,
@@ -309,7 +355,54 @@ enum LayoutCommand {
         /// Push the referrers the layout holds for it too.
         #[arg(long)]
         referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
     },
+}
+
+impl Command {
+    /// The flag groups this command offers, as given.
+    fn groups(&self) -> Groups<'_> {
+        match self {
+            Command::Copy {
+                remote, json, quiet, ..
+            }
+            | Command::Save {
+                remote, json, quiet, ..
+            }
+            | Command::Layout(LayoutCommand::Add {
+                remote, json, quiet, ..
+            })
+            | Command::Layout(LayoutCommand::Push {
+                remote, json, quiet, ..
+            })
+            | Command::Relocate(RelocateArgs {
+                remote, json, quiet, ..
+            })
+            | Command::Sync(SyncArgs {
+                remote, json, quiet, ..
+            }) => Groups::remote(remote).json(json).quiet(quiet),
+            Command::Digest { remote, json, .. }
+            | Command::Tags { remote, json, .. }
+            | Command::Catalog { remote, json, .. }
+            | Command::Referrers { remote, json, .. }
+            | Command::Inspect { remote, json, .. } => Groups::remote(remote).json(json),
+            Command::Bench(args) => args.groups(),
+            Command::Manifest { remote, .. } => Groups::remote(remote),
+            Command::Login { connection, .. } => Groups {
+                connection: Some(connection),
+                ..Default::default()
+            },
+            Command::Map { json, .. } | Command::Layout(LayoutCommand::Find { json, .. }) => {
+                Groups::default().json(json)
+            }
+            Command::Logout { .. } | Command::Completions { .. } => Groups::default(),
+        }
+    }
 }
 
 /// `--resolve HOST:ADDR`, or curl's `HOST:PORT:ADDR` (the port is not needed: the address
@@ -373,9 +466,22 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if cli.debug || cli.verbose {
-        let level = if cli.debug {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Args::command().mut_args(|a| a.hide(true)).get_matches();
+    let args = Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let flags = match flags::merge_leading(&matches, &args.remote, &args.json, &args.quiet, args.command.groups()) {
+        Ok(flags) => flags,
+        Err(message) => {
+            errln!("irel: {message}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let cli = Cli {
+        flags,
+        command: args.command,
+    };
+    if cli.flags.debug || cli.flags.verbose {
+        let level = if cli.flags.debug {
             tracing::Level::DEBUG
         } else {
             tracing::Level::INFO
@@ -452,7 +558,7 @@ fn client_for(cli: &Cli, named: &[(&Reference, Option<&String>, &str)]) -> Resul
             creds.insert(r.registry(), credential(flag, c)?);
         }
     }
-    if let Some(c) = &cli.creds {
+    if let Some(c) = &cli.flags.creds {
         for (r, _, _) in named {
             if creds.credential(r.registry()).is_none() {
                 creds.insert(r.registry(), credential("--creds", c)?);
@@ -465,21 +571,21 @@ fn client_for(cli: &Cli, named: &[(&Reference, Option<&String>, &str)]) -> Resul
 /// The builder the global flags describe, without credentials.
 fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
     let mut b = Client::builder()
-        .skip_tls_verify(cli.skip_tls_verify)
-        .retry_times(cli.retry_times)
+        .skip_tls_verify(cli.flags.skip_tls_verify)
+        .retry_times(cli.flags.retry_times)
         .system_certs_d()?
         .containers_registries_conf()
         .on_warning(|host, text| errln!("irel: warning: registry {host}: {text}"));
-    if let Some(limit) = cli.timeout {
+    if let Some(limit) = cli.flags.timeout {
         b = b.timeout(limit);
     }
-    for host in &cli.insecure_registry {
+    for host in &cli.flags.insecure_registry {
         b = b.insecure_registry(host);
     }
-    for path in &cli.ca_cert_path {
+    for path in &cli.flags.ca_cert_path {
         b = b.ca_certificate_file(path)?;
     }
-    for r in &cli.resolve {
+    for r in &cli.flags.resolve {
         let (host, addr) = parse_resolve(r).ok_or_else(|| {
             Failure::usage(format!(
                 "--resolve {r:?}: expected HOST:ADDR or curl's HOST:PORT:ADDR, e.g. registry.lab:127.0.0.1"
@@ -495,14 +601,14 @@ fn base_builder(cli: &Cli) -> Result<irel::ClientBuilder, Failure> {
 /// environment.
 fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failure> {
     use irel::auth::{ContainersAuth, DockerConfig};
-    if let Some(path) = &cli.authfile {
+    if let Some(path) = &cli.flags.authfile {
         if !path.exists() {
             return Err(Failure::new(format!("--authfile {}: no such file", path.display())));
         }
         b = b.credentials(ContainersAuth::load(path)?);
     }
     b = b.credentials(DockerConfig::load_default()?);
-    if cli.authfile.is_none() {
+    if cli.flags.authfile.is_none() {
         b = b.credentials(ContainersAuth::load_default(None)?);
     }
     let client = b.build()?;
@@ -513,8 +619,8 @@ fn finish_client(cli: &Cli, mut b: irel::ClientBuilder) -> Result<Client, Failur
 /// Copy options from the global flags.
 fn copy_options(cli: &Cli) -> CopyOptions {
     progress::attach(
-        CopyOptions::default().retry_times(cli.retry_times),
-        cli.quiet || cli.json,
+        CopyOptions::default().retry_times(cli.flags.retry_times),
+        cli.flags.quiet || cli.flags.json,
     )
 }
 
@@ -536,6 +642,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Map {
             repository_prefix,
             reference,
+            ..
         } => {
             // Go irel's output, byte for byte, whatever the input; a likely mistake gets a warning.
             let original = parse_ref_as_docker("image", reference)?;
@@ -544,7 +651,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let mapped = irel::mapping::flatten_repo_path_preserve_tag_digest(repository_prefix, &original)
                 .map_err(|e| Failure::usage(e.to_string()))?;
-            match cli.json {
+            match cli.flags.json {
                 true => outln!(
                     "{}",
                     serde_json::json!({"original": reference, "relocated": mapped.to_string()})
@@ -552,14 +659,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 false => outln!("{mapped}"),
             }
         }
-        Command::Digest { reference, unverified } => {
+        Command::Digest {
+            reference, unverified, ..
+        } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(&cli, &[(&r, None, "--creds")])?;
             let digest = match unverified {
                 true => runtime()?.block_on(client.registry_digest(&r))?,
                 false => runtime()?.block_on(client.digest(&r))?,
             };
-            if cli.json {
+            if cli.flags.json {
                 outln!(
                     "{}",
                     serde_json::json!({"image": r.to_string(), "digest": digest.to_string(), "verified": !unverified})
@@ -571,30 +680,35 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Layout(cmd) => return run_layout(&cli, cmd),
         Command::Sync(args) => return run_sync(&cli, args),
         Command::Bench(args) => return bench::run(&cli, args),
-        Command::Tags { repository } => return query::tags(&cli, repository),
-        Command::Catalog { registry } => return query::catalog(&cli, registry),
-        Command::Manifest { reference, platform } => return query::manifest(&cli, reference, platform.as_ref()),
-        Command::Inspect { reference } => return query::inspect(&cli, reference),
+        Command::Tags { repository, .. } => return query::tags(&cli, repository),
+        Command::Catalog { registry, .. } => return query::catalog(&cli, registry),
+        Command::Manifest {
+            reference, platform, ..
+        } => return query::manifest(&cli, reference, platform.as_ref()),
+        Command::Inspect { reference, .. } => return query::inspect(&cli, reference),
         Command::Referrers {
             reference,
             artifact_type,
+            ..
         } => return query::referrers(&cli, reference, artifact_type.as_deref()),
         Command::Login {
             registry,
             username,
             password,
             password_stdin,
+            ..
         } => return login::login(&cli, registry, username, password.as_deref(), *password_stdin),
         Command::Logout { registry } => return login::logout(registry),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(*shell, &mut Cli::command(), "irel", &mut std::io::stdout());
+            clap_complete::generate(*shell, &mut Args::command(), "irel", &mut std::io::stdout());
         }
         Command::Save {
             output,
             images,
             images_file,
             referrers,
+            ..
         } => {
             let list = image_list(images, images_file.as_deref())?;
             if list.is_empty() {
@@ -609,7 +723,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let options = copy_options(&cli).referrers(*referrers);
             let digests = runtime()?.block_on(client.save(&refs, output, &options))?;
             for (r, d) in refs.iter().zip(digests) {
-                match cli.json {
+                match cli.flags.json {
                     true => outln!(
                         "{}",
                         serde_json::json!({"image": r.to_string(), "digest": d.to_string(), "bundle": output})
@@ -627,6 +741,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             dest_creds,
             platform,
             referrers,
+            ..
         } => {
             let src = parse_ref("source image", source)?;
             let dst = parse_ref("destination image", destination)?;
@@ -642,7 +757,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 None => src,
             };
             let report = rt.block_on(client.copy(&src, &dst, &options))?;
-            if cli.json {
+            if cli.flags.json {
                 let mut v = serde_json::to_value(&report)?;
                 v["source"] = src.to_string().into();
                 v["destination"] = dst.to_string().into();
@@ -673,6 +788,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             layout,
             reference,
             referrers,
+            ..
         } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
@@ -681,7 +797,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let options = copy_options(cli).referrers(*referrers);
             let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
             creation.keep();
-            match cli.json {
+            match cli.flags.json {
                 true => outln!(
                     "{}",
                     serde_json::json!({"image": r.to_string(), "digest": digest.to_string(), "layout": layout})
@@ -692,7 +808,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
                 ),
             }
         }
-        LayoutCommand::Find { layout, reference } => {
+        LayoutCommand::Find { layout, reference, .. } => {
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let entry = layout_dir.find(reference)?.ok_or_else(|| {
                 Failure::new(format!(
@@ -700,7 +816,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
                     layout.display()
                 ))
             })?;
-            match cli.json {
+            match cli.flags.json {
                 true => outln!(
                     "{}",
                     serde_json::json!({"image": reference, "digest": entry.descriptor.digest.to_string(), "layout": layout})
@@ -717,6 +833,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             digest,
             reference,
             referrers,
+            ..
         } => {
             let d: irel::Digest = digest.parse().map_err(|e| Failure::usage(format!("digest: {e}")))?;
             let r = parse_ref("destination image", reference)?;
@@ -724,7 +841,7 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let client = client_for(cli, &[(&r, None, "--creds")])?;
             let options = copy_options(cli).referrers(*referrers);
             runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &options))?;
-            match cli.json {
+            match cli.flags.json {
                 true => outln!(
                     "{}",
                     serde_json::json!({"image": r.to_string(), "digest": d.to_string(), "layout": layout})
@@ -749,6 +866,7 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
         layout,
         mapping_output,
         referrers,
+        ..
     } = args;
     let mut list = image_list(images, images_file.as_deref())?;
     let opened_archive = archive.as_deref().map(irel::layout::archive::open).transpose()?;
@@ -784,7 +902,7 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     let options = copy_options(cli).referrers(*referrers);
     let report = runtime()?.block_on(client.relocate(prefix, &list, source, &options));
     for r in &report.relocated {
-        if cli.json {
+        if cli.flags.json {
             outln!(
                 "{}",
                 serde_json::json!({"original": r.original, "relocated": r.relocated.to_string(), "digest": r.digest.to_string()})
@@ -799,7 +917,7 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
         }
     }
     for (original, e) in &report.failed {
-        if cli.json {
+        if cli.flags.json {
             outln!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
         }
         errln!("irel: failed to relocate {original}: {e}");
@@ -899,7 +1017,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         let (b, yaml_creds) = y.configure(builder)?;
         builder = b.credentials(yaml_creds);
     }
-    if let (Some(c), Some(host)) = (&cli.creds, &dst_host) {
+    if let (Some(c), Some(host)) = (&cli.flags.creds, &dst_host) {
         if args.dest_creds.is_none() {
             creds.insert(host, credential("--creds", c)?);
         }
@@ -946,7 +1064,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     }
     let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli).referrers(args.referrers)));
     for (from, to, outcome) in &report.items {
-        if cli.json {
+        if cli.flags.json {
             let line = match outcome {
                 irel::sync::ItemOutcome::Copied(r) => {
                     serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r})
@@ -970,7 +1088,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             irel::sync::ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
         }
     }
-    if cli.json {
+    if cli.flags.json {
         outln!(
             "{}",
             serde_json::json!({"summary": {"copied": report.copied(), "skipped": report.skipped(),

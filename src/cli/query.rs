@@ -11,7 +11,7 @@ pub(super) fn tags(cli: &Cli, repository: &str) -> Result<(), Failure> {
     let r = parse_ref("repository", repository)?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let tags = runtime()?.block_on(client.tags(&r))?;
-    if cli.json {
+    if cli.flags.json {
         outln!("{}", serde_json::json!({"repository": r.name(), "tags": tags}));
     } else {
         print_lines(&tags)?;
@@ -25,7 +25,7 @@ pub(super) fn catalog(cli: &Cli, registry: &str) -> Result<(), Failure> {
     let r = parse_ref("registry", &format!("{registry}/catalog"))?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let repositories = runtime()?.block_on(client.catalog(r.registry(), None))?;
-    if cli.json {
+    if cli.flags.json {
         outln!(
             "{}",
             serde_json::json!({"registry": registry, "repositories": repositories})
@@ -60,7 +60,7 @@ pub(super) fn referrers(cli: &Cli, reference: &str, artifact_type: Option<&str>)
         None => rt.block_on(client.digest(&r))?,
     };
     let found = rt.block_on(client.referrers(&r, &subject, artifact_type))?;
-    if cli.json {
+    if cli.flags.json {
         outln!(
             "{}",
             serde_json::json!({"subject": r.with_digest(subject).to_string(), "referrers": found})
@@ -80,7 +80,7 @@ pub(super) fn inspect(cli: &Cli, reference: &str) -> Result<(), Failure> {
     let r = parse_ref("image", reference)?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let s = runtime()?.block_on(client.inspect(&r))?;
-    if cli.json {
+    if cli.flags.json {
         outln!("{}", serde_json::to_string(&s)?);
         return Ok(());
     }
