@@ -18,6 +18,7 @@ pub(super) struct BenchArgs {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Generate an image of random layers and push it.
+    #[command(after_help = "Example:\n  irel bench push --size 1GiB --layers 4 localhost:5000/bench/img:1")]
     Push {
         /// Where to push it.
         destination: String,
@@ -27,6 +28,7 @@ enum BenchCommand {
         run: RunFlags,
     },
     /// Pull an image (every platform), verify every blob and discard it.
+    #[command(after_help = "Example:\n  irel bench pull --json localhost:5000/bench/img:1")]
     Pull {
         /// The image.
         source: String,
@@ -34,6 +36,7 @@ enum BenchCommand {
         run: RunFlags,
     },
     /// Copy an image between registries.
+    #[command(after_help = "Example:\n  irel bench copy localhost:5000/bench/img:1 localhost:5001/bench/img:1")]
     Copy {
         /// The image to copy.
         source: String,

@@ -205,7 +205,9 @@ pub(super) fn merge_leading(
         chosen.debug |= c.logs.debug;
     }
     if given("retry_times") {
-        let Some(after) = offered.retries else { return refuse("--retry-times") };
+        let Some(after) = offered.retries else {
+            return refuse("--retry-times");
+        };
         // The value after the command wins when both are given.
         if after.retry_times == irel::transport::retry::DEFAULT_RETRIES {
             chosen.retry_times = remote.retries.retry_times;

@@ -137,7 +137,9 @@ enum Command {
     /// per-blob latency, requests, CPU and memory.
     Bench(bench::BenchArgs),
     /// List a repository's tags (every page).
-    #[command(after_help = "Examples:\n  irel tags registry.example.com/team/app\n  irel tags --json localhost:5000/team/app")]
+    #[command(
+        after_help = "Examples:\n  irel tags registry.example.com/team/app\n  irel tags --json localhost:5000/team/app"
+    )]
     Tags {
         /// The repository, e.g. registry.example.com/team/app.
         repository: String,
@@ -157,7 +159,9 @@ enum Command {
         json: Json,
     },
     /// Print an image's manifest, byte for byte.
-    #[command(after_help = "Examples:\n  irel manifest registry.example.com/team/app:1.2 | jq .\n  irel manifest --platform linux/arm64 docker.io/library/busybox:1.36")]
+    #[command(
+        after_help = "Examples:\n  irel manifest registry.example.com/team/app:1.2 | jq .\n  irel manifest --platform linux/arm64 docker.io/library/busybox:1.36"
+    )]
     Manifest {
         /// The image.
         reference: String,
@@ -183,7 +187,9 @@ enum Command {
         json: Json,
     },
     /// Show an image's digest, media type, platforms and sizes.
-    #[command(after_help = "Examples:\n  irel inspect registry.example.com/team/app:1.2\n  irel inspect --json localhost:5000/team/app@sha256:…")]
+    #[command(
+        after_help = "Examples:\n  irel inspect registry.example.com/team/app:1.2\n  irel inspect --json localhost:5000/team/app@sha256:…"
+    )]
     Inspect {
         /// The image.
         reference: String,
@@ -216,13 +222,17 @@ enum Command {
         registry: String,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    #[command(after_help = "Examples:\n  irel completions bash > ~/.local/share/bash-completion/completions/irel\n  irel completions zsh > \"${fpath[1]}/_irel\"")]
+    #[command(
+        after_help = "Examples:\n  irel completions bash > ~/.local/share/bash-completion/completions/irel\n  irel completions zsh > \"${fpath[1]}/_irel\""
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print where an image goes when relocated under a repository prefix.
-    #[command(after_help = "Examples:\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel map --json -r registry.internal/acme busybox")]
+    #[command(
+        after_help = "Examples:\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel map --json -r registry.internal/acme busybox"
+    )]
     Map {
         /// The repository prefix, e.g. registry.internal/acme.
         #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]

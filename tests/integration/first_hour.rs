@@ -358,3 +358,78 @@ fn a_registry_not_yet_listening_is_tried_again_and_the_error_names_both_schemes(
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn each_command_offers_only_the_flags_that_do_something_and_shows_an_example() {
+    let help = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--help");
+        ok_stdout(&irel(&all))
+    };
+    let absent = |args: &[&str], flags: &[&str]| {
+        let text = help(args);
+        for flag in flags {
+            assert!(!text.contains(flag), "{args:?} offers {flag}:\n{text}");
+        }
+    };
+    absent(
+        &["map"],
+        &[
+            "--creds",
+            "--timeout",
+            "--retry-times",
+            "--quiet",
+            "--insecure-registry",
+        ],
+    );
+    absent(&["login"], &["--retry-times", "--json", "--creds", "--quiet"]);
+    absent(&["logout"], &["--insecure-registry", "--json", "--timeout"]);
+    absent(&["completions"], &["--creds", "--json"]);
+    absent(&["layout", "find"], &["--creds", "--timeout", "--quiet"]);
+    absent(&["manifest"], &["--json", "--quiet"]);
+    absent(&["tags"], &["--quiet"]);
+    let copy = help(&["copy"]);
+    for flag in [
+        "--creds",
+        "--timeout",
+        "--retry-times",
+        "--quiet",
+        "--json",
+        "--insecure-registry",
+        "--debug",
+    ] {
+        assert!(copy.contains(flag), "copy lacks {flag}");
+    }
+    for command in [
+        vec!["copy"],
+        vec!["digest"],
+        vec!["save"],
+        vec!["relocate"],
+        vec!["sync"],
+        vec!["tags"],
+        vec!["catalog"],
+        vec!["manifest"],
+        vec!["referrers"],
+        vec!["inspect"],
+        vec!["login"],
+        vec!["logout"],
+        vec!["completions"],
+        vec!["map"],
+        vec!["layout", "add"],
+        vec!["layout", "find"],
+        vec!["layout", "push"],
+        vec!["bench", "push"],
+        vec!["bench", "pull"],
+        vec!["bench", "copy"],
+    ] {
+        assert!(help(&command).contains("Example"), "{command:?} has no example");
+    }
+    // Before the command, as Go irel users write them: taken when the command offers them…
+    let out = irel(&["--json", "map", "-r", "example.com/u", "busybox"]);
+    assert!(ok_stdout(&out).starts_with('{'));
+    // …and refused, naming both, when it does not.
+    let out = irel(&["--creds", "a:b", "map", "-r", "example.com/u", "busybox"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--creds") && err.contains("irel map"), "{err}");
+}
