@@ -61,6 +61,20 @@ impl SkopeoDir {
         }
     }
 
+    /// Removes the image directory and what it holds (an image whose copy failed). A link in
+    /// its place is removed, not followed.
+    pub(crate) fn remove(&self) {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Whether `path` holds an image (a `manifest.json`; a link there counts, so that reading
     /// it refuses it by name instead of skipping the directory silently).
     pub fn is_image(path: &Path) -> bool {

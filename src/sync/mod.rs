@@ -543,7 +543,16 @@ async fn copy_into<S: ContentSource>(src: &S, item: &SyncItem, options: &CopyOpt
     let (s, d) = (&item.source_ref, &item.destination_ref);
     match &item.destination {
         Place::Registry(dst) => copy_content(src, s, dst, d, None, options).await,
-        Place::Dir(dst) => copy_content(src, s, dst, d, None, options).await,
+        Place::Dir(dst) => {
+            // An image directory this copy creates is removed again if the copy fails: a
+            // directory of blobs without its manifest.json is no image.
+            let created = !dst.path().exists();
+            let result = copy_content(src, s, dst, d, None, options).await;
+            if result.is_err() && created {
+                dst.remove();
+            }
+            result
+        }
         Place::Layout(dst) => copy_content(src, s, dst, d, None, options).await,
     }
 }

@@ -433,3 +433,42 @@ fn each_command_offers_only_the_flags_that_do_something_and_shows_an_example() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--creds") && err.contains("irel map"), "{err}");
 }
+
+#[test]
+fn a_sync_to_dir_leaves_no_half_written_image_directory() {
+    let src = Registry::start();
+    for (repo, seed) in [("lib/good", 99u64), ("lib/bad", 100)] {
+        let layout = src.scratch().join(repo.replace('/', "-"));
+        make_layout(&layout, "t", &[64 << 10], &["amd64"], seed);
+        skopeo_push(&layout, "t", &format!("{}/{repo}:t", src.addr), &[]);
+    }
+    let proxy = crate::support::Proxy::start(
+        &src.addr,
+        crate::support::Behaviour {
+            faults: vec![crate::support::Fault::new(
+                "GET /v2/lib/bad/blobs/",
+                usize::MAX,
+                crate::support::Action::CutResponseAfter(100),
+            )],
+            ..Default::default()
+        },
+    );
+    let out_dir = src.scratch().join("usb");
+    let dst = format!("dir:{}", out_dir.display());
+    let good = irel(&["sync", &format!("docker://{}/lib/good", proxy.addr), &dst]);
+    assert!(good.status.success(), "{}", stderr_of(&good));
+    let bad = irel(&[
+        "sync",
+        "--retry-times",
+        "0",
+        &format!("docker://{}/lib/bad", proxy.addr),
+        &dst,
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr_of(&bad));
+    let scope = out_dir.join(proxy.addr.replace(':', "-"));
+    assert!(scope.join("lib/good:t/manifest.json").exists());
+    assert!(
+        !scope.join("lib/bad:t").exists(),
+        "the failed image's directory is gone"
+    );
+}
