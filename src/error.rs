@@ -118,6 +118,41 @@ impl Error {
         matches!(self.status().map(|s| s.as_u16()), Some(429 | 503))
     }
 
+    /// The registry (`host[:port]`, as in a URL) a request error concerns: the host of the URL
+    /// that failed, for registry answers and transport failures. Lets a program say which of
+    /// several registries (a copy's source or destination) failed.
+    ///
+    /// ```
+    /// let e = irel::Error::Registry {
+    ///     operation: "GET manifest",
+    ///     url: "https://registry.example:5000/v2/a/manifests/1".into(),
+    ///     status: http::StatusCode::NOT_FOUND,
+    ///     errors: Vec::new(),
+    ///     hint: None,
+    ///     retry_after: None,
+    /// };
+    /// assert_eq!(e.registry_host().as_deref(), Some("registry.example:5000"));
+    /// ```
+    pub fn registry_host(&self) -> Option<String> {
+        let url = match self {
+            Error::Registry { url, .. } => url,
+            Error::Transport(t) => match t {
+                transport::Error::Request { url, .. }
+                | transport::Error::Timeout { url, .. }
+                | transport::Error::NotRegistry { url, .. } => url,
+                transport::Error::PlainHttpRefused { registry } => return Some(registry.clone()),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        // A URL, or (for an upload) `host[:port]/repository (blob …)`.
+        let url = url.split(" and ").next().unwrap_or(url);
+        match url::Url::parse(url) {
+            Ok(u) => Some(u[url::Position::BeforeHost..url::Position::AfterPort].to_string()),
+            Err(_) => url.split('/').next().filter(|h| !h.is_empty()).map(str::to_string),
+        }
+    }
+
     /// The HTTP status the registry answered, for registry errors.
     pub fn status(&self) -> Option<StatusCode> {
         match self {

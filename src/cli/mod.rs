@@ -520,6 +520,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A failure of a command that works on several images, naming the side whose registry
+/// failed, as the user wrote it and (when Docker's rules changed it) as irel read it:
+/// `destination image 127.0.0.1:15100 (docker.io/library/127.0.0.1:15100): …`.
+fn naming_side(e: irel::Error, sides: &[(&str, &str, &Reference)]) -> Failure {
+    let host = e.registry_host().map(|h| h.to_ascii_lowercase());
+    let matching: Vec<_> = sides
+        .iter()
+        .filter(|(_, _, r)| host.as_deref() == Some(&r.api_host().to_ascii_lowercase()))
+        .collect();
+    match matching.as_slice() {
+        [(what, typed, r)] => {
+            let typed = typed.strip_prefix("docker://").unwrap_or(typed);
+            let read = r.to_string();
+            let shown = if read == typed {
+                typed.to_string()
+            } else {
+                format!("{typed} ({read})")
+            };
+            Failure::new(format!("{what} {shown}: {e}"))
+        }
+        _ => Failure::new(e.to_string()),
+    }
+}
+
 /// Parses a reference the user wrote; `what` names it in errors ("source image").
 fn parse_ref(what: &str, s: &str) -> Result<Reference, Failure> {
     let r = parse_ref_as_docker(what, s)?;
@@ -674,10 +698,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let r = parse_ref("image", reference)?;
             let client = client_for(&cli, &[(&r, None, "--creds")])?;
+            let sides = [("image", reference.as_str(), &r)];
             let digest = match unverified {
-                true => runtime()?.block_on(client.registry_digest(&r))?,
-                false => runtime()?.block_on(client.digest(&r))?,
-            };
+                true => runtime()?.block_on(client.registry_digest(&r)),
+                false => runtime()?.block_on(client.digest(&r)),
+            }
+            .map_err(|e| naming_side(e, &sides))?;
             if cli.flags.json {
                 outln!(
                     "{}",
@@ -762,11 +788,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let client = client_for(&cli, &named)?;
             let options = copy_options(&cli).concurrency(*concurrency).referrers(*referrers);
             let rt = runtime()?;
-            let src = match platform {
-                Some(p) => rt.block_on(client.resolve_platform(&src, p))?,
-                None => src,
+            let sides = [
+                ("source image", source.as_str(), &src),
+                ("destination image", destination.as_str(), &dst),
+            ];
+            let src_resolved = match platform {
+                Some(p) => rt
+                    .block_on(client.resolve_platform(&src, p))
+                    .map_err(|e| naming_side(e, &sides))?,
+                None => src.clone(),
             };
-            let report = rt.block_on(client.copy(&src, &dst, &options))?;
+            let report = rt
+                .block_on(client.copy(&src_resolved, &dst, &options))
+                .map_err(|e| naming_side(e, &sides))?;
+            let src = src_resolved;
             if cli.flags.json {
                 let mut v = serde_json::to_value(&report)?;
                 v["source"] = src.to_string().into();

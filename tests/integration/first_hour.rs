@@ -54,6 +54,40 @@ fn a_registry_address_without_a_repository_is_caught_before_any_request() {
     }
     let side = stderr_of(&irel(&["copy", "a.example/x:1", "127.0.0.1:15100"]));
     assert!(side.starts_with("irel: destination image 127.0.0.1:15100: "), "{side}");
+    // Other failures name the side that failed, as written and as Docker's rules read it.
+    let reg = Registry::start();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = irel(&[
+        "copy",
+        "--retry-times",
+        "0",
+        &format!("{}/none/here:1", reg.addr),
+        &format!("127.0.0.1:{free}/x:1"),
+    ]);
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!("irel: source image {}/none/here:1: ", reg.addr)),
+        "{err}"
+    );
+    let layout = reg.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 92);
+    skopeo_push(&layout, "t", &format!("{}/some/app:t", reg.addr), &[]);
+    let out = irel(&[
+        "copy",
+        "--retry-times",
+        "0",
+        &format!("{}/some/app:t", reg.addr),
+        &format!("127.0.0.1:{free}/x"),
+    ]);
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!("irel: destination image 127.0.0.1:{free}/x: ")),
+        "{err}"
+    );
     // map keeps Go irel's output byte for byte, and warns.
     let out = irel(&["map", "-r", "example.com/user", "127.0.0.1:15100"]);
     assert_eq!(
