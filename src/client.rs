@@ -405,7 +405,8 @@ impl Client {
             )
         } else {
             format!(
-                "{} requires authentication and irel has no credentials for it",
+                "{0} requires authentication and irel has no credentials for it; `irel login {0}`, \
+                 or pass --creds (--src-creds/--dest-creds for a copy)",
                 r.registry()
             )
         };

@@ -93,6 +93,7 @@ async fn watch(mut interrupt: tokio::signal::unix::Signal, mut terminate: tokio:
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
+    super::progress::clear();
     errln!("irel: interrupted; cancelling what was under way (nothing further is written; rerun to finish)");
     STOPPING.store(true, Ordering::SeqCst);
     STOP.notify_waiters();

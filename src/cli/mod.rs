@@ -431,6 +431,29 @@ fn parse_resolve(value: &str) -> Option<(&str, IpAddr)> {
     (!host.is_empty()).then_some((host, addr))
 }
 
+/// Refuses, before any work, an output path the result could not be written to: a directory,
+/// or a file in a directory that does not exist.
+fn writable_output(flag: &str, path: &std::path::Path) -> Result<(), Failure> {
+    if path.is_dir() {
+        return Err(Failure::usage(format!(
+            "{flag} {}: is a directory; name a file",
+            path.display()
+        )));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(Failure::usage(format!(
+            "{flag} {}: the directory {} does not exist; create it first",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
 /// A count that must be 1 or more (`--concurrency 0` would copy nothing, forever).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -717,6 +740,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sync(args) => return run_sync(&cli, args),
         Command::Bench(args) => return bench::run(&cli, args),
         Command::Tags { repository, .. } => return query::tags(&cli, repository),
+        Command::Catalog { registry, .. } if registry.contains("://") => {
+            return Err(Failure::usage(format!(
+                "catalog {registry}: give the registry as HOST[:PORT], without a scheme (irel finds it)"
+            )))
+        }
         Command::Catalog { registry, .. } => return query::catalog(&cli, registry),
         Command::Manifest {
             reference, platform, ..
@@ -737,7 +765,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Logout { registry } => return login::logout(registry),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(*shell, &mut Args::command(), "irel", &mut std::io::stdout());
+            // Into memory first: a reader that goes away (`| head`) is not an error of irel's.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Args::command(), "irel", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
         }
         Command::Save {
             output,
@@ -750,6 +781,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if list.is_empty() {
                 return Err(Failure::usage("save: name at least one image, or --images FILE"));
             }
+            writable_output("-o", output)?;
             let refs = list
                 .iter()
                 .map(|i| parse_ref("image", i))
@@ -880,7 +912,12 @@ fn run_layout(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             referrers,
             ..
         } => {
-            let d: irel::Digest = digest.parse().map_err(|e| Failure::usage(format!("digest: {e}")))?;
+            let d: irel::Digest = digest.parse().map_err(|e| {
+                Failure::usage(format!(
+                    "{e}; layout push takes the digest of an image in the layout (`irel layout find {} IMAGE` prints it)",
+                    layout.display()
+                ))
+            })?;
             let r = parse_ref("destination image", reference)?;
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
@@ -914,6 +951,13 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
         ..
     } = args;
     let mut list = image_list(images, images_file.as_deref())?;
+    // What the command line got wrong is refused before any work (a bundle can take minutes
+    // to decompress): the prefix, and where the mapping goes.
+    let placeholder: Reference = "docker.io/library/busybox:1".parse().expect("a valid reference");
+    irel::mapping::flatten_repo_path(prefix, &placeholder).map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(path) = mapping_output {
+        writable_output("--mapping-output", path)?;
+    }
     let opened_archive = archive.as_deref().map(irel::layout::archive::open).transpose()?;
     let opened_layout = layout.as_deref().map(irel::layout::OciLayout::open).transpose()?;
     let bundle = opened_archive.as_ref().map(|a| a.layout()).or(opened_layout.as_ref());
@@ -929,14 +973,16 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     }
     // Refuse a bad prefix before anything is copied.
     if let Some(first) = list.first() {
-        irel::mapping::flatten_repo_path(prefix, &parse_ref("image", first)?)?;
+        irel::mapping::flatten_repo_path(prefix, &parse_ref("image", first)?)
+            .map_err(|e| Failure::usage(e.to_string()))?;
     }
     let source = match bundle {
         Some(b) => RelocationSource::Layout(b),
         None => RelocationSource::Registries,
     };
     // --creds goes to the prefix's registry and, from registries, to each source's.
-    let mut named_refs = vec![parse_ref("repository prefix", prefix)?];
+    // A prefix may be a registry's root (`lab:5000`): Docker's rules alone, no bare-registry check.
+    let mut named_refs = vec![parse_ref_as_docker("repository prefix", prefix)?];
     if bundle.is_none() {
         for image in &list {
             named_refs.push(parse_ref("image", image)?);

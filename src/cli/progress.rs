@@ -36,6 +36,15 @@ pub(super) fn suspended(print: impl FnOnce()) {
     }
 }
 
+/// Takes the bars down for good (the command is being interrupted: its last line must not be
+/// followed by bars that nothing will clear).
+pub(super) fn clear() {
+    if let Some(bars) = ON_SCREEN.lock().ok().and_then(|mut b| b.take()) {
+        let _ = bars.clear();
+        bars.set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
 /// Adds progress bars to `options` when they would be seen.
 pub(super) fn attach(options: CopyOptions, quiet: bool) -> CopyOptions {
     if quiet || !std::io::stderr().is_terminal() {

@@ -340,9 +340,17 @@ fn scan<R: Read>(
     let bad = |reason: String| layout_error(archive, reason);
     let mut tar = tar::Archive::new(reader);
     let mut files = HashMap::new();
-    let entries = tar.entries().map_err(|e| bad(format!("not a tar archive: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("corrupt tar archive: {e}")))?;
+    // The tar crate's messages quote the bytes it could not read: never show a file's
+    // contents (the user may have named the wrong file, /etc/shadow say).
+    let not_tar =
+        || bad("not a tar or tar.gz archive; a bundle is an OCI image layout in a tar (irel save writes one)".into());
+    let entries = tar.entries().map_err(|_| not_tar())?;
+    for (n, entry) in entries.enumerate() {
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(_) if n == 0 => return Err(not_tar()),
+            Err(e) => return Err(bad(format!("corrupt tar archive after {n} entries ({})", e.kind()))),
+        };
         let path = entry
             .path()
             .map_err(|e| bad(format!("entry with an unreadable name: {e}")))?
@@ -426,49 +434,61 @@ pub fn write(layout: &Path, out: &Path) -> Result<(), Error> {
 }
 
 /// [`write`], with the archive written under a temporary name in `temp_dir` (on `out`'s file
-/// system) before it is renamed to `out`.
+/// system) before it is renamed to `out`. An output named `*.tar` is an uncompressed tar (read
+/// in place later, with no decompression); any other name gets gzip.
 pub(crate) fn write_via(layout: &Path, out: &Path, temp_dir: &Path) -> Result<(), Error> {
     let io = |e: std::io::Error| layout_error(out, format!("writing archive: {e}"));
+    let plain = out
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().to_ascii_lowercase().ends_with(".tar"));
     (|| {
         // A random name created with O_EXCL, removed unless renamed over `out`.
         let tmp = safe_path::temp_file_in(temp_dir)?;
-        let gz = flate2::write::GzEncoder::new(tmp, flate2::Compression::fast());
-        let mut tar = tar::Builder::new(gz);
-        let mut names = vec![LAYOUT_FILE.to_string(), INDEX_FILE.to_string()];
-        let blobs = layout.join("blobs");
-        let mut blob_names = Vec::new();
-        for alg in std::fs::read_dir(&blobs)? {
-            let alg = alg?;
-            for blob in std::fs::read_dir(alg.path())? {
-                let blob = blob?;
-                let n = format!(
-                    "blobs/{}/{}",
-                    alg.file_name().to_string_lossy(),
-                    blob.file_name().to_string_lossy()
-                );
-                if is_layout_file(&n) {
-                    blob_names.push(n);
-                }
-            }
-        }
-        blob_names.sort();
-        names.extend(blob_names);
-        for n in names {
-            let (mut f, _) = safe_path::open_regular(layout, &n).map_err(std::io::Error::other)?;
-            let mut header = tar::Header::new_gnu();
-            header.set_size(f.metadata()?.len());
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, &n, &mut f)?;
-        }
-        let gz = tar.into_inner()?;
-        let tmp = gz.finish()?;
+        let tmp = if plain {
+            append_layout(layout, tar::Builder::new(tmp))?
+        } else {
+            let gz = flate2::write::GzEncoder::new(tmp, flate2::Compression::fast());
+            append_layout(layout, tar::Builder::new(gz))?.finish()?
+        };
         tmp.as_file().sync_all()?;
         tmp.persist(out).map_err(|e| e.error)?;
         Ok(())
     })()
     .map_err(io)
+}
+
+/// Writes the layout's files into `tar` (`oci-layout`, `index.json`, then the blobs in name
+/// order, with fixed modes and times: the same layout gives the same archive); returns what
+/// the tar was written to.
+fn append_layout<W: Write>(layout: &Path, mut tar: tar::Builder<W>) -> std::io::Result<W> {
+    let mut names = vec![LAYOUT_FILE.to_string(), INDEX_FILE.to_string()];
+    let mut blob_names = Vec::new();
+    for alg in std::fs::read_dir(layout.join("blobs"))? {
+        let alg = alg?;
+        for blob in std::fs::read_dir(alg.path())? {
+            let blob = blob?;
+            let n = format!(
+                "blobs/{}/{}",
+                alg.file_name().to_string_lossy(),
+                blob.file_name().to_string_lossy()
+            );
+            if is_layout_file(&n) {
+                blob_names.push(n);
+            }
+        }
+    }
+    blob_names.sort();
+    names.extend(blob_names);
+    for n in names {
+        let (mut f, _) = safe_path::open_regular(layout, &n).map_err(std::io::Error::other)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(f.metadata()?.len());
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, &n, &mut f)?;
+    }
+    tar.into_inner()
 }
 
 #[cfg(test)]

@@ -30,8 +30,25 @@ const LOCK_FILE: &str = "lock";
 #[derive(Debug)]
 pub struct LockedDir {
     // Field order: the lock is released after the directory is gone.
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     _lock: File,
+}
+
+impl Drop for LockedDir {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else { return };
+        let path = dir.keep();
+        // Writers of a copy being cancelled may still create a file or two while the tree is
+        // removed (their tasks stop at their next await): try again briefly.
+        for _ in 0..10 {
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound && path.exists() => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => return,
+            }
+        }
+    }
 }
 
 impl LockedDir {
@@ -49,12 +66,15 @@ impl LockedDir {
         if !try_lock(&lock) {
             return Err(io::Error::other("cannot lock a new temporary directory"));
         }
-        Ok(LockedDir { dir, _lock: lock })
+        Ok(LockedDir {
+            dir: Some(dir),
+            _lock: lock,
+        })
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.dir.as_ref().expect("present until dropped").path()
     }
 }
 

@@ -428,10 +428,15 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             url,
             status: StatusCode::NOT_FOUND,
             errors,
-            hint: Some(format!(
-                "{r} does not exist; `irel tags {}` lists the tags there are",
-                r.without_tag_or_digest()
-            )),
+            hint: Some(match (r.tag(), r.digest()) {
+                (None, None) => format!(
+                    "{r}:latest does not exist (no tag was given, so latest was asked for); `irel tags {r}` lists the tags there are"
+                ),
+                _ => format!(
+                    "{r} does not exist; `irel tags {}` lists the tags there are",
+                    r.without_tag_or_digest()
+                ),
+            }),
             retry_after,
         },
         other => other,

@@ -239,7 +239,7 @@ impl Client {
         repo: &Reference,
         subject: &Digest,
     ) -> Result<(Vec<Referrer>, Option<Bytes>), Error> {
-        let tag = repo.with_tag(&fallback_tag(subject))?;
+        let tag = repo.without_tag_or_digest().with_tag(&fallback_tag(subject))?;
         let index = match self.get_manifest(&tag).await {
             Ok(m) => m,
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok((Vec::new(), None)),

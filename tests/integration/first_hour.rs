@@ -275,7 +275,7 @@ fn layouts_are_never_made_of_other_directories_nor_left_half_made() {
     // save does not invent directories, and names the one that is missing.
     let out = irel(&["save", "-o", "/nonexistent-irel/dir/b.tgz", &image]);
     let err = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("/nonexistent-irel/dir does not exist"), "{err}");
     assert!(!std::path::Path::new("/nonexistent-irel").exists());
 
@@ -504,5 +504,88 @@ fn a_sync_to_dir_leaves_no_half_written_image_directory() {
     assert!(
         !scope.join("lib/bad:t").exists(),
         "the failed image's directory is gone"
+    );
+}
+
+/// A plain http server on loopback that is not a registry (answers 404 to everything).
+fn not_a_registry() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{BufRead, Write};
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn what_a_new_user_tried_next_works() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let index_layout = src.scratch().join("index");
+    let index = make_layout(&index_layout, "t", &[1024], &["amd64", "arm64"], 101);
+    skopeo_push(&index_layout, "t", &format!("{}/n/multi:t", src.addr), &[]);
+    let single_layout = src.scratch().join("single");
+    let single = make_layout(&single_layout, "t", &[1024], &["amd64"], 102);
+    skopeo_push(&single_layout, "t", &format!("{}/n/single:t", src.addr), &[]);
+
+    // referrers and inspect by digest: an index's own manifests are not its referrers.
+    for (repo, digest) in [("n/multi", &index.digest), ("n/single", &single.digest)] {
+        let image = format!("{}/{repo}@{digest}", src.addr);
+        assert_eq!(ok_stdout(&irel(&["referrers", &image])), "", "{repo}");
+        let shown = ok_stdout(&irel(&["inspect", &image]));
+        assert!(!shown.contains("Referrer:"), "{repo}: {shown}");
+    }
+
+    // A registry's root as the relocation prefix, as map takes it.
+    let image = format!("{}/n/single:t", src.addr);
+    let mapped = ok_stdout(&irel(&["map", "-r", &dst.addr, &image]));
+    let out = ok_stdout(&irel(&["relocate", "-r", &dst.addr, &image]));
+    assert!(out.contains(mapped.trim()) && out.contains(&single.digest), "{out}");
+    // A bad prefix is a usage error, before anything is done.
+    assert_eq!(irel(&["relocate", "-r", "bad prefix", &image]).status.code(), Some(2));
+
+    // A web server that is not a registry is named as such.
+    let web = not_a_registry();
+    let err = stderr_of(&irel(&["digest", &format!("{web}/a/b:1")]));
+    assert!(err.contains("is not a registry API endpoint"), "{err}");
+
+    // A reader that goes away early is no error.
+    let status = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -o pipefail; {} completions bash | head -1 >/dev/null",
+                env!("CARGO_BIN_EXE_irel")
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // save -o NAME.tar writes an uncompressed tar (read in place later).
+    let tar = src.scratch().join("bundle.tar");
+    ok_stdout(&irel(&["save", "-o", tar.to_str().unwrap(), &image]));
+    let bytes = std::fs::read(&tar).unwrap();
+    assert_ne!(&bytes[..2], &[0x1f, 0x8b], "not gzip");
+    assert_eq!(&bytes[257..262], b"ustar");
+    // A file that is not an archive is named as such, and its contents are never shown.
+    let not_tar = src.scratch().join("passwd");
+    std::fs::write(&not_tar, "root:x:0:0:root:/root:/bin/bash\n".repeat(20)).unwrap();
+    let out = irel(&["relocate", "-r", &dst.addr, "--archive", not_tar.to_str().unwrap()]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not a tar or tar.gz archive") && !err.contains("root:"),
+        "{err}"
     );
 }
