@@ -253,6 +253,13 @@ impl TransportConfig {
         self
     }
 
+    /// Requires https with verification for `host[:port]`, even on loopback (see
+    /// [`SchemePolicy::add_secure`]).
+    pub fn secure_registry(&mut self, host: &str) -> &mut Self {
+        self.policy.add_secure(host);
+        self
+    }
+
     /// Treats every registry as insecure (Go irel's `--skip-tls-verify`).
     pub fn skip_tls_verify(&mut self, skip: bool) -> &mut Self {
         self.policy.set_all_insecure(skip);
