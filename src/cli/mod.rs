@@ -292,7 +292,7 @@ struct SyncArgs {
     #[arg(long)]
     referrers: bool,
     #[command(flatten)]
-    skopeo: skopeo::SkopeoSync,
+    skopeo: Box<skopeo::SkopeoSync>,
     #[command(flatten)]
     remote: Remote,
     #[command(flatten)]
@@ -1134,8 +1134,20 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let src_verify = args.src_tls_verify.or(sk.tls_verify);
     let dest_verify = args.dest_tls_verify.or(sk.tls_verify);
     let sides = [
-        (&src_host, &src_credential, src_verify, &args.src_cert_dir, "--src-cert-dir"),
-        (&dst_host, &dest_credential, dest_verify, &args.dest_cert_dir, "--dest-cert-dir"),
+        (
+            &src_host,
+            &src_credential,
+            src_verify,
+            &args.src_cert_dir,
+            "--src-cert-dir",
+        ),
+        (
+            &dst_host,
+            &dest_credential,
+            dest_verify,
+            &args.dest_cert_dir,
+            "--dest-cert-dir",
+        ),
     ];
     for (host, credential, verify, cert_dir, cert_flag) in sides {
         let Some(host) = host else {

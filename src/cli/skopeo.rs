@@ -56,7 +56,7 @@ pub(super) struct SkopeoSync {
     #[arg(long)]
     pub preserve_digests: bool,
     /// Append this to every destination tag (skopeo's --append-suffix).
-    #[arg(long, value_name = "SUFFIX")]
+    #[arg(long, value_name = "SUFFIX", allow_hyphen_values = true)]
     pub append_suffix: Option<String>,
     /// Write `DIGEST DESTINATION` for each image copied to this file (skopeo's --digestfile).
     #[arg(long, value_name = "PATH")]
@@ -144,7 +144,11 @@ impl Refused {
             (self.format.is_some(), "--format", keeps),
             (self.sign_by.is_some(), "--sign-by", signs),
             (self.sign_by_sigstore.is_some(), "--sign-by-sigstore", signs),
-            (self.sign_by_sigstore_private_key.is_some(), "--sign-by-sigstore-private-key", signs),
+            (
+                self.sign_by_sigstore_private_key.is_some(),
+                "--sign-by-sigstore-private-key",
+                signs,
+            ),
             (self.sign_by_sq_fingerprint.is_some(), "--sign-by-sq-fingerprint", signs),
             (self.sign_passphrase_file.is_some(), "--sign-passphrase-file", signs),
             (self.sign_identity.is_some(), "--sign-identity", signs),
@@ -159,9 +163,21 @@ impl Refused {
             (self.dest_compress_format.is_some(), "--dest-compress-format", keeps),
             (self.dest_compress_level.is_some(), "--dest-compress-level", keeps),
             (self.dest_decompress, "--dest-decompress", keeps),
-            (self.dest_precompute_digests, "--dest-precompute-digests", "irel checks blobs at the destination before it sends them anyway"),
-            (self.src_shared_blob_dir.is_some(), "--src-shared-blob-dir", "irel has no shared blob directory"),
-            (self.dest_shared_blob_dir.is_some(), "--dest-shared-blob-dir", "irel has no shared blob directory"),
+            (
+                self.dest_precompute_digests,
+                "--dest-precompute-digests",
+                "irel checks blobs at the destination before it sends them anyway",
+            ),
+            (
+                self.src_shared_blob_dir.is_some(),
+                "--src-shared-blob-dir",
+                "irel has no shared blob directory",
+            ),
+            (
+                self.dest_shared_blob_dir.is_some(),
+                "--dest-shared-blob-dir",
+                "irel has no shared blob directory",
+            ),
         ]
         .into_iter()
         .find(|(given, _, _)| *given)
@@ -197,13 +213,29 @@ impl SkopeoGlobals {
     pub fn first_refused(&self) -> Option<(&'static str, &'static str)> {
         let platform = "irel copies every platform of an index, keeping its digest";
         [
-            (self.policy.is_some(), "--policy", "irel has no signature policy; it verifies digests only"),
+            (
+                self.policy.is_some(),
+                "--policy",
+                "irel has no signature policy; it verifies digests only",
+            ),
             (self.override_os.is_some(), "--override-os", platform),
             (self.override_arch.is_some(), "--override-arch", platform),
             (self.override_variant.is_some(), "--override-variant", platform),
-            (self.registries_d.is_some(), "--registries.d", "irel reads no lookaside signature configuration"),
-            (self.command_timeout.is_some(), "--command-timeout", "use --timeout, which bounds each stalled request"),
-            (self.tmpdir.is_some(), "--tmpdir", "irel streams blobs and keeps no temporary copies"),
+            (
+                self.registries_d.is_some(),
+                "--registries.d",
+                "irel reads no lookaside signature configuration",
+            ),
+            (
+                self.command_timeout.is_some(),
+                "--command-timeout",
+                "use --timeout, which bounds each stalled request",
+            ),
+            (
+                self.tmpdir.is_some(),
+                "--tmpdir",
+                "irel streams blobs and keeps no temporary copies",
+            ),
         ]
         .into_iter()
         .find(|(given, _, _)| *given)

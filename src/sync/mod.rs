@@ -261,6 +261,23 @@ impl Target {
         matches!(self.endpoint, Endpoint::Dir(_))
     }
 
+    /// With [`refusing_existing_dirs`](Self::refusing_existing_dirs), refuses a planned image
+    /// directory that exists.
+    fn check_absent(&self, placed: &Placed) -> Result<(), Error> {
+        let Place::Dir(dir) = &placed.place else {
+            return Ok(());
+        };
+        if self.refuse_existing && std::fs::symlink_metadata(dir.path()).is_ok() {
+            return Err(Error::Layout {
+                path: dir.path().display().to_string(),
+                reason: "refusing to overwrite destination directory: it exists already (skopeo sync never \
+                         writes into one); remove it, or sync into another directory"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Where `path:tag` (or `path@digest`) lands under this destination. For a `dir:`
     /// destination both are checked by the reference grammar first and the image directory is
     /// confined to the root (see [`safe_path`]). A registry destination writes a `host:port`
@@ -298,14 +315,6 @@ impl Target {
                     None => safe_path::image_dir(path, &tag)?,
                 };
                 let full = root.join(&rel);
-                if self.refuse_existing && std::fs::symlink_metadata(&full).is_ok() {
-                    return Err(Error::Layout {
-                        path: full.display().to_string(),
-                        reason: "refusing to overwrite destination directory: it exists already (skopeo sync never \
-                                 writes into one); remove it, or sync into another directory"
-                            .into(),
-                    });
-                }
                 Ok(Placed {
                     place: Place::Dir(SkopeoDir::within(root, &rel)),
                     shown: format!("dir:{}", full.display()),
@@ -361,8 +370,7 @@ impl SyncPlan {
                 tags = f.select(&tags);
             }
         }
-        self.add_registry_refs(client, repo, &tags, target, target_path);
-        Ok(())
+        self.add_registry_refs(client, repo, &tags, target, target_path)
     }
 
     /// `repo`'s tags; a listing the registry refuses (401) is a warning and `None`.
@@ -379,7 +387,14 @@ impl SyncPlan {
     }
 
     /// Adds `repo`'s images named by `refs` (tags or digests), skipping invalid names.
-    fn add_registry_refs(&mut self, client: &Client, repo: &Reference, refs: &[String], target: &Target, target_path: &str) {
+    fn add_registry_refs(
+        &mut self,
+        client: &Client,
+        repo: &Reference,
+        refs: &[String],
+        target: &Target,
+        target_path: &str,
+    ) -> Result<(), Error> {
         if !refs.is_empty() {
             self.sources += 1;
         }
@@ -404,6 +419,7 @@ impl SyncPlan {
                     continue;
                 }
             };
+            target.check_absent(&placed)?;
             self.items.push(SyncItem {
                 from: format!("docker://{from}"),
                 source: Place::Registry(source.clone()),
@@ -413,6 +429,7 @@ impl SyncPlan {
                 to: placed.shown,
             });
         }
+        Ok(())
     }
 
     /// Plans a skopeo-style sync of `source` into `target`, as `skopeo sync` plans it: a tagged
@@ -448,7 +465,7 @@ impl SyncPlan {
                     }
                 };
                 let path = naming.path(r.registry(), r.repository());
-                plan.add_registry_refs(client, &repo, &refs, target, &path);
+                plan.add_registry_refs(client, &repo, &refs, target, &path)?;
             }
             Endpoint::Dir(root) => {
                 if target.is_dir() {
@@ -475,6 +492,7 @@ impl SyncPlan {
                         continue;
                     }
                     let placed = target.place(client, &naming.dir_path(&path), &tag)?;
+                    target.check_absent(&placed)?;
                     plan.items.push(SyncItem {
                         from: format!("dir:{}", image_dir.display()),
                         source: Place::Dir(SkopeoDir::new(image_dir)),
@@ -514,6 +532,7 @@ impl SyncPlan {
                         }
                     };
                     let placed = target.place(client, &naming.dir_path(&repo_path), &tag)?;
+                    target.check_absent(&placed)?;
                     plan.items.push(SyncItem {
                         from: format!("oci:{}:{name}", path.display()),
                         source: Place::Layout(layout.clone()),
@@ -548,7 +567,8 @@ impl SyncPlan {
         let mut selections: Vec<(&str, &str, Selection)> = Vec::new();
         for (registry, entry) in &yaml.registries {
             if entry.images.is_empty() && entry.images_by_tag_regex.is_empty() && entry.images_by_semver.is_empty() {
-                plan.warnings.push(format!("{registry}: no images specified for this registry"));
+                plan.warnings
+                    .push(format!("{registry}: no images specified for this registry"));
             }
             for (repo, refs) in &entry.images {
                 selections.push((registry, repo, Selection::Refs(refs.clone())));
@@ -581,7 +601,7 @@ impl SyncPlan {
                     chosen
                 }
             };
-            plan.add_registry_refs(client, &r, &refs, target, &path);
+            plan.add_registry_refs(client, &r, &refs, target, &path)?;
         }
         plan.check_distinct_dirs(target)?;
         Ok(plan)

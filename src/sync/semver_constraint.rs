@@ -98,9 +98,9 @@ impl SemverConstraint {
         let Some(v) = parse_loose(tag) else {
             return false;
         };
-        self.alternatives.iter().any(|alt| {
-            (v.pre.is_empty() || alt.allows_prerelease) && alt.terms.iter().all(|t| check(t, &v))
-        })
+        self.alternatives
+            .iter()
+            .any(|alt| (v.pre.is_empty() || alt.allows_prerelease) && alt.terms.iter().all(|t| check(t, &v)))
     }
 }
 
@@ -113,7 +113,9 @@ fn tokens(alt: &str) -> Vec<String> {
         if raw.is_empty() {
             continue;
         }
-        let op_len = raw.find(|c: char| !matches!(c, '=' | '!' | '<' | '>' | '~' | '^')).unwrap_or(raw.len());
+        let op_len = raw
+            .find(|c: char| !matches!(c, '=' | '!' | '<' | '>' | '~' | '^'))
+            .unwrap_or(raw.len());
         if op_len == raw.len() && raw != "-" {
             pending_op.push_str(raw);
             continue;
@@ -132,7 +134,10 @@ fn rewrite_hyphen_ranges(words: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < words.len() {
-        if i + 2 < words.len() && words[i + 1] == "-" && starts_with_version(&words[i]) && starts_with_version(&words[i + 2])
+        if i + 2 < words.len()
+            && words[i + 1] == "-"
+            && starts_with_version(&words[i])
+            && starts_with_version(&words[i + 2])
         {
             out.push(format!(">={}", words[i]));
             out.push(format!("<={}", words[i + 2]));
@@ -181,10 +186,16 @@ fn parse_term(word: &str) -> Option<Term> {
     if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
         return None;
     }
-    let number = |p: &str| -> Option<u64> { if is_wild(p) { Some(0) } else { p.parse().ok() } };
+    let number = |p: &str| -> Option<u64> {
+        if is_wild(p) {
+            Some(0)
+        } else {
+            p.parse().ok()
+        }
+    };
     let major_wild = is_wild(parts[0]);
-    let minor_missing = parts.get(1).is_none_or(|p| is_wild(p));
-    let patch_missing = parts.get(2).is_none_or(|p| is_wild(p));
+    let minor_missing = parts.get(1).map_or(true, |p| is_wild(p));
+    let patch_missing = parts.get(2).map_or(true, |p| is_wild(p));
     let mut version = Version::new(
         number(parts[0])?,
         parts.get(1).map_or(Some(0), |p| number(p))?,
@@ -326,19 +337,27 @@ mod tests {
 
     fn chosen(constraint: &str, tags: &[&str]) -> Vec<String> {
         let c = SemverConstraint::parse(constraint).unwrap();
-        tags.iter().filter(|t| c.matches_tag(t)).map(|t| t.to_string()).collect()
+        tags.iter()
+            .filter(|t| c.matches_tag(t))
+            .map(|t| t.to_string())
+            .collect()
     }
 
     #[test]
     fn prerelease_tags_match_only_a_constraint_naming_a_prerelease() {
         let tags = ["1.31.0", "1.31.1-musl", "1.31-musl", "1.32.0"];
         assert_eq!(chosen(">= 1.31.0", &tags), ["1.31.0", "1.32.0"]);
-        assert_eq!(chosen(">= 1.31.0-a", &tags), ["1.31.0", "1.31.1-musl", "1.31-musl", "1.32.0"]);
+        assert_eq!(
+            chosen(">= 1.31.0-a", &tags),
+            ["1.31.0", "1.31.1-musl", "1.31-musl", "1.32.0"]
+        );
     }
 
     #[test]
     fn and_or_ranges_and_short_versions() {
-        let tags = ["1.1.0", "1.2.0", "1.3.5", "1.4.5", "1.4.6", "2.0.0", "2.1.0", "v3", "03.0.0"];
+        let tags = [
+            "1.1.0", "1.2.0", "1.3.5", "1.4.5", "1.4.6", "2.0.0", "2.1.0", "v3", "03.0.0",
+        ];
         assert_eq!(chosen(">=1.2, <1.4", &tags), ["1.2.0", "1.3.5"]);
         assert_eq!(chosen(">=1.2 <1.4 || 2.0.0", &tags), ["1.2.0", "1.3.5", "2.0.0"]);
         assert_eq!(chosen("1.2 - 1.4.5", &tags), ["1.2.0", "1.3.5", "1.4.5"]);

@@ -344,7 +344,10 @@ fn an_untagged_source_whose_tags_cannot_be_listed_fails_but_a_source_file_goes_o
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot list the tags of") && err.contains("secret/app"), "{err}");
+    assert!(
+        err.contains("cannot list the tags of") && err.contains("secret/app"),
+        "{err}"
+    );
     assert!(!dst.log_text().contains("PUT /v2/"));
 
     let yaml = dst.scratch().join("sync.yml");
