@@ -607,11 +607,11 @@ impl SyncPlan {
         Ok(plan)
     }
 
-    /// With a destination that refuses existing directories, two images planned into one
-    /// directory (unscoped names of two repositories with the same last component) are
-    /// refused as skopeo refuses the second.
+    /// Two images planned into one image directory (unscoped names of two repositories with
+    /// the same last component) are refused, as skopeo refuses the second: one directory
+    /// holds one image.
     fn check_distinct_dirs(&self, target: &Target) -> Result<(), Error> {
-        if !(target.refuse_existing && target.is_dir()) {
+        if !target.is_dir() {
             return Ok(());
         }
         let mut seen = HashSet::new();
