@@ -62,6 +62,13 @@ impl ClientBuilder {
         self
     }
 
+    /// https with verification only for `host[:port]`, even on a loopback host (a skopeo sync
+    /// file's explicit `tls-verify: true`).
+    pub fn secure_registry(mut self, host: &str) -> Self {
+        self.transport.secure_registry(host);
+        self
+    }
+
     /// Every registry insecure: TLS unverified and plain http allowed (Go irel's `--skip-tls-verify`).
     pub fn skip_tls_verify(mut self, skip: bool) -> Self {
         self.transport.skip_tls_verify(skip);

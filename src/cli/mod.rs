@@ -19,6 +19,7 @@ mod interrupt;
 mod login;
 mod progress;
 mod query;
+mod skopeo;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +38,9 @@ struct Args {
     json: Json,
     #[command(flatten)]
     quiet: Quiet,
+    // skopeo's global flags, so that `skopeo --insecure-policy sync …` runs as `irel …`.
+    #[command(flatten)]
+    skopeo: skopeo::SkopeoGlobals,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,7 +134,7 @@ enum Command {
     Relocate(RelocateArgs),
     /// Mirror images: registry → registry, registry → dir:, dir: → registry, or sync tasks.
     #[command(
-        after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run"
+        after_help = "Examples:\n  irel sync docker://src.example/library/busybox docker://mirror.example/hub\n  irel sync docker://src.example/app:1.0 dir:/media/usb\n  irel sync dir:/media/usb docker://registry.internal\n  irel sync --source-yaml sync.yml docker://registry.internal/mirror\n  irel sync --config tasks.yaml --dry-run\n\nskopeo sync lines run unchanged (skopeo's naming: DST/<last path component>, or --scoped):\n  irel sync --src docker --dest dir registry.example.com/busybox /media/usb\n  irel sync --src yaml --dest docker sync.yml my-registry.local.lan/repo\n\nNames: with docker:// and dir: locations a registry source goes under its host\n(DST/registry.example.com/lib/app, a port written -), --no-scope keeps the last path\ncomponent only (DST/app), as skopeo does; with --src/--dest the default is skopeo's (DST/app),\n--scoped is skopeo's scoped name (DST/registry.example.com/lib/app)."
     )]
     Sync(SyncArgs),
     /// Measure a registry: push a generated image, pull one, or copy one; print throughput,
@@ -247,7 +251,7 @@ enum Command {
 #[derive(clap::Args)]
 struct SyncArgs {
     /// SRC DST (docker://HOST/REPO[:TAG], dir:PATH, oci:PATH → docker://HOST[/NS], dir:PATH); with
-    /// --source-yaml only DST; with --config none.
+    /// --source-yaml only DST; with --config none; with --src/--dest bare locations, as skopeo.
     locations: Vec<String>,
     /// skopeo's YAML list of registries and images to sync.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
@@ -255,19 +259,21 @@ struct SyncArgs {
     /// Sync tasks (dregsy style: catalog lister, regex mappings, tag filters).
     #[arg(long, value_name = "FILE.yaml")]
     config: Option<PathBuf>,
-    /// Keep only the repository path (do not put registry sources under their host name).
+    /// skopeo's unscoped names: keep only the last component of the source's path (DST/app).
     #[arg(long)]
     no_scope: bool,
-    /// Credentials for the source registry.
-    #[arg(long, value_name = "USER:PASSWORD")]
+    /// Credentials for the source registry (for each registry of a source file without its own).
+    #[arg(long, value_name = "USER:PASSWORD", alias = "screds")]
     src_creds: Option<String>,
     /// Credentials for the destination registry.
-    #[arg(long, value_name = "USER:PASSWORD")]
+    #[arg(long, value_name = "USER:PASSWORD", alias = "dcreds")]
     dest_creds: Option<String>,
-    /// false: allow plain http and unverified TLS for the source registry.
+    /// false: allow plain http and unverified TLS for the source registry (and a source file's
+    /// registries without tls-verify); true: https only, even on loopback.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     src_tls_verify: Option<bool>,
-    /// false: allow plain http and unverified TLS for the destination registry.
+    /// false: allow plain http and unverified TLS for the destination registry; true: https
+    /// only, even on loopback.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     dest_tls_verify: Option<bool>,
     /// Trust the *.crt CA certificates in this directory for the source.
@@ -285,6 +291,8 @@ struct SyncArgs {
     /// Copy each image's referrers too (signatures, SBOMs, attestations); registry to registry.
     #[arg(long)]
     referrers: bool,
+    #[command(flatten)]
+    skopeo: Box<skopeo::SkopeoSync>,
     #[command(flatten)]
     remote: Remote,
     #[command(flatten)]
@@ -509,6 +517,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    if let Some((flag, why)) = args.skopeo.first_refused() {
+        errln!("irel: {flag}: irel does not take this skopeo flag: {why}");
+        return ExitCode::from(USAGE);
+    }
     let cli = Cli {
         flags,
         command: args.command,
@@ -1038,14 +1050,81 @@ fn credential(flag: &str, value: &str) -> Result<irel::auth::Credential, Failure
 }
 
 fn registry_host(endpoint: &irel::sync::Endpoint) -> Option<String> {
-    match endpoint {
-        irel::sync::Endpoint::Registry(text) => Some(text.split('/').next().unwrap_or_default().to_string()),
-        _ => None,
-    }
+    let irel::sync::Endpoint::Registry(text) = endpoint else {
+        return None;
+    };
+    let first = text.split('/').next().unwrap_or_default();
+    let is_host = first.contains(['.', ':']) || first == "localhost";
+    // As references read it: `busybox` and `library/busybox` are Docker Hub's.
+    Some(match text.parse::<Reference>() {
+        Ok(r) if !is_host || text.contains('/') => r.registry().to_string(),
+        _ => first.to_string(),
+    })
 }
 
-fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
-    use irel::sync::{tasks::SyncConfig, Endpoint, Naming, SourceYaml, SyncPlan, Target};
+/// What `irel sync` was asked: the source (a location, a source file or tasks), the
+/// destination, and how names and failures go.
+struct SyncRequest {
+    endpoints: Vec<irel::sync::Endpoint>,
+    yaml: Option<PathBuf>,
+    /// skopeo's spelling (`--src`/`--dest`): skopeo's naming default, no image directory
+    /// overwritten, stop at the first failure unless --keep-going.
+    skopeo: bool,
+}
+
+/// Reads the locations as irel's spelling (`docker://…`, `dir:…`) or skopeo's (`--src T --dest T`
+/// with bare locations).
+fn sync_request(args: &SyncArgs) -> Result<SyncRequest, Failure> {
+    use irel::sync::Endpoint;
+    let sk = &args.skopeo;
+    if let Some((flag, why)) = sk.refused.first() {
+        return Err(Failure::usage(format!(
+            "sync {flag}: irel does not take this skopeo flag: {why}"
+        )));
+    }
+    match (sk.src, sk.dest) {
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(Failure::usage(
+                "sync --src: give --dest docker|dir too (skopeo's spelling names both transports)",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Failure::usage(
+                "sync --dest: give --src docker|dir|yaml too (skopeo's spelling names both transports)",
+            ))
+        }
+        (Some(src), Some(dest)) => {
+            if args.config.is_some() || args.source_yaml.is_some() {
+                return Err(Failure::usage(
+                    "sync --src/--dest: --config and --source-yaml are irel's spelling; with skopeo's, write --src yaml FILE DST",
+                ));
+            }
+            if args.locations.len() != 2 {
+                return Err(Failure::usage(format!(
+                    "sync --src/--dest: exactly two arguments expected (SRC DST), got {}",
+                    args.locations.len()
+                )));
+            }
+            let destination = skopeo::destination_endpoint(dest, &args.locations[1]).ok_or_else(|| {
+                Failure::usage("sync --dest oci: irel reads OCI layouts as a sync source only; sync to docker or dir")
+            })?;
+            if src == skopeo::SrcTransport::Dir && dest == skopeo::DestTransport::Dir {
+                return Err(Failure::usage(
+                    "sync from 'dir' to 'dir' is not a sync: copy the directory tree instead (cp -r, rsync)",
+                ));
+            }
+            let (endpoints, yaml) = match skopeo::source_endpoint(src, &args.locations[0]) {
+                Some(source) => (vec![source, destination], None),
+                None => (vec![destination], Some(PathBuf::from(&args.locations[0]))),
+            };
+            return Ok(SyncRequest {
+                endpoints,
+                yaml,
+                skopeo: true,
+            });
+        }
+    }
     let wanted = match (&args.config, &args.source_yaml) {
         (Some(_), _) => 0,
         (None, Some(_)) => 1,
@@ -1063,66 +1142,124 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         .iter()
         .map(|l| l.parse::<Endpoint>().map_err(|e| Failure::usage(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(SyncRequest {
+        endpoints,
+        yaml: args.source_yaml.clone(),
+        skopeo: false,
+    })
+}
+
+fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
+    use irel::sync::{tasks::SyncConfig, Naming, SourceDefaults, SourceYaml, SyncPlan, Target};
+    let request = sync_request(args)?;
+    let endpoints = &request.endpoints;
+    let sk = &args.skopeo;
     let mut builder = base_builder(cli)?;
     let mut creds = irel::auth::StaticCredentials::default();
-    let (src_host, dst_host) = match endpoints.len() {
-        2 => (registry_host(&endpoints[0]), registry_host(&endpoints[1])),
-        1 => (None, registry_host(&endpoints[0])),
+    let (src_host, dst_host) = match (endpoints.len(), &request.yaml) {
+        (2, _) => (registry_host(&endpoints[0]), registry_host(&endpoints[1])),
+        (1, Some(_)) => (None, registry_host(&endpoints[0])),
         _ => (None, None),
     };
+    let src_credential = skopeo::side_credential(
+        "src",
+        args.src_creds.as_deref(),
+        sk.src_username.as_deref(),
+        sk.src_password.as_deref(),
+        sk.src_registry_token.as_deref(),
+    )
+    .map_err(Failure::usage)?;
+    let dest_credential = skopeo::side_credential(
+        "dest",
+        args.dest_creds.as_deref(),
+        sk.dest_username.as_deref(),
+        sk.dest_password.as_deref(),
+        sk.dest_registry_token.as_deref(),
+    )
+    .map_err(Failure::usage)?;
+    let src_verify = args.src_tls_verify.or(sk.tls_verify);
+    let dest_verify = args.dest_tls_verify.or(sk.tls_verify);
     let sides = [
         (
             &src_host,
-            &args.src_creds,
-            args.src_tls_verify,
+            &src_credential,
+            src_verify,
             &args.src_cert_dir,
-            "--src-creds",
+            "--src-cert-dir",
         ),
         (
             &dst_host,
-            &args.dest_creds,
-            args.dest_tls_verify,
+            &dest_credential,
+            dest_verify,
             &args.dest_cert_dir,
-            "--dest-creds",
+            "--dest-cert-dir",
         ),
     ];
-    for (host, cred, verify, cert_dir, flag) in sides {
+    for (host, credential, verify, cert_dir, cert_flag) in sides {
+        let Some(host) = host else {
+            if cert_dir.is_some() && request.yaml.is_some() && cert_flag == "--src-cert-dir" {
+                errln!("irel: warning: {cert_flag} does not apply to a source file's registries (as in skopeo); give each registry its cert-dir");
+            }
+            continue;
+        };
         if let Some(dir) = cert_dir {
-            builder = irel::sync::add_cert_dir(builder, dir)?;
+            builder = builder.cert_dir(host, dir)?;
         }
-        let Some(host) = host else { continue };
-        if verify == Some(false) {
-            builder = builder.insecure_registry(host);
+        match verify {
+            Some(false) => builder = builder.insecure_registry(host),
+            Some(true) => builder = builder.secure_registry(host),
+            None => {}
         }
-        if let Some(c) = cred {
-            creds.insert(host, credential(flag, c)?);
+        if let Some(c) = credential {
+            creds.insert(host, c.clone());
         }
     }
+    for path in [&sk.src_authfile, &sk.dest_authfile].into_iter().flatten() {
+        builder = builder.credentials(irel::auth::ContainersAuth::load(path)?);
+    }
     let config = args.config.as_deref().map(SyncConfig::load).transpose()?;
-    let yaml = args.source_yaml.as_deref().map(SourceYaml::load).transpose()?;
+    let yaml = request.yaml.as_deref().map(SourceYaml::load).transpose()?;
     if let Some(c) = &config {
         let (b, task_creds) = c.configure(builder)?;
         builder = b.credentials(task_creds);
     }
     if let Some(y) = &yaml {
-        let (b, yaml_creds) = y.configure(builder)?;
+        let defaults = SourceDefaults {
+            tls_verify: src_verify,
+            credential: src_credential.clone(),
+        };
+        let (b, yaml_creds) = y.configure(builder, &defaults)?;
         builder = b.credentials(yaml_creds);
     }
     if let (Some(c), Some(host)) = (&cli.flags.creds, &dst_host) {
-        if args.dest_creds.is_none() {
+        if dest_credential.is_none() {
             creds.insert(host, credential("--creds", c)?);
         }
     }
     let client = finish_client(cli, builder.credentials(creds))?;
-    let naming = Naming { scoped: !args.no_scope };
+    let naming = match (sk.scoped, args.no_scope, request.skopeo) {
+        (true, _, _) => Naming::Scoped,
+        (_, true, _) | (_, _, true) => Naming::Base,
+        _ => Naming::HostScoped,
+    };
+    let destination = endpoints.last().cloned();
+    let target = || -> Result<Target, irel::Error> {
+        let endpoint = destination.clone().expect("a destination unless --config");
+        let mut t = Target::new(endpoint)?;
+        if request.skopeo {
+            t = t.refusing_existing_dirs();
+        }
+        if let Some(suffix) = &sk.append_suffix {
+            t = t.with_tag_suffix(suffix);
+        }
+        Ok(t)
+    };
     let rt = runtime()?;
     let plan = rt.block_on(async {
         match (&config, &yaml) {
             (Some(c), _) => c.plan(&client).await,
-            (None, Some(y)) => SyncPlan::from_yaml(&client, y, &Target::new(endpoints[0].clone())?, naming).await,
-            (None, None) => {
-                SyncPlan::from_endpoint(&client, &endpoints[0], &Target::new(endpoints[1].clone())?, naming).await
-            }
+            (None, Some(y)) => SyncPlan::from_yaml(&client, y, &target()?, naming).await,
+            (None, None) => SyncPlan::from_endpoint(&client, &endpoints[0], &target()?, naming).await,
         }
     })?;
     for w in &plan.warnings {
@@ -1151,39 +1288,77 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             0 => outln!("sync (dry run): {} images", plan.items.len()),
             n => outln!("sync (dry run): {} images, {n} invalid names skipped", plan.items.len()),
         }
+        if request.skopeo {
+            // skopeo's own summary, for scripts that read it.
+            outln!(
+                "Would have synced {} images from {} sources",
+                plan.items.len(),
+                plan.sources
+            );
+        }
         return Ok(());
     }
-    let report = rt.block_on(client.sync(&plan, args.jobs, &copy_options(cli).referrers(args.referrers)));
+    let keep_going = !request.skopeo || sk.keep_going;
+    let options = copy_options(cli).referrers(args.referrers);
+    let report = rt.block_on(client.sync_with(&plan, args.jobs, &options, keep_going));
+    report_sync(cli, &plan, &report);
+    if let Some(path) = &sk.digestfile {
+        write_digestfile(path, &report)?;
+    }
+    if report.failed() > 0 {
+        let stopped = match report.not_run() {
+            0 => String::new(),
+            n => format!("; stopped at the first failure, {n} not tried (--keep-going goes on past failures)"),
+        };
+        return Err(Failure::new(format!(
+            "{} of {} images failed to sync{stopped}",
+            report.failed(),
+            report.items.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Prints each image's outcome and the summary.
+fn report_sync(cli: &Cli, plan: &irel::sync::SyncPlan, report: &irel::sync::SyncReport) {
+    use irel::sync::ItemOutcome;
     for (from, to, outcome) in &report.items {
         if cli.flags.json {
             let line = match outcome {
-                irel::sync::ItemOutcome::Copied(r) => {
+                ItemOutcome::Copied(r) => {
                     serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r})
                 }
-                irel::sync::ItemOutcome::Skipped(r) => {
+                ItemOutcome::Skipped(r) => {
                     serde_json::json!({"from": from, "to": to, "outcome": "skipped", "report": r})
                 }
-                irel::sync::ItemOutcome::Failed(e) => {
+                ItemOutcome::Failed(e) => {
                     serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
                 }
+                ItemOutcome::NotRun => serde_json::json!({"from": from, "to": to, "outcome": "not-run"}),
             };
             outln!("{line}");
             continue;
         }
         match outcome {
-            irel::sync::ItemOutcome::Copied(r) => outln!(
+            ItemOutcome::Copied(r) => outln!(
                 "copied {from} to {to} with content digest {}",
                 r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
             ),
-            irel::sync::ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
-            irel::sync::ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
+            ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
+            ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
+            ItemOutcome::NotRun => {}
         }
     }
+    let not_run = match report.not_run() {
+        0 => String::new(),
+        n => format!(", {n} not tried"),
+    };
     if cli.flags.json {
         outln!(
             "{}",
             serde_json::json!({"summary": {"copied": report.copied(), "skipped": report.skipped(),
-                "failed": report.failed(), "bytes": report.bytes(), "invalid_names": plan.invalid_names}})
+                "failed": report.failed(), "not_run": report.not_run(), "bytes": report.bytes(),
+                "invalid_names": plan.invalid_names}})
         );
     } else {
         let invalid = match plan.invalid_names {
@@ -1191,21 +1366,28 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             n => format!(", {n} invalid names skipped"),
         };
         outln!(
-            "sync: {} copied, {} skipped, {} failed, {} transferred{invalid}",
+            "sync: {} copied, {} skipped, {} failed, {} transferred{invalid}{not_run}",
             report.copied(),
             report.skipped(),
             report.failed(),
             output::shown_bytes(report.bytes())
         );
     }
-    if report.failed() > 0 {
-        return Err(Failure::new(format!(
-            "{} of {} images failed to sync",
-            report.failed(),
-            report.items.len()
-        )));
+}
+
+/// skopeo's `--digestfile`: `DIGEST TRANSPORT:DESTINATION` for each image copied or already
+/// there, the file written anew.
+fn write_digestfile(path: &std::path::Path, report: &irel::sync::SyncReport) -> Result<(), Failure> {
+    use irel::sync::ItemOutcome;
+    let mut text = String::new();
+    for (_, to, outcome) in &report.items {
+        if let ItemOutcome::Copied(r) | ItemOutcome::Skipped(r) = outcome {
+            if let Some(d) = &r.digest {
+                text += &format!("{d} {to}\n");
+            }
+        }
     }
-    Ok(())
+    std::fs::write(path, text).map_err(|e| Failure::new(format!("--digestfile {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -106,8 +106,15 @@ pub fn check_repository_path(path: &str) -> Result<(), PathError> {
 }
 
 /// A registry host as a directory name: `host[:port]` lowercased with `:` written `-`, or a
-/// bracketed IPv6 address so written.
+/// bracketed IPv6 address so written; or, as skopeo's scoped names write it, `host:port`.
 fn is_registry_scope(c: &str) -> bool {
+    match c.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => is_scope_host(host),
+        _ => is_scope_host(c),
+    }
+}
+
+fn is_scope_host(c: &str) -> bool {
     let b = c.as_bytes();
     let inner_ok = |x: &u8| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'-' | b'[' | b']');
     !b.is_empty() && (b[0].is_ascii_alphanumeric() || b[0] == b'[') && b.iter().all(inner_ok) && !c.contains("..")
@@ -182,6 +189,23 @@ pub fn image_dir(repository: &str, tag: &str) -> Result<PathBuf, PathError> {
     check_repository_path(repository)?;
     check_tag(tag)?;
     let dir = PathBuf::from(format!("{repository}:{tag}"));
+    debug_assert!(dir.components().all(|c| matches!(c, Component::Normal(_))));
+    Ok(dir)
+}
+
+/// The directory, relative to a destination root, of image `repository@digest` in a skopeo
+/// `dir:` tree (an image skopeo sync names by digest), once the repository is checked.
+///
+/// ```
+/// use irel::layout::safe_path::image_dir_by_digest;
+/// let d = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+/// assert_eq!(image_dir_by_digest("pause", &d).unwrap(), std::path::Path::new(&format!("pause@sha256:{}", "a".repeat(64))));
+/// assert!(image_dir_by_digest("../x", &d).is_err());
+/// ```
+pub fn image_dir_by_digest(repository: &str, digest: &crate::reference::Digest) -> Result<PathBuf, PathError> {
+    check_repository_path(repository)?;
+    // A parsed digest is `algorithm:hex`: no `/`, no `..`.
+    let dir = PathBuf::from(format!("{repository}@{digest}"));
     debug_assert!(dir.components().all(|c| matches!(c, Component::Normal(_))));
     Ok(dir)
 }

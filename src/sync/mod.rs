@@ -8,11 +8,13 @@
 
 mod dir;
 mod filter;
+mod semver_constraint;
 pub mod tasks;
 mod yaml;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -20,7 +22,8 @@ use tokio::task::JoinSet;
 
 pub use dir::SkopeoDir;
 pub use filter::TagFilter;
-pub use yaml::{add_cert_dir, SourceYaml, YamlCredentials, YamlRegistry};
+pub use semver_constraint::{ConstraintError, SemverConstraint};
+pub use yaml::{add_cert_dir, SourceDefaults, SourceYaml, YamlCredentials, YamlRegistry};
 
 use crate::client::Client;
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
@@ -67,6 +70,8 @@ pub struct SyncPlan {
     /// Names a source listed that are not valid tags or repository names (`..`, a tag of 200
     /// characters), skipped so the rest of the mirror goes on; each has a warning.
     pub invalid_names: usize,
+    /// The sources the images come from (repositories, directory trees), as skopeo counts them.
+    pub sources: usize,
 }
 
 /// How one item ended.
@@ -78,6 +83,8 @@ pub enum ItemOutcome {
     Skipped(CopyReport),
     /// Failed, with why.
     Failed(Error),
+    /// Not tried: an earlier image failed and the sync stops at the first failure.
+    NotRun,
 }
 
 /// What a sync did.
@@ -106,9 +113,13 @@ impl SyncReport {
             .iter()
             .map(|(_, _, o)| match o {
                 ItemOutcome::Copied(r) | ItemOutcome::Skipped(r) => r.bytes_copied,
-                ItemOutcome::Failed(_) => 0,
+                ItemOutcome::Failed(_) | ItemOutcome::NotRun => 0,
             })
             .sum()
+    }
+    /// Images not tried because the sync stopped at a failure.
+    pub fn not_run(&self) -> usize {
+        self.count(|o| matches!(o, ItemOutcome::NotRun))
     }
     fn count(&self, f: impl Fn(&ItemOutcome) -> bool) -> usize {
         self.items.iter().filter(|(_, _, o)| f(o)).count()
@@ -153,34 +164,68 @@ impl std::str::FromStr for Endpoint {
 }
 
 /// How source names become destination names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Naming {
-    /// Put each registry source under its host (`:` written `-`), as `DST/host-port/repo`;
-    /// `false` keeps just the repository path.
-    pub scoped: bool,
-}
-
-impl Default for Naming {
-    fn default() -> Self {
-        Naming { scoped: true }
-    }
+///
+/// ```
+/// use irel::sync::Naming;
+/// assert_eq!(Naming::HostScoped.path("127.0.0.1:5000", "lib/app"), "127.0.0.1-5000/lib/app");
+/// assert_eq!(Naming::Scoped.path("127.0.0.1:5000", "lib/app"), "127.0.0.1:5000/lib/app");
+/// assert_eq!(Naming::Base.path("registry.example", "lib/app"), "app");
+/// assert_eq!(Naming::Base.dir_path("team/lib/app"), "app");
+/// assert_eq!(Naming::Scoped.dir_path("team/lib/app"), "team/lib/app");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Naming {
+    /// irel's default: a registry source goes under its host, `:` written `-`
+    /// (`DST/127.0.0.1-5000/lib/app`); a `dir:` source keeps its whole path below the root.
+    #[default]
+    HostScoped,
+    /// skopeo's `--scoped`: a registry source goes under its host as written
+    /// (`DST/registry.example.com/lib/app`, `DST/127.0.0.1:5000/app` in a `dir:` tree); a `dir:`
+    /// source keeps its whole path. A registry destination cannot hold a `:` in a path: there a
+    /// port is written `-` (skopeo refuses such a name).
+    Scoped,
+    /// skopeo's default (irel's `--no-scope`): the last component of the source's path only
+    /// (Go's `path.Base`): `registry.example/lib/app:1.0` → `DST/app:1.0`.
+    Base,
 }
 
 impl Naming {
     /// The destination path for `repo` of `registry`.
     pub fn path(&self, registry: &str, repo: &str) -> String {
-        if self.scoped {
-            format!("{}/{repo}", safe_path::registry_scope(registry))
-        } else {
-            repo.to_string()
+        match self {
+            Naming::HostScoped => format!("{}/{repo}", safe_path::registry_scope(registry)),
+            Naming::Scoped => format!("{}/{repo}", registry.to_ascii_lowercase()),
+            Naming::Base => base_name(repo).to_string(),
         }
     }
+
+    /// The destination path for the image directory at `rel` (its repository path) below a
+    /// `dir:` source's root.
+    pub fn dir_path(&self, rel: &str) -> String {
+        match self {
+            Naming::HostScoped | Naming::Scoped => rel.to_string(),
+            Naming::Base => base_name(rel).to_string(),
+        }
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// A destination: where each planned image lands.
 #[derive(Clone)]
 pub struct Target {
     endpoint: Endpoint,
+    refuse_existing: bool,
+    tag_suffix: String,
+}
+
+/// Where one image lands: the place, its name for people, and the name written there.
+struct Placed {
+    place: Place,
+    shown: String,
+    reference: String,
 }
 
 impl Target {
@@ -192,29 +237,91 @@ impl Target {
                 reason: "oci: is accepted as a sync source only; sync to docker:// or dir:".into(),
             });
         }
-        Ok(Target { endpoint })
+        Ok(Target {
+            endpoint,
+            refuse_existing: false,
+            tag_suffix: String::new(),
+        })
+    }
+
+    /// Refuses, while planning, an image directory that already exists in a `dir:` destination
+    /// (skopeo sync never writes into one): the error names it.
+    pub fn refusing_existing_dirs(mut self) -> Target {
+        self.refuse_existing = true;
+        self
+    }
+
+    /// Appends `suffix` to every destination tag (skopeo's `--append-suffix`).
+    pub fn with_tag_suffix(mut self, suffix: &str) -> Target {
+        self.tag_suffix = suffix.to_string();
+        self
     }
 
     fn is_dir(&self) -> bool {
         matches!(self.endpoint, Endpoint::Dir(_))
     }
 
-    /// The place and display name for `path:tag` under this destination. For a `dir:`
+    /// With [`refusing_existing_dirs`](Self::refusing_existing_dirs), refuses a planned image
+    /// directory that exists.
+    fn check_absent(&self, placed: &Placed) -> Result<(), Error> {
+        let Place::Dir(dir) = &placed.place else {
+            return Ok(());
+        };
+        if self.refuse_existing && std::fs::symlink_metadata(dir.path()).is_ok() {
+            return Err(Error::Layout {
+                path: dir.path().display().to_string(),
+                reason: "refusing to overwrite destination directory: it exists already (skopeo sync never \
+                         writes into one); remove it, or sync into another directory"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where `path:tag` (or `path@digest`) lands under this destination. For a `dir:`
     /// destination both are checked by the reference grammar first and the image directory is
-    /// confined to the root (see [`safe_path`]).
-    fn place(&self, client: &Client, path: &str, tag: &str) -> Result<(Place, String), Error> {
+    /// confined to the root (see [`safe_path`]). A registry destination writes a `host:port`
+    /// first component (skopeo's scoped names) as `host-port`.
+    fn place(&self, client: &Client, path: &str, reference: &str) -> Result<Placed, Error> {
+        let digest = reference.parse::<Digest>().ok();
+        if digest.is_some() && !self.tag_suffix.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "{path}@{reference}: an image named by digest has no tag to append {:?} to; drop --append-suffix",
+                self.tag_suffix
+            )));
+        }
+        let tag = format!("{reference}{}", self.tag_suffix);
         match &self.endpoint {
             Endpoint::Registry(base) => {
-                let r: Reference = format!("{base}/{path}:{tag}").parse()?;
-                Ok((
-                    Place::Registry(RegistryRepository::new(client.clone(), &r)),
-                    format!("docker://{r}"),
-                ))
+                let path = match path.split_once('/') {
+                    Some((first, rest)) if first.contains(':') => {
+                        format!("{}/{rest}", safe_path::registry_scope(first))
+                    }
+                    _ => path.to_string(),
+                };
+                let r: Reference = match &digest {
+                    Some(d) => format!("{base}/{path}@{d}").parse()?,
+                    None => format!("{base}/{path}:{tag}").parse()?,
+                };
+                Ok(Placed {
+                    place: Place::Registry(RegistryRepository::new(client.clone(), &r)),
+                    shown: format!("docker://{r}"),
+                    reference: tag,
+                })
             }
             Endpoint::Dir(root) => {
-                let rel = safe_path::image_dir(path, tag)?;
-                let shown = format!("dir:{}", root.join(&rel).display());
-                Ok((Place::Dir(SkopeoDir::within(root, &rel)), shown))
+                let rel = match &digest {
+                    Some(d) => safe_path::image_dir_by_digest(path, d)?,
+                    None => safe_path::image_dir(path, &tag)?,
+                };
+                let full = root.join(&rel);
+                Ok(Placed {
+                    place: Place::Dir(SkopeoDir::within(root, &rel)),
+                    shown: format!("dir:{}", full.display()),
+                    // The directory's manifest.json, whatever the name: a digest would name an
+                    // instance file.
+                    reference: if digest.is_some() { "latest".into() } else { tag },
+                })
             }
             Endpoint::Oci(_) => unreachable!("refused in Target::new"),
         }
@@ -255,50 +362,80 @@ impl SyncPlan {
     ) -> Result<(), Error> {
         let mut tags = tags.to_vec();
         if tags.is_empty() {
-            match client.tags(repo).await {
-                Ok(all) => tags = all,
-                Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
-                    self.warnings
-                        .push(format!("cannot list the tags of {repo}, skipping it: {e}"));
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            }
+            let Some(all) = self.list_tags_or_warn(client, repo).await? else {
+                return Ok(());
+            };
+            tags = all;
             if let Some(f) = filter {
                 tags = f.select(&tags);
             }
         }
+        self.add_registry_refs(client, repo, &tags, target, target_path)
+    }
+
+    /// `repo`'s tags; a listing the registry refuses (401) is a warning and `None`.
+    async fn list_tags_or_warn(&mut self, client: &Client, repo: &Reference) -> Result<Option<Vec<String>>, Error> {
+        match client.tags(repo).await {
+            Ok(all) => Ok(Some(all)),
+            Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
+                self.warnings
+                    .push(format!("cannot list the tags of {repo}, skipping it: {e}"));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds `repo`'s images named by `refs` (tags or digests), skipping invalid names.
+    fn add_registry_refs(
+        &mut self,
+        client: &Client,
+        repo: &Reference,
+        refs: &[String],
+        target: &Target,
+        target_path: &str,
+    ) -> Result<(), Error> {
+        if !refs.is_empty() {
+            self.sources += 1;
+        }
         let source = RegistryRepository::new(client.clone(), repo);
-        for tag in tags {
+        for name in refs {
             // A registry's listing is not trusted to hold only valid tags; one bad name must
             // not stop the mirror, nor reach a path or a URL.
-            let from = match repo.with_tag(&tag) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.skip_invalid(format!("{repo}: skipping tag {}: {}", shown_name(&tag), e.reason));
-                    continue;
-                }
+            let from = match name.parse::<Digest>() {
+                Ok(d) => repo.with_digest(d),
+                Err(_) => match repo.with_tag(name) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.skip_invalid(format!("{repo}: skipping tag {}: {}", shown_name(name), e.reason));
+                        continue;
+                    }
+                },
             };
-            let (destination, to) = match target.place(client, target_path, &tag) {
-                Ok(place) => place,
+            let placed = match target.place(client, target_path, name) {
+                Ok(placed) => placed,
                 Err(e) => {
                     self.skip_invalid(format!("{from}: skipping it, its destination name is not valid: {e}"));
                     continue;
                 }
             };
+            target.check_absent(&placed)?;
             self.items.push(SyncItem {
                 from: format!("docker://{from}"),
                 source: Place::Registry(source.clone()),
-                source_ref: tag.clone(),
-                destination,
-                destination_ref: tag,
-                to,
+                source_ref: name.clone(),
+                destination: placed.place,
+                destination_ref: placed.reference,
+                to: placed.shown,
             });
         }
         Ok(())
     }
 
-    /// Plans a skopeo-style sync of `source` into `target`.
+    /// Plans a skopeo-style sync of `source` into `target`, as `skopeo sync` plans it: a tagged
+    /// or digested image is that image; an untagged repository is all its tags, and a listing
+    /// that fails (a 401 included) or finds none is an error; a `dir:` source is every image
+    /// directory under it, or itself when it is one, and finding none is an error.
     pub async fn from_endpoint(
         client: &Client,
         source: &Endpoint,
@@ -309,10 +446,26 @@ impl SyncPlan {
         match source {
             Endpoint::Registry(text) => {
                 let r: Reference = text.parse()?;
-                let tags: Vec<String> = r.tag().map(str::to_string).into_iter().collect();
+                let repo = r.without_tag_or_digest();
+                let refs: Vec<String> = match (r.tag(), r.digest()) {
+                    (Some(tag), _) => vec![tag.to_string()],
+                    (None, Some(d)) => vec![d.to_string()],
+                    (None, None) => {
+                        let tags = client.tags(&repo).await.map_err(|e| Error::Listing {
+                            operation: "GET tags",
+                            registry: repo.registry().to_string(),
+                            reason: format!(
+                                "cannot list the tags of {repo}, so nothing is synced: {e}; name a tag (REPO:TAG), or give credentials (--src-creds)"
+                            ),
+                        })?;
+                        if tags.is_empty() {
+                            return Err(no_images(text, "the repository has no tags"));
+                        }
+                        tags
+                    }
+                };
                 let path = naming.path(r.registry(), r.repository());
-                plan.add_registry_repo(client, &r.without_tag_or_digest(), &tags, None, target, &path)
-                    .await?;
+                plan.add_registry_refs(client, &repo, &refs, target, &path)?;
             }
             Endpoint::Dir(root) => {
                 if target.is_dir() {
@@ -321,25 +474,38 @@ impl SyncPlan {
                         reason: "dir: to dir: is not a sync; copy the directory tree instead (cp -r)".into(),
                     });
                 }
-                for (image_dir, path, tag) in find_image_dirs(root)? {
-                    let checked = safe_path::check_repository_path(&path).and_then(|()| safe_path::check_tag(&tag));
+                let found = find_image_dirs(root)?;
+                if found.is_empty() {
+                    return Err(no_images(
+                        &root.display().to_string(),
+                        "no directory below it holds a manifest.json",
+                    ));
+                }
+                plan.sources = 1;
+                for (image_dir, path, tag) in found {
+                    let checked = safe_path::check_repository_path(&path).and_then(|()| match tag.parse::<Digest>() {
+                        Ok(_) => Ok(()),
+                        Err(_) => safe_path::check_tag(&tag),
+                    });
                     if let Err(e) = checked {
                         plan.skip_invalid(format!("dir:{}: skipping {}: {e}", root.display(), image_dir.display()));
                         continue;
                     }
-                    let (destination, to) = target.place(client, &path, &tag)?;
+                    let placed = target.place(client, &naming.dir_path(&path), &tag)?;
+                    target.check_absent(&placed)?;
                     plan.items.push(SyncItem {
                         from: format!("dir:{}", image_dir.display()),
                         source: Place::Dir(SkopeoDir::new(image_dir)),
-                        source_ref: tag.clone(),
-                        destination,
-                        destination_ref: tag,
-                        to,
+                        source_ref: tag,
+                        destination: placed.place,
+                        destination_ref: placed.reference,
+                        to: placed.shown,
                     });
                 }
             }
             Endpoint::Oci(path) => {
                 let layout = OciLayout::open(path)?;
+                plan.sources = 1;
                 let fallback = path
                     .file_name()
                     .map(|n| n.to_string_lossy().to_ascii_lowercase())
@@ -357,29 +523,36 @@ impl SyncPlan {
                 for entry in layout.entries()? {
                     let Some(name) = entry.name else { continue };
                     // Untrusted: a name like `x/../../../pwn` must never become a path.
-                    let (repo_path, tag) = match safe_path::layout_entry_target(&name, &fallback, naming.scoped) {
+                    let scoped = naming != Naming::Base;
+                    let (repo_path, tag) = match safe_path::layout_entry_target(&name, &fallback, scoped) {
                         Ok(target) => target,
                         Err(e) => {
                             plan.skip_invalid(format!("oci:{}: skipping an entry: {e}", path.display()));
                             continue;
                         }
                     };
-                    let (destination, to) = target.place(client, &repo_path, &tag)?;
+                    let placed = target.place(client, &naming.dir_path(&repo_path), &tag)?;
+                    target.check_absent(&placed)?;
                     plan.items.push(SyncItem {
                         from: format!("oci:{}:{name}", path.display()),
                         source: Place::Layout(layout.clone()),
                         source_ref: entry.descriptor.digest.to_string(),
-                        destination,
-                        destination_ref: tag,
-                        to,
+                        destination: placed.place,
+                        destination_ref: placed.reference,
+                        to: placed.shown,
                     });
                 }
             }
         }
+        plan.check_distinct_dirs(target)?;
         Ok(plan)
     }
 
-    /// Plans a sync of every image a skopeo YAML source file names into `target`.
+    /// Plans a sync of every image a skopeo YAML source file names into `target`: `images`
+    /// (tags, digests, or every tag), `images-by-tag-regex` (unanchored) and
+    /// `images-by-semver`. A repository whose tags cannot be listed for lack of credentials
+    /// (401) is a warning, as skopeo logs it and goes on; a regex or constraint that does not
+    /// parse is refused before anything is listed.
     pub async fn from_yaml(
         client: &Client,
         yaml: &SourceYaml,
@@ -387,21 +560,100 @@ impl SyncPlan {
         naming: Naming,
     ) -> Result<SyncPlan, Error> {
         let mut plan = SyncPlan::default();
+        let bad = |registry: &str, key: &str, repo: &str, value: &str, why: String| Error::Layout {
+            path: format!("{registry}: {key}: {repo}"),
+            reason: format!("{value:?} is not valid: {why}"),
+        };
+        let mut selections: Vec<(&str, &str, Selection)> = Vec::new();
         for (registry, entry) in &yaml.registries {
-            for (repo, tags) in &entry.images {
-                let r: Reference = format!("{registry}/{repo}").parse()?;
-                let path = naming.path(r.registry(), r.repository());
-                plan.add_registry_repo(client, &r, tags, None, target, &path).await?;
+            if entry.images.is_empty() && entry.images_by_tag_regex.is_empty() && entry.images_by_semver.is_empty() {
+                plan.warnings
+                    .push(format!("{registry}: no images specified for this registry"));
+            }
+            for (repo, refs) in &entry.images {
+                selections.push((registry, repo, Selection::Refs(refs.clone())));
             }
             for (repo, regex) in &entry.images_by_tag_regex {
-                let r: Reference = format!("{registry}/{repo}").parse()?;
-                let filter = TagFilter::parse(&[format!("regex:{regex}")])?;
-                let path = naming.path(r.registry(), r.repository());
-                plan.add_registry_repo(client, &r, &[], Some(&filter), target, &path)
-                    .await?;
+                let re = regex::Regex::new(regex)
+                    .map_err(|e| bad(registry, "images-by-tag-regex", repo, regex, e.to_string()))?;
+                selections.push((registry, repo, Selection::Regex(re)));
+            }
+            for (repo, constraint) in &entry.images_by_semver {
+                let c = SemverConstraint::parse(constraint)
+                    .map_err(|e| bad(registry, "images-by-semver", repo, constraint, e.to_string()))?;
+                selections.push((registry, repo, Selection::Semver(c)));
             }
         }
+        for (registry, repo, selection) in selections {
+            let r: Reference = format!("{registry}/{repo}").parse()?;
+            let path = naming.path(r.registry(), r.repository());
+            let refs = match selection {
+                Selection::Refs(refs) if !refs.is_empty() => refs,
+                selection => {
+                    let Some(tags) = plan.list_tags_or_warn(client, &r).await? else {
+                        continue;
+                    };
+                    let chosen: Vec<String> = tags.into_iter().filter(|t| selection.selects(t)).collect();
+                    if chosen.is_empty() {
+                        plan.warnings.push(format!("{r}: no tags to sync found"));
+                        continue;
+                    }
+                    chosen
+                }
+            };
+            plan.add_registry_refs(client, &r, &refs, target, &path)?;
+        }
+        plan.check_distinct_dirs(target)?;
         Ok(plan)
+    }
+
+    /// Two images planned into one image directory (unscoped names of two repositories with
+    /// the same last component) are refused, as skopeo refuses the second: one directory
+    /// holds one image.
+    fn check_distinct_dirs(&self, target: &Target) -> Result<(), Error> {
+        if !target.is_dir() {
+            return Ok(());
+        }
+        let mut seen = HashSet::new();
+        for item in &self.items {
+            if !seen.insert(&item.to) {
+                return Err(Error::Layout {
+                    path: item.to.trim_start_matches("dir:").to_string(),
+                    reason: format!(
+                        "refusing to overwrite destination directory: {} goes there after another image; use --scoped to keep the names apart",
+                        item.from
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which tags of one repository a source file selects.
+enum Selection {
+    /// These tags or digests; none means every tag.
+    Refs(Vec<String>),
+    /// Tags the regex matches somewhere.
+    Regex(regex::Regex),
+    /// Tags that read as versions the constraint accepts.
+    Semver(SemverConstraint),
+}
+
+impl Selection {
+    fn selects(&self, tag: &str) -> bool {
+        match self {
+            Selection::Refs(_) => true,
+            Selection::Regex(re) => re.is_match(tag),
+            Selection::Semver(c) => c.matches_tag(tag),
+        }
+    }
+}
+
+fn no_images(source: &str, why: &str) -> Error {
+    Error::Layout {
+        path: source.to_string(),
+        reason: format!("no images to sync found: {why}"),
     }
 }
 
@@ -414,24 +666,27 @@ pub(crate) fn shown_name(name: &str) -> String {
     }
 }
 
-/// Every image directory under `root`: (directory, repository path, tag). A directory named
-/// `name:tag` is tag `tag`; one without `:` is `latest`.
+/// Every image directory under `root`: (directory, repository path, tag or digest). A
+/// directory named `name:tag` is tag `tag`, `name@sha256:…` that digest, one without either
+/// `latest`. When `root` itself is an image directory, it is the one image, named by its own
+/// last component (as skopeo names it). Directories inside an image directory are not looked
+/// into.
 fn find_image_dirs(root: &Path) -> Result<Vec<(PathBuf, String, String)>, Error> {
     let mut out = Vec::new();
+    std::fs::metadata(root).map_err(|e| Error::Layout {
+        path: root.display().to_string(),
+        reason: format!("invalid source directory: {e}"),
+    })?;
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         if SkopeoDir::is_image(&dir) {
-            let rel = dir
-                .strip_prefix(root)
-                .unwrap_or(&dir)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let (path, tag) = match rel.rsplit_once(':') {
-                Some((p, t)) if !t.contains('/') => (p.to_string(), t.to_string()),
-                _ => (rel.clone(), "latest".to_string()),
+            let rel = match dir.strip_prefix(root) {
+                Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().replace('\\', "/"),
+                _ => absolute_name(root),
             };
+            let (path, name) = split_image_dir_name(&rel);
             if !path.is_empty() {
-                out.push((dir.clone(), path, tag));
+                out.push((dir.clone(), path, name));
             }
             continue;
         }
@@ -449,17 +704,54 @@ fn find_image_dirs(root: &Path) -> Result<Vec<(PathBuf, String, String)>, Error>
     Ok(out)
 }
 
+/// The last component of `root` as written, or of its absolute form (`.` → the current
+/// directory's name).
+fn absolute_name(root: &Path) -> String {
+    let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    named(root)
+        .or_else(|| std::fs::canonicalize(root).ok().as_deref().and_then(named))
+        .unwrap_or_default()
+}
+
+/// `lib/app:1.0` → (`lib/app`, `1.0`); `lib/app@sha256:…` → (`lib/app`, `sha256:…`);
+/// `lib/app` → (`lib/app`, `latest`).
+fn split_image_dir_name(rel: &str) -> (String, String) {
+    let (parent, last) = match rel.rsplit_once('/') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, rel),
+    };
+    let join = |name: &str| match parent {
+        Some(p) => format!("{p}/{name}"),
+        None => name.to_string(),
+    };
+    if let Some((name, digest)) = last.split_once('@') {
+        return (join(name), digest.to_string());
+    }
+    match last.rsplit_once(':') {
+        Some((name, tag)) => (join(name), tag.to_string()),
+        None => (rel.to_string(), "latest".to_string()),
+    }
+}
+
 impl Client {
     /// Runs a plan: `jobs` images at once, each through the copy engine, sharing what they
     /// transfer (see [`CopyOptions`]). Failures are recorded and the rest continue.
     pub async fn sync(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions) -> SyncReport {
+        self.sync_with(plan, jobs, options, true).await
+    }
+
+    /// [`sync`](Self::sync), and with `keep_going` false, as `skopeo sync` without
+    /// `--keep-going`: after the first failure no further image is started (those already
+    /// running finish), and the rest are [`ItemOutcome::NotRun`].
+    pub async fn sync_with(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool) -> SyncReport {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
+        let stop = Arc::new(AtomicBool::new(false));
         let mut options = options.clone();
         options.shared_blobs = Some(Arc::default());
         let present = self.destination_tags(plan).await;
         let mut tasks = JoinSet::new();
         for (i, item) in plan.items.iter().cloned().enumerate() {
-            let (limit, mut options) = (limit.clone(), options.clone());
+            let (limit, stop, mut options) = (limit.clone(), stop.clone(), options.clone());
             if let Place::Registry(dst) = &item.destination {
                 let repo = dst.registry_repository().map(Reference::name);
                 options.name_known_absent = repo
@@ -469,7 +761,14 @@ impl Client {
             }
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
-                (i, run_item(&item, &options).await)
+                if stop.load(Ordering::SeqCst) {
+                    return (i, None);
+                }
+                let result = run_item(&item, &options).await;
+                if result.is_err() && !keep_going {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                (i, Some(result))
             });
         }
         let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
@@ -479,9 +778,10 @@ impl Client {
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
             outcomes[i] = Some(match outcome {
-                Ok(r) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
-                Ok(r) => ItemOutcome::Copied(r),
-                Err(e) => ItemOutcome::Failed(e),
+                Some(Ok(r)) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
+                Some(Ok(r)) => ItemOutcome::Copied(r),
+                Some(Err(e)) => ItemOutcome::Failed(e),
+                None => ItemOutcome::NotRun,
             });
         }
         SyncReport {

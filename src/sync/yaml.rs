@@ -1,5 +1,7 @@
-//! skopeo sync's YAML source file: registries, each with images (all tags or a list),
-//! images selected by tag regex, credentials, TLS verification and a certificate directory.
+//! skopeo sync's YAML source file: registries, each with images (all tags, a list of tags or
+//! digests), images selected by tag regex or semver constraint, credentials, TLS verification
+//! and a certificate directory. Unknown keys are refused (skopeo ignores them): a misspelt key
+//! must not silently change a mirror.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,18 @@ pub struct YamlRegistry {
     /// Repository → tags (empty: every tag).
     #[serde(default)]
     pub images: BTreeMap<String, Vec<String>>,
-    /// Repository → regex its tags must match.
+    /// Repository → regex its tags must match somewhere (unanchored, as Go's `MatchString`).
     #[serde(default, rename = "images-by-tag-regex")]
     pub images_by_tag_regex: BTreeMap<String, String>,
+    /// Repository → semver constraint its tags must meet (see [`super::SemverConstraint`]).
+    #[serde(default, rename = "images-by-semver")]
+    pub images_by_semver: BTreeMap<String, String>,
     /// Credentials for this registry.
     #[serde(default)]
     pub credentials: Option<YamlCredentials>,
-    /// `false` allows plain http and unverified TLS for this registry.
+    /// `false` allows plain http and unverified TLS for this registry; `true` means https with
+    /// verification only, even on a loopback host; missing, the command line's
+    /// `--src-tls-verify` applies (skopeo 1.21 and later; 1.9 ignored the flag here).
     #[serde(default, rename = "tls-verify")]
     pub tls_verify: Option<bool>,
     /// A directory of `*.crt` CA certificates for this registry.
@@ -29,19 +36,51 @@ pub struct YamlRegistry {
     pub cert_dir: Option<PathBuf>,
 }
 
-/// `credentials:` of a registry. `Debug` hides the password.
-#[derive(Clone, serde::Deserialize)]
+/// `credentials:` of a registry. `Debug` hides the secrets.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct YamlCredentials {
     /// User name.
+    #[serde(default)]
     pub username: String,
     /// Password.
+    #[serde(default)]
     pub password: String,
+    /// An identity (refresh) token, used instead of the user name and password.
+    #[serde(default)]
+    pub identitytoken: String,
 }
 
 impl std::fmt::Debug for YamlCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "YamlCredentials({}, <redacted>)", self.username)
     }
+}
+
+impl YamlCredentials {
+    /// The credential these give, if any (skopeo: empty credentials leave the command line's).
+    pub fn credential(&self) -> Option<Credential> {
+        if !self.identitytoken.is_empty() {
+            Some(Credential::IdentityToken(self.identitytoken.clone()))
+        } else if !self.username.is_empty() || !self.password.is_empty() {
+            Some(Credential::Basic {
+                username: self.username.clone(),
+                password: self.password.clone(),
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// What the command line says about sources, for the registries of a source file that do not
+/// say it themselves (`--src-tls-verify`, `--src-creds`).
+#[derive(Debug, Clone, Default)]
+pub struct SourceDefaults {
+    /// `--src-tls-verify`: `Some(false)` insecure, `Some(true)` https only, `None` irel's default.
+    pub tls_verify: Option<bool>,
+    /// `--src-creds` and the like.
+    pub credential: Option<Credential>,
 }
 
 /// A skopeo sync source file.
@@ -84,24 +123,27 @@ impl SourceYaml {
     }
 
     /// Applies each registry's TLS settings and certificate directory to `builder`, and
-    /// returns its credentials.
-    pub fn configure(&self, mut builder: ClientBuilder) -> Result<(ClientBuilder, StaticCredentials), Error> {
+    /// returns its credentials. What a registry leaves out, `defaults` (the command line)
+    /// gives, as skopeo does: `tls-verify` and credentials; a certificate directory applies to
+    /// its own registry only.
+    pub fn configure(
+        &self,
+        mut builder: ClientBuilder,
+        defaults: &SourceDefaults,
+    ) -> Result<(ClientBuilder, StaticCredentials), Error> {
         let mut creds = StaticCredentials::default();
         for (registry, entry) in &self.registries {
-            if entry.tls_verify == Some(false) {
-                builder = builder.insecure_registry(registry);
+            match entry.tls_verify.or(defaults.tls_verify) {
+                Some(false) => builder = builder.insecure_registry(registry),
+                Some(true) => builder = builder.secure_registry(registry),
+                None => {}
             }
             if let Some(dir) = &entry.cert_dir {
-                builder = add_cert_dir(builder, dir)?;
+                builder = builder.cert_dir(registry, dir)?;
             }
-            if let Some(c) = &entry.credentials {
-                creds.insert(
-                    registry,
-                    Credential::Basic {
-                        username: c.username.clone(),
-                        password: c.password.clone(),
-                    },
-                );
+            let credential = entry.credentials.as_ref().and_then(YamlCredentials::credential);
+            if let Some(c) = credential.or_else(|| defaults.credential.clone()) {
+                creds.insert(registry, c);
             }
         }
         Ok((builder, creds))

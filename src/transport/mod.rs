@@ -85,8 +85,9 @@ pub enum Error {
     TlsConfig(String),
     /// A host that must use https answered in plain http.
     #[error(
-        "registry {registry} answered in plain HTTP, and irel uses only https for hosts that are not \
-         loopback; if you trust the network to it, pass --insecure-registry {registry} (or --skip-tls-verify)"
+        "registry {registry} answered in plain HTTP (server gave HTTP response to HTTPS client), and irel \
+         uses only https for hosts that are not loopback or that are set to verify TLS (tls-verify: true); \
+         if you trust the network to it, pass --insecure-registry {registry} (or --skip-tls-verify)"
     )]
     PlainHttpRefused {
         /// The registry host.
@@ -250,6 +251,13 @@ impl TransportConfig {
     /// Allows plain http and unverified TLS for `host[:port]` (every port when none is given).
     pub fn insecure_registry(&mut self, host: &str) -> &mut Self {
         self.policy.add_insecure(host);
+        self
+    }
+
+    /// Requires https with verification for `host[:port]`, even on loopback (see
+    /// [`SchemePolicy::add_secure`]).
+    pub fn secure_registry(&mut self, host: &str) -> &mut Self {
+        self.policy.add_secure(host);
         self
     }
 

@@ -35,6 +35,7 @@ impl RegistryPolicy {
 #[derive(Debug, Clone, Default)]
 pub struct SchemePolicy {
     insecure_hosts: Vec<String>,
+    secure_hosts: Vec<String>,
     all_insecure: bool,
 }
 
@@ -42,6 +43,13 @@ impl SchemePolicy {
     /// Marks `host[:port]` insecure; without a port, every port of that host is.
     pub fn add_insecure(&mut self, host: &str) {
         self.insecure_hosts.push(host.trim().to_ascii_lowercase());
+    }
+
+    /// Marks `host[:port]` secure: https with verification only, even on a loopback host and
+    /// even when every host is insecure (an explicit `tls-verify: true` in a skopeo sync file).
+    /// Without a port, every port of that host is.
+    pub fn add_secure(&mut self, host: &str) {
+        self.secure_hosts.push(host.trim().to_ascii_lowercase());
     }
 
     /// Marks every host insecure (`--skip-tls-verify`).
@@ -53,11 +61,10 @@ impl SchemePolicy {
     pub fn for_registry(&self, registry: &str) -> RegistryPolicy {
         let registry = registry.to_ascii_lowercase();
         let (host, _) = split_host_port(&registry);
-        let named = self
-            .insecure_hosts
-            .iter()
-            .any(|h| *h == registry || (!has_port(h) && h == host));
-        if self.all_insecure || named {
+        let listed = |hosts: &[String]| hosts.iter().any(|h| *h == registry || (!has_port(h) && h == host));
+        if listed(&self.secure_hosts) {
+            RegistryPolicy::Secure
+        } else if self.all_insecure || listed(&self.insecure_hosts) {
             RegistryPolicy::Insecure
         } else if is_loopback(host) {
             RegistryPolicy::Loopback
@@ -131,6 +138,15 @@ mod tests {
         assert_eq!(p.for_registry("lab.example:443"), RegistryPolicy::Insecure);
         assert_eq!(p.for_registry("LAB.example"), RegistryPolicy::Insecure);
         assert!(RegistryPolicy::Insecure.allows_http() && !RegistryPolicy::Insecure.verifies_tls());
+    }
+
+    #[test]
+    fn hosts_named_secure_get_https_only_even_on_loopback() {
+        let mut p = SchemePolicy::default();
+        p.add_secure("127.0.0.1:5000");
+        p.set_all_insecure(true);
+        assert_eq!(p.for_registry("127.0.0.1:5000"), RegistryPolicy::Secure);
+        assert_eq!(p.for_registry("127.0.0.1:5001"), RegistryPolicy::Insecure);
     }
 
     #[test]

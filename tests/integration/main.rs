@@ -21,5 +21,6 @@ mod interrupt;
 mod proxy;
 mod referrers;
 mod scheme;
+mod skopeo_sync;
 mod sync;
 mod terminal;

@@ -288,7 +288,8 @@ async fn copy_with_referrers_brings_signatures_and_their_signatures() {
         &format!("docker://{image}"),
         &format!("docker://{}/synced", b.addr),
     ]));
-    let synced = format!("{}/synced/lib/app", b.addr);
+    // --no-scope: skopeo's unscoped naming, the last path component only.
+    let synced = format!("{}/synced/app", b.addr);
     assert_eq!(&skopeo_digest(&format!("{synced}:v1"), &[]), digest);
     assert_eq!(fallback_listing(&synced, index.digest.as_str()), expected);
     assert_eq!(fallback_listing(&synced, sbom.as_str()), vec![sbom_sig.to_string()]);

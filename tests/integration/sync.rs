@@ -67,14 +67,15 @@ fn all_tags_sync_scopes_names_and_a_rerun_copies_nothing() {
     );
     assert_eq!(blob_puts(), before, "a repeated sync writes nothing");
 
-    // --no-scope keeps just the repository path; a tag names one image.
+    // --no-scope is skopeo's unscoped naming: the last path component only; a tag names one
+    // image.
     ok_stdout(&irel(&[
         "sync",
         "--no-scope",
         &format!("docker://{}/lib/app:1.1", src.addr),
         &format!("docker://{}/flat", dst.addr),
     ]));
-    assert_eq!(skopeo_digest(&format!("{}/flat/lib/app:1.1", dst.addr), &[]), da);
+    assert_eq!(skopeo_digest(&format!("{}/flat/app:1.1", dst.addr), &[]), da);
 }
 
 #[test]
@@ -331,12 +332,30 @@ async fn regex_tasks_over_a_paginated_catalog() {
 }
 
 #[test]
-fn a_repository_whose_tags_cannot_be_listed_is_a_warning() {
+fn an_untagged_source_whose_tags_cannot_be_listed_fails_but_a_source_file_goes_on() {
+    // As skopeo sync (1.11 and later): a docker source whose tag listing is refused is an
+    // error; a source file's repository is logged and skipped.
     let private = Registry::with_basic_auth("erin", "pw-erin");
     let dst = Registry::start();
     let out = irel(&[
         "sync",
         &format!("docker://{}/secret/app", private.addr),
+        &format!("docker://{}/m", dst.addr),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot list the tags of") && err.contains("secret/app"),
+        "{err}"
+    );
+    assert!(!dst.log_text().contains("PUT /v2/"));
+
+    let yaml = dst.scratch().join("sync.yml");
+    std::fs::write(&yaml, format!("{}:\n  images:\n    secret/app: []\n", private.addr)).unwrap();
+    let out = irel(&[
+        "sync",
+        "--source-yaml",
+        yaml.to_str().unwrap(),
         &format!("docker://{}/m", dst.addr),
     ]);
     assert_eq!(out.status.code(), Some(0));
@@ -409,7 +428,7 @@ fn sync_flags_for_credentials_certificates_and_oci_sources() {
     std::fs::create_dir(&certs).unwrap();
     std::fs::copy(pki.ca(), certs.join("ca.crt")).unwrap();
 
-    // Without the source credentials the tag listing is refused (a warning), so name the tag.
+    // Without the source credentials the tag listing is refused (an error), so name the tag.
     let src = format!("docker://{}/p/app:1", private.addr);
     let dst = format!("docker://{}/m", tls.addr);
     let out = irel(&["sync", &src, &dst]);
