@@ -14,6 +14,7 @@ use flags::{Chosen, Connection, Groups, Json, Quiet, Remote};
 #[macro_use]
 mod output;
 mod bench;
+mod dregsy;
 mod flags;
 mod interrupt;
 mod login;
@@ -252,9 +253,12 @@ struct SyncArgs {
     /// skopeo's YAML list of registries and images to sync.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     source_yaml: Option<PathBuf>,
-    /// Sync tasks (dregsy style: catalog lister, regex mappings, tag filters).
+    /// A dregsy configuration file: its tasks run as dregsy runs them.
     #[arg(long, value_name = "FILE.yaml")]
     config: Option<PathBuf>,
+    /// With --config: run each task once, even those with an interval.
+    #[arg(long, requires = "config")]
+    once: bool,
     /// Keep only the repository path (do not put registry sources under their host name).
     #[arg(long)]
     no_scope: bool,
@@ -999,7 +1003,7 @@ fn registry_host(endpoint: &irel::sync::Endpoint) -> Option<String> {
 }
 
 fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
-    use irel::sync::{tasks::SyncConfig, Endpoint, Naming, SourceYaml, SyncPlan, Target};
+    use irel::sync::{Endpoint, Naming, SourceYaml, SyncPlan, Target};
     let wanted = match (&args.config, &args.source_yaml) {
         (Some(_), _) => 0,
         (None, Some(_)) => 1,
@@ -1011,6 +1015,9 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             ["no SRC/DST with --config", "only DST with --source-yaml", "SRC and DST"][wanted],
             args.locations.len()
         )));
+    }
+    if let Some(path) = &args.config {
+        return dregsy::run_config(cli, args, path);
     }
     let endpoints = args
         .locations
@@ -1052,12 +1059,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             creds.insert(host, credential(flag, c)?);
         }
     }
-    let config = args.config.as_deref().map(SyncConfig::load).transpose()?;
     let yaml = args.source_yaml.as_deref().map(SourceYaml::load).transpose()?;
-    if let Some(c) = &config {
-        let (b, task_creds) = c.configure(builder)?;
-        builder = b.credentials(task_creds);
-    }
     if let Some(y) = &yaml {
         let (b, yaml_creds) = y.configure(builder)?;
         builder = b.credentials(yaml_creds);
@@ -1071,12 +1073,9 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     let naming = Naming { scoped: !args.no_scope };
     let rt = runtime()?;
     let plan = rt.block_on(async {
-        match (&config, &yaml) {
-            (Some(c), _) => c.plan(&client).await,
-            (None, Some(y)) => SyncPlan::from_yaml(&client, y, &Target::new(endpoints[0].clone())?, naming).await,
-            (None, None) => {
-                SyncPlan::from_endpoint(&client, &endpoints[0], &Target::new(endpoints[1].clone())?, naming).await
-            }
+        match &yaml {
+            Some(y) => SyncPlan::from_yaml(&client, y, &Target::new(endpoints[0].clone())?, naming).await,
+            None => SyncPlan::from_endpoint(&client, &endpoints[0], &Target::new(endpoints[1].clone())?, naming).await,
         }
     })?;
     for w in &plan.warnings {
