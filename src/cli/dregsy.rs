@@ -117,6 +117,13 @@ fn print_report(cli: &Cli, task: &ValidTask, report: &TaskReport, dry_run: bool)
             errln!("irel: {e}");
         }
     }
+    for w in &report.warnings {
+        if cli.flags.json {
+            outln!("{}", serde_json::json!({"task": name, "warning": w}));
+        } else {
+            errln!("irel: warning: {w}");
+        }
+    }
     for (from, to) in &report.planned {
         outln!("{from} -> {to}");
     }
@@ -161,15 +168,21 @@ fn print_report(cli: &Cli, task: &ValidTask, report: &TaskReport, dry_run: bool)
         outln!(
             "{}",
             serde_json::json!({"summary": {"task": name, "copied": copied, "skipped": skipped,
-                "failed": failed, "errors": report.errors.len(), "bytes": bytes, "planned": report.planned.len()}})
+                "failed": failed, "errors": report.errors.len(), "bytes": bytes, "planned": report.planned.len(),
+                "invalid_names": report.warnings.len()}})
         );
-    } else if dry_run {
-        outln!("sync (dry run): task '{name}': {} images", report.planned.len());
     } else {
-        let errors = match report.errors.len() {
+        let mut errors = match report.errors.len() {
             0 => String::new(),
             n => format!(", {n} errors"),
         };
+        if !report.warnings.is_empty() {
+            errors += &format!(", {} invalid names skipped", report.warnings.len());
+        }
+        if dry_run {
+            outln!("sync (dry run): task '{name}': {} images{errors}", report.planned.len());
+            return;
+        }
         outln!(
             "sync task '{name}': {copied} copied, {skipped} skipped, {failed} failed, {} transferred{errors}",
             output::shown_bytes(bytes)

@@ -706,6 +706,91 @@ mod tests {
         SyncConfig::parse(yaml)?.validate()
     }
 
+    /// `internal/pkg/sync/config_test.go` (xelalexv/dregsy@e92e79a) over its fixtures
+    /// `test/fixtures/config/*.yaml`, verbatim; the assertion is substring containment.
+    #[test]
+    fn dregsy_config_fixtures() {
+        let valid_skopeo = "relay: skopeo\nlister:\n  maxItems: 50\n  cacheDuration: 30m\ntasks:\n- name: test-skopeo\n  interval: 30\n  verbose: true\n  source:\n    registry: registry.hub.docker.com\n  target:\n    registry: 127.0.0.1:5000\n    auth: eyJ1c2VybmFtZSI6ICJhbm9ueW1vdXMiLCAicGFzc3dvcmQiOiAiYW5vbnltb3VzIn0K\n    skip-tls-verify: true\n  mappings:\n  - from: library/busybox\n    to: skopeo/library/busybox\n    tags: ['1.29.2', '1.29.3', 'latest']\n    platform: linux/arm/v6\n";
+        let v = check(valid_skopeo).unwrap();
+        assert_eq!(v.tasks[0].relay, Relay::Skopeo);
+        assert_eq!(v.tasks[0].max_items, Some(50));
+        assert_eq!(v.tasks[0].cache_duration, Some(Duration::from_secs(1800)));
+        assert_eq!(v.tasks[0].interval, 30);
+        let valid_docker = "relay: docker\ndocker:\n  dockerhost: unix:///var/run/docker.sock\n  api-version: 1.24\nlister:\n  maxItems: 50\n  cacheDuration: 30m\ntasks:\n- name: test-docker\n  interval: 30\n  verbose: true\n  source:\n    registry: registry.hub.docker.com\n  target:\n    registry: 127.0.0.1:5000\n    auth: eyJ1c2VybmFtZSI6ICJhbm9ueW1vdXMiLCAicGFzc3dvcmQiOiAiYW5vbnltb3VzIn0K\n    skip-tls-verify: true\n  mappings:\n  - from: library/busybox\n    to: docker/library/busybox\n    tags: ['1.29.2', '1.29.3', 'latest']\n";
+        let v = check(valid_docker).unwrap();
+        assert_eq!(v.tasks[0].relay, Relay::Docker);
+        assert!(v.notes.iter().any(|n| n.contains("docker relay settings")));
+        let cases = [
+            ("relay: splunge\n", "invalid relay type"),
+            (
+                "relay: skopeo\ndockerhost: unix:///var/run/docker.sock\napi-version: 1.24\n",
+                "setting 'dockerhost' implies 'docker' relay",
+            ),
+            ("relay: skopeo\ntasks:\n- interval: 60\n", "a task requires a name"),
+            ("relay: skopeo\ntasks:\n- name: test\n  interval: 1\n", "minimum task interval is 30 seconds"),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: -10\n",
+                "task interval needs to be 0 or a positive integer",
+            ),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n",
+                "source registry in task 'test' invalid: location is nil",
+            ),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n    registry: registry.hub.docker.com\n",
+                "target registry in task 'test' invalid: location is nil",
+            ),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n    registry:\n",
+                "source registry in task 'test' invalid: registry not set",
+            ),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n    registry: registry.hub.docker.com\n    auth-refresh: 10h\n",
+                "is not an ECR registry",
+            ),
+            (
+                "relay: skopeo\ntasks:\n- name: test\n  interval: 60\n  source:\n    registry: registry.hub.docker.com\n  target:\n    registry: localhost:5000\n  mappings:\n  - from:\n",
+                "mapping without 'From' path",
+            ),
+            // sync_test.go: the docker relay refuses platform: all.
+            (
+                "relay: docker\ndocker:\n  dockerhost: unix:///var/run/docker.sock\ntasks:\n- name: test-platform-all\n  interval: 30\n  verbose: true\n  source:\n    registry: registry.hub.docker.com\n  target:\n    registry: 127.0.0.1:5000\n  mappings:\n  - from: library/busybox\n    to: docker/library/busybox\n    tags: ['latest']\n    platform: all\n",
+                "relay 'docker' does not support mappings with 'platform: all'",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let e = check(yaml).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+
+    /// The spec's derived validation cases (§7.A.15).
+    #[test]
+    fn derived_validation_errors() {
+        let task = |extra: &str| {
+            format!("tasks:\n- name: t\n  source: {{registry: a.example{extra}}}\n  target: {{registry: b.example}}\n  mappings:\n  - from: regex:x/.*\n")
+        };
+        let e = |yaml: &str| check(yaml).unwrap_err().to_string();
+        assert!(e(&task(", lister: {}")).contains("no lister type set"));
+        assert!(e(&task(", lister: {type: foo}")).contains("invalid lister type: foo"));
+        assert!(e(&task(", lister: {type: index}")).contains("index lister requires a search expression"));
+        assert!(e(&task(", lister: {type: index, search: x}")).contains("the 'index' lister is not supported"));
+        let hub = "tasks:\n- name: t\n  source: {registry: registry.hub.docker.com}\n  target: {registry: b.example}\n  mappings:\n  - from: regex:x/.*\n";
+        assert!(e(hub).contains("DockerHub only supports list types 'dockerhub' and 'index'"));
+        let m = |m: &str| {
+            format!("tasks:\n- name: t\n  source: {{registry: a.example}}\n  target: {{registry: b.example}}\n  mappings:\n  - {m}\n")
+        };
+        assert!(e(&m("{from: a, to: 'regex:abc'}")).contains("replacement expression missing in 'to'"));
+        assert!(e(&m("{from: 'regex:('}")).contains("'from' uses invalid regular expression"));
+        assert!(e(&m("{from: a, platform: linux}")).contains("mappings[1].platform"));
+        // An empty file, and tasks without mappings, are fine.
+        assert!(check("").unwrap().tasks.is_empty());
+        assert!(check("tasks:\n- name: t\n  source: {registry: a}\n  target: {registry: b}\n").is_ok());
+        // A float-looking tag is read as written.
+        let v = check(&m("{from: a, tags: [1.30]}")).unwrap();
+        assert_eq!(v.tasks[0].mappings[0].tags.expand(None), ["1.30"]);
+    }
+
     #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("30m"), Some(1_800_000_000_000));

@@ -12,7 +12,7 @@ use crate::copy::{CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::manifest::{Contents, Platform};
 use crate::reference::Reference;
-use crate::sync::{ItemOutcome, Place, SyncItem, SyncPlan};
+use crate::sync::{shown_name, ItemOutcome, Place, SyncItem, SyncPlan};
 
 /// What a task keeps from one run to the next: its repository listing, reused for
 /// `cacheDuration`.
@@ -30,6 +30,9 @@ pub struct TaskReport {
     pub planned: Vec<(String, String)>,
     /// Failures before any copy: a listing, a tag that is not valid, a platform not there.
     pub errors: Vec<String>,
+    /// Names a registry listed that are not valid repository names or tags: skipped, each
+    /// with a warning, so the rest of the mirror goes on (as irel's other syncs do).
+    pub warnings: Vec<String>,
 }
 
 impl TaskReport {
@@ -57,17 +60,19 @@ impl ValidTask {
     /// Runs the task once.
     pub async fn run(&self, runner: &Runner<'_>, state: &mut TaskState) -> TaskReport {
         let mut report = TaskReport::default();
+        // One ledger of where blobs went for the whole run: a later mapping mounts what an
+        // earlier one uploaded.
+        let mut options = runner.options.clone();
+        options.shared_blobs = Some(Default::default());
         for (i, mapping) in self.mappings.iter().enumerate() {
-            let plan = self
-                .plan_mapping(runner, state, mapping, &mut report.errors, i + 1)
-                .await;
+            let plan = self.plan_mapping(runner, state, mapping, &mut report, i + 1).await;
             if runner.dry_run {
                 report
                     .planned
                     .extend(plan.items.iter().map(|it| (it.from.clone(), it.to.clone())));
                 continue;
             }
-            let done = runner.target.sync(&plan, runner.jobs, runner.options).await;
+            let done = runner.target.sync(&plan, runner.jobs, &options).await;
             report.items.extend(done.items);
         }
         report
@@ -78,9 +83,10 @@ impl ValidTask {
         runner: &Runner<'_>,
         state: &mut TaskState,
         mapping: &ValidMapping,
-        errors: &mut Vec<String>,
+        report: &mut TaskReport,
         number: usize,
     ) -> SyncPlan {
+        let (errors, warnings) = (&mut report.errors, &mut report.warnings);
         let mut plan = SyncPlan::default();
         let at = format!("task '{}', mapping {number}", self.name);
         let listed = if mapping.paths.needs_listing() {
@@ -102,6 +108,16 @@ impl ValidTask {
             let tgt_text = format!("{}{}", self.target.registry, mapping.paths.target_path(&path));
             let (src, tgt) = match (src_text.parse::<Reference>(), tgt_text.parse::<Reference>()) {
                 (Ok(s), Ok(t)) => (s, t),
+                // A listed name is not trusted to be a repository name.
+                (Err(e), _) | (_, Err(e)) if mapping.paths.needs_listing() => {
+                    warnings.push(format!(
+                        "{at}: {}: skipping repository {}: {}",
+                        self.source.registry,
+                        shown_name(path.trim_start_matches('/')),
+                        e.reason
+                    ));
+                    continue;
+                }
                 (Err(e), _) | (_, Err(e)) => {
                     errors.push(format!("{at}: {src_text} -> {tgt_text}: {e}"));
                     continue;
@@ -121,8 +137,14 @@ impl ValidTask {
                 None
             };
             for entry in mapping.tags.expand(listed_tags.as_deref()) {
+                let listed = listed_tags.as_ref().is_some_and(|l| l.contains(&entry));
                 match self.item(runner, mapping, &src, &tgt, &entry).await {
                     Ok(item) => plan.items.push(item),
+                    Err(Error::Reference(e)) if listed => warnings.push(format!(
+                        "{at}: {src}: skipping tag {}: {}",
+                        shown_name(&entry),
+                        e.reason
+                    )),
                     Err(e) => errors.push(format!("{at}: {src} {entry:?}: {e}")),
                 }
             }

@@ -250,7 +250,14 @@ mod tests {
         assert_eq!(expand(&[], LISTED), all);
         assert_eq!(
             expand(&["1.31.0", "semver: >=1.31.0 <1.31.1"], LISTED),
-            s(&["1.31", "1.31.0", "1.31.0", "1.31.1-glibc", "1.31.1-musl", "1.31.1-uclibc"]),
+            s(&[
+                "1.31",
+                "1.31.0",
+                "1.31.0",
+                "1.31.1-glibc",
+                "1.31.1-musl",
+                "1.31.1-uclibc"
+            ]),
             "a verbatim tag a range also selects is there twice"
         );
         assert_eq!(expand(&["a", "b", "c", "d", "keep: latest 2"], &[]), s(&["c", "d"]));
