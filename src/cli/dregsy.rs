@@ -30,6 +30,13 @@ pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), 
     let config = SyncConfig::load(path)
         .and_then(|c| c.validate())
         .map_err(|e| Failure::new(e.to_string()))?;
+    let selected = match args.run_tasks.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(
+            irel::sync::tasks::goregex::Filter::new(r)
+                .map_err(|e| Failure::usage(format!("--run {r:?}: invalid task filter: {e}")))?,
+        ),
+    };
     for note in &config.notes {
         errln!("irel: note: {note}");
     }
@@ -37,6 +44,9 @@ pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), 
     // different credentials, as with dregsy.
     let mut tasks = Vec::new();
     for task in &config.tasks {
+        if selected.as_ref().is_some_and(|f| !f.matches(&task.name)) {
+            continue;
+        }
         let source = finish_client(cli, task.source_client(base_builder(cli)?)?)?;
         let target = finish_client(cli, task.target_client(base_builder(cli)?)?)?;
         tasks.push((task, source, target, TaskState::default()));

@@ -259,6 +259,10 @@ struct SyncArgs {
     /// With --config: run each task once, even those with an interval.
     #[arg(long, requires = "config")]
     once: bool,
+    /// With --config: run only the tasks whose name matches (dregsy's -run: anchored, !
+    /// inverts); all are validated.
+    #[arg(long = "run", value_name = "TASK-REGEX", requires = "config")]
+    run_tasks: Option<String>,
     /// Keep only the repository path (do not put registry sources under their host name).
     #[arg(long)]
     no_scope: bool,

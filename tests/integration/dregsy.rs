@@ -667,7 +667,7 @@ fn multi_platform_layout(dir: &Path, platforms: &[(&str, Option<&str>)]) -> (Str
 }
 
 /// One failing task does not stop the next; the exit status says a task failed and the
-/// message names it (`sync.go:211-221`).
+/// message names it (`sync.go:211-221`); `--run` selects tasks as dregsy's `-run` does.
 #[tokio::test]
 async fn a_failing_task_does_not_stop_the_others() {
     let (src, dst) = (Registry::start(), Registry::start());
@@ -689,6 +689,15 @@ async fn a_failing_task_does_not_stop_the_others() {
         "{err}"
     );
     assert_eq!(tags(&c, &dst, "library/busybox").await, set(&["latest"]));
+    // dregsy's -run: only the tasks whose name matches run (anchored; ! inverts).
+    for filter in ["fine", "!bro.*"] {
+        let (code, out, err) = run(&["sync", "--config", &cfg, "--run", filter]);
+        assert_eq!(code, 0, "{filter}: {out}{err}");
+        assert!(
+            out.contains("sync task 'fine'") && !err.contains("broken"),
+            "{filter}: {out}{err}"
+        );
+    }
 }
 
 /// `auth` as dregsy documents it (base64 JSON), `auth: none`, and per-side credentials on one
