@@ -15,6 +15,7 @@ use super::{base_builder, copy_options, finish_client, interrupt, output, runtim
 pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), Failure> {
     let flags = [
         (args.no_scope, "--no-scope"),
+        (cli.flags.creds.is_some(), "--creds"),
         (args.src_creds.is_some(), "--src-creds"),
         (args.dest_creds.is_some(), "--dest-creds"),
         (args.src_tls_verify.is_some(), "--src-tls-verify"),
