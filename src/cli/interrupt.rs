@@ -35,6 +35,8 @@ const RUN_DIR_PREFIX: &str = "irel-run-";
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 static STOPPING: AtomicBool = AtomicBool::new(false);
 static STOP: Notify = Notify::const_new();
+/// Set while a daemon waits between runs: a signal then ends the wait instead of the process.
+static IDLE: AtomicBool = AtomicBool::new(false);
 static CLEANUPS: Mutex<Vec<Cleanups>> = Mutex::new(Vec::new());
 static RUN_DIR: Mutex<Option<LockedDir>> = Mutex::new(None);
 
@@ -88,10 +90,35 @@ pub(super) fn block_on<F: std::future::Future>(work: F) -> F::Output {
     })
 }
 
+/// Waits until `deadline` between a daemon's runs; `false` when Ctrl-C or SIGTERM came first
+/// (nothing is under way then, so the caller ends normally, with its own exit status).
+pub(super) fn idle_until(deadline: tokio::time::Instant) -> bool {
+    let runtime = RUNTIME.get().expect("interrupt::install ran first");
+    runtime.block_on(async {
+        let notified = STOP.notified();
+        IDLE.store(true, Ordering::SeqCst);
+        let reached = if STOPPING.load(Ordering::SeqCst) {
+            false
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => true,
+                () = notified => false,
+            }
+        };
+        IDLE.store(false, Ordering::SeqCst);
+        reached && !STOPPING.load(Ordering::SeqCst)
+    })
+}
+
 async fn watch(mut interrupt: tokio::signal::unix::Signal, mut terminate: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
+    }
+    if IDLE.load(Ordering::SeqCst) {
+        STOPPING.store(true, Ordering::SeqCst);
+        STOP.notify_waiters();
+        return;
     }
     super::progress::clear();
     errln!("irel: interrupted; cancelling what was under way (nothing further is written; rerun to finish)");

@@ -14,6 +14,7 @@ use flags::{Chosen, Connection, Groups, Json, Quiet, Remote};
 #[macro_use]
 mod output;
 mod bench;
+mod dregsy;
 mod flags;
 mod interrupt;
 mod login;
@@ -259,6 +260,13 @@ struct SyncArgs {
     /// Sync tasks (dregsy style: catalog lister, regex mappings, tag filters).
     #[arg(long, value_name = "FILE.yaml")]
     config: Option<PathBuf>,
+    /// With --config: run each task once, even those with an interval.
+    #[arg(long, requires = "config")]
+    once: bool,
+    /// With --config: run only the tasks whose name matches (dregsy's -run: anchored, !
+    /// inverts); all are validated.
+    #[arg(long = "run", value_name = "TASK-REGEX", requires = "config")]
+    run_tasks: Option<String>,
     /// skopeo's unscoped names: keep only the last component of the source's path (DST/app).
     #[arg(long)]
     no_scope: bool,
@@ -1150,8 +1158,11 @@ fn sync_request(args: &SyncArgs) -> Result<SyncRequest, Failure> {
 }
 
 fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
-    use irel::sync::{tasks::SyncConfig, Naming, SourceDefaults, SourceYaml, SyncPlan, Target};
+    use irel::sync::{Naming, SourceDefaults, SourceYaml, SyncPlan, Target};
     let request = sync_request(args)?;
+    if let Some(path) = &args.config {
+        return dregsy::run_config(cli, args, path);
+    }
     let endpoints = &request.endpoints;
     let sk = &args.skopeo;
     let mut builder = base_builder(cli)?;
@@ -1217,12 +1228,7 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     for path in [&sk.src_authfile, &sk.dest_authfile].into_iter().flatten() {
         builder = builder.credentials(irel::auth::ContainersAuth::load(path)?);
     }
-    let config = args.config.as_deref().map(SyncConfig::load).transpose()?;
     let yaml = request.yaml.as_deref().map(SourceYaml::load).transpose()?;
-    if let Some(c) = &config {
-        let (b, task_creds) = c.configure(builder)?;
-        builder = b.credentials(task_creds);
-    }
     if let Some(y) = &yaml {
         let defaults = SourceDefaults {
             tls_verify: src_verify,
@@ -1256,10 +1262,9 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     };
     let rt = runtime()?;
     let plan = rt.block_on(async {
-        match (&config, &yaml) {
-            (Some(c), _) => c.plan(&client).await,
-            (None, Some(y)) => SyncPlan::from_yaml(&client, y, &target()?, naming).await,
-            (None, None) => SyncPlan::from_endpoint(&client, &endpoints[0], &target()?, naming).await,
+        match &yaml {
+            Some(y) => SyncPlan::from_yaml(&client, y, &target()?, naming).await,
+            None => SyncPlan::from_endpoint(&client, &endpoints[0], &target()?, naming).await,
         }
     })?;
     for w in &plan.warnings {

@@ -747,7 +747,8 @@ impl Client {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
         let stop = Arc::new(AtomicBool::new(false));
         let mut options = options.clone();
-        options.shared_blobs = Some(Arc::default());
+        // A caller running several plans in a row (a task's mappings) may share one ledger.
+        options.shared_blobs.get_or_insert_with(Arc::default);
         let present = self.destination_tags(plan).await;
         let mut tasks = JoinSet::new();
         for (i, item) in plan.items.iter().cloned().enumerate() {

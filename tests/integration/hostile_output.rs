@@ -224,7 +224,7 @@ fn invalid_names_in_listings_are_skipped_and_the_mirror_goes_on() {
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains("sync (dry run): 1 images, 2 invalid names skipped"),
+        stdout.contains("sync (dry run): task 'all': 1 images, 2 invalid names skipped"),
         "{stdout}"
     );
     assert!(stderr.contains(r#"repository "h/../../etc""#), "{stderr}");

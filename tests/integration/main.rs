@@ -9,6 +9,7 @@ mod bench;
 mod bundle;
 mod cli;
 mod copy;
+mod dregsy;
 mod ecosystem;
 mod faults;
 mod first_hour;

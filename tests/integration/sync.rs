@@ -277,7 +277,9 @@ async fn regex_tasks_over_a_paginated_catalog() {
     std::fs::write(
         &cfg,
         format!(
-            "tasks:\n- name: hub\n  source: {{registry: \"{s}\"}}\n  target: {{registry: \"{d}\"}}\n  lister: {{type: catalog, maxItems: 100}}\n  mappings:\n  - from: regex:library/app1[0-9]?\n    to: regex:^library/(.*)$,hub/$1\n    tags: [\"semver:>=1.0.0\", \"keep:latest 1\"]\n  - from: regex:team/svc[0-2]\n    to: teams\n    tags: [\"edge\"]\n  - from: other/x3\n",
+            // dregsy's semantics: `to: regex:` rewrites the path with its leading `/`; a literal
+            // `to` after a regex `from` is a prefix; `keep: latest N` needs its space.
+            "lister: {{maxItems: 100}}\ntasks:\n- name: hub\n  source: {{registry: \"{s}\", lister: {{type: catalog}}}}\n  target: {{registry: \"{d}\"}}\n  mappings:\n  - from: regex:library/app1[0-9]?\n    to: regex:^/library/(.*)$,/hub/$1\n    tags: [\"semver:>=1.0.0\", \"keep: latest 1\"]\n  - from: regex:team/svc[0-2]\n    to: teams\n    tags: [\"edge\"]\n  - from: other/x3\n",
             s = src.addr,
             d = dst.addr
         ),
@@ -305,7 +307,10 @@ async fn regex_tasks_over_a_paginated_catalog() {
 
     let out = ok_stdout(&irel(&["sync", "--config", cfg.to_str().unwrap(), "--jobs", "6"]));
     assert!(
-        out.contains(&format!("sync: {} copied, 0 skipped, 0 failed", expected.len())),
+        out.contains(&format!(
+            "sync task 'hub': {} copied, 0 skipped, 0 failed",
+            expected.len()
+        )),
         "{out}"
     );
     let target_repos: BTreeSet<String> = client.catalog(&dst.addr, None).await.unwrap().into_iter().collect();
@@ -326,7 +331,7 @@ async fn regex_tasks_over_a_paginated_catalog() {
     assert_eq!(uploads, 2, "shared blobs must be transferred once across repositories");
     let again = ok_stdout(&irel(&["sync", "--config", cfg.to_str().unwrap()]));
     assert!(
-        again.contains(&format!("sync: 0 copied, {} skipped", expected.len())),
+        again.contains(&format!("sync task 'hub': 0 copied, {} skipped", expected.len())),
         "{again}"
     );
 }
