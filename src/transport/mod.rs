@@ -544,9 +544,11 @@ impl Transport {
         }
         match self.ping_with(Scheme::Http, registry).await {
             Ok(p) => Ok(p),
-            // Something answered plain http, and not as a registry: that is the news (the
-            // https failure only says it does not speak TLS).
-            Err(e @ Error::NotRegistry { .. }) => Err(e),
+            // A server that speaks only plain http, and not as a registry: that is the news
+            // (the https failure only says it does not speak TLS).
+            Err(e @ Error::NotRegistry { .. }) if matches!(&https_err, Error::Request { source, .. } if tls::is_plain_http_answer(source.as_ref())) => {
+                Err(e)
+            }
             // Neither scheme answered: say so, with both causes when they differ.
             Err(Error::Request {
                 url: http_url,
