@@ -1157,12 +1157,47 @@ fn sync_request(args: &SyncArgs) -> Result<SyncRequest, Failure> {
     })
 }
 
+/// What a sync's locations get wrong, refused before any request: a whole registry as the
+/// source (Docker's rules would read `HOST:PORT` as an image on Docker Hub), and a tag on the
+/// destination (images keep their own tags there).
+fn check_sync_locations(request: &SyncRequest) -> Result<(), Failure> {
+    use irel::sync::Endpoint;
+    let n = request.endpoints.len();
+    for (i, endpoint) in request.endpoints.iter().enumerate() {
+        let Endpoint::Registry(text) = endpoint else { continue };
+        let is_destination = i + 1 == n && (n == 2 || request.yaml.is_some());
+        if is_destination {
+            let path = text.split_once('/').map(|(_, p)| p).unwrap_or_default();
+            if path
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':') || last.contains('@'))
+            {
+                return Err(Failure::usage(format!(
+                    "sync destination docker://{text}: a destination is a registry and a namespace \
+                     (docker://HOST[/NAMESPACE]); the images keep their own tags there, so drop the tag"
+                )));
+            }
+        } else if text
+            .parse::<Reference>()
+            .is_ok_and(|r| bare_registry_advice(text, &r).is_some())
+        {
+            return Err(Failure::usage(format!(
+                "sync source docker://{text}: a whole registry is not a sync source; name a repository \
+                 (docker://{text}/REPOSITORY[:TAG]), or pick repositories from its catalog with --config"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     use irel::sync::{Naming, SourceDefaults, SourceYaml, SyncPlan, Target};
     let request = sync_request(args)?;
     if let Some(path) = &args.config {
         return dregsy::run_config(cli, args, path);
     }
+    check_sync_locations(&request)?;
     let endpoints = &request.endpoints;
     let sk = &args.skopeo;
     let mut builder = base_builder(cli)?;
@@ -1284,6 +1319,19 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
             "sync --referrers: a dir: tree holds no referrers ({} -> {}); drop --referrers, or use oci: layouts",
             item.from, item.to
         )));
+    }
+    if args.dry_run && cli.flags.json {
+        for item in &plan.items {
+            outln!(
+                "{}",
+                serde_json::json!({"from": item.from, "to": item.to, "outcome": "planned"})
+            );
+        }
+        outln!(
+            "{}",
+            serde_json::json!({"summary": {"planned": plan.items.len(), "invalid_names": plan.invalid_names, "dry_run": true}})
+        );
+        return Ok(());
     }
     if args.dry_run {
         for item in &plan.items {

@@ -589,3 +589,37 @@ fn what_a_new_user_tried_next_works() {
         "{err}"
     );
 }
+
+#[test]
+fn sync_locations_that_cannot_be_meant_are_refused_and_dry_runs_speak_json() {
+    for (args, says) in [
+        (
+            vec!["sync", "docker://127.0.0.1:5000", "docker://127.0.0.1:5001/x"],
+            "whole registry",
+        ),
+        (
+            vec!["sync", "docker://127.0.0.1:5000/a", "docker://127.0.0.1:5001/a/b:tag"],
+            "drop the tag",
+        ),
+    ] {
+        let out = irel(&args);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says) && !err.contains("dns"), "{err}");
+    }
+    let (src, dst) = (Registry::start(), Registry::start());
+    let layout = src.scratch().join("layout");
+    make_layout(&layout, "t", &[1024], &["amd64"], 103);
+    skopeo_push(&layout, "t", &format!("{}/d/app:t", src.addr), &[]);
+    let out = ok_stdout(&irel(&[
+        "sync",
+        "--dry-run",
+        "--json",
+        &format!("docker://{}/d/app", src.addr),
+        &format!("docker://{}/m", dst.addr),
+    ]));
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["outcome"], "planned");
+    assert_eq!(lines[1]["summary"]["planned"], 1);
+}
