@@ -38,6 +38,28 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` with every double-quoted run longer than `max` characters cut to its start and an
+/// ellipsis: parsers quote the input they could not read, and a wrong file (say /etc/passwd
+/// given as a configuration) must not be shown whole.
+pub(crate) fn cut_long_quotes(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(512));
+    let mut parts = text.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('"');
+        // Odd-numbered parts (0, 2, … here) are inside quotes.
+        if i % 2 == 0 && part.chars().count() > max {
+            out.extend(part.chars().take(max));
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
@@ -56,6 +78,16 @@ mod tests {
         assert_eq!(terminal_safe("\u{7f}"), "\\u007f");
         assert_eq!(terminal_safe("a\u{202e}b"), "a\\u202eb");
         assert_eq!(terminal_safe("a\r\tb"), "a\\r\\tb");
+    }
+
+    #[test]
+    fn long_quoted_input_is_cut() {
+        let long = format!("invalid type: string \"{}\", expected a map", "x".repeat(500));
+        assert_eq!(
+            cut_long_quotes(&long, 5),
+            "invalid type: string \"xxxxx…\", expected a map"
+        );
+        assert_eq!(cut_long_quotes("a \"b\" c", 5), "a \"b\" c");
     }
 
     #[test]

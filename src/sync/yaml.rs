@@ -117,7 +117,11 @@ impl SourceYaml {
     pub fn parse(text: &str, origin: &str) -> Result<SourceYaml, Error> {
         let registries = serde_norway::from_str(text).map_err(|e| Error::Layout {
             path: origin.to_string(),
-            reason: format!("not a valid sync source file: {e}"),
+            // The parser quotes what it could not read: a wrong file is not shown whole.
+            reason: format!(
+                "not a valid sync source file: {}",
+                crate::text::cut_long_quotes(&e.to_string(), 60)
+            ),
         })?;
         Ok(SourceYaml { registries })
     }

@@ -312,7 +312,7 @@ pub struct ValidTask {
 pub struct Validated {
     /// The tasks, in file order.
     pub tasks: Vec<ValidTask>,
-    /// Things accepted but not acted on (`skopeo.binary`, `docker:`, `watch`, `verbose`).
+    /// Things accepted but not acted on (`skopeo.binary`, `docker:`, `verbose`).
     pub notes: Vec<String>,
 }
 
@@ -350,7 +350,8 @@ impl SyncConfig {
         }
         serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
             path: "<text>".into(),
-            reason: e.to_string(),
+            // The parser quotes what it could not read: a wrong file is not shown whole.
+            reason: crate::text::cut_long_quotes(&e.to_string(), 60),
         })
     }
 
@@ -383,7 +384,11 @@ impl SyncConfig {
             notes.push(format!("skopeo.binary ({binary}) is not used: irel is the relay"));
         }
         if self.watch == Some(true) {
-            notes.push("watch: true: irel does not restart when the config file changes; restart it yourself".into());
+            // Refused, not ignored: a mirror that seems to follow its file and does not would
+            // surprise later.
+            return Err(invalid(
+                "watch: true: irel does not re-read the configuration file when it changes; drop `watch` and restart irel after a change",
+            ));
         }
         let (max_items, cache_duration) = self.lister_defaults()?;
         let certs_dir = (relay == Relay::Skopeo).then(|| {
@@ -820,6 +825,16 @@ mod tests {
         assert!(is_ecr("123.dkr.ecr.cn-north-1.amazonaws.com.cn"));
         assert!(is_ecr("public.ecr.aws") && is_ecr("123:eu@public.ecr.aws"));
         assert!(!is_ecr("registry.hub.docker.com") && !is_ecr("127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn watch_is_refused_and_a_wrong_file_is_not_quoted_whole() {
+        let e = check("watch: true\ntasks: []\n").unwrap_err().to_string();
+        assert!(e.contains("watch: true"), "{e}");
+        assert!(check("watch: false\ntasks: []\n").is_ok());
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n".repeat(30);
+        let e = SyncConfig::parse(&passwd).unwrap_err().to_string();
+        assert!(e.len() < 300, "{e}");
     }
 
     #[test]
