@@ -451,12 +451,21 @@ impl SyncPlan {
                     (Some(tag), _) => vec![tag.to_string()],
                     (None, Some(d)) => vec![d.to_string()],
                     (None, None) => {
-                        let tags = client.tags(&repo).await.map_err(|e| Error::Listing {
-                            operation: "GET tags",
-                            registry: repo.registry().to_string(),
-                            reason: format!(
-                                "cannot list the tags of {repo}, so nothing is synced: {e}; name a tag (REPO:TAG), or give credentials (--src-creds)"
-                            ),
+                        let tags = client.tags(&repo).await.map_err(|e| {
+                            // What to do depends on why: a missing repository is a typo, a
+                            // refusal wants credentials.
+                            let advice = match e.status().map(|s| s.as_u16()) {
+                                Some(404) => {
+                                    "check the repository's name (`irel catalog` lists them where the registry allows)"
+                                }
+                                Some(401 | 403) => "give credentials (--src-creds), or name a tag (REPO:TAG)",
+                                _ => "name a tag (REPO:TAG) to sync one image",
+                            };
+                            Error::Listing {
+                                operation: "GET tags",
+                                registry: repo.registry().to_string(),
+                                reason: format!("cannot list the tags of {repo}, so nothing is synced: {e}; {advice}"),
+                            }
                         })?;
                         if tags.is_empty() {
                             return Err(no_images(text, "the repository has no tags"));
