@@ -1353,7 +1353,11 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     }
     let keep_going = !request.skopeo || sk.keep_going;
     let options = copy_options(cli).referrers(args.referrers);
-    let report = rt.block_on(client.sync_with(&plan, args.jobs, &options, keep_going));
+    let report = rt.block_on(
+        client.sync_observed(&plan, args.jobs, &options, keep_going, |item, outcome| {
+            report_sync_item(cli, &item.from, &item.to, outcome)
+        }),
+    );
     report_sync(cli, &plan, &report);
     if let Some(path) = &sk.digestfile {
         write_digestfile(path, &report)?;
@@ -1373,35 +1377,34 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
 }
 
 /// Prints each image's outcome and the summary.
-fn report_sync(cli: &Cli, plan: &irel::sync::SyncPlan, report: &irel::sync::SyncReport) {
+/// One image's line, printed as it ends.
+fn report_sync_item(cli: &Cli, from: &str, to: &str, outcome: &irel::sync::ItemOutcome) {
     use irel::sync::ItemOutcome;
-    for (from, to, outcome) in &report.items {
-        if cli.flags.json {
-            let line = match outcome {
-                ItemOutcome::Copied(r) => {
-                    serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r})
-                }
-                ItemOutcome::Skipped(r) => {
-                    serde_json::json!({"from": from, "to": to, "outcome": "skipped", "report": r})
-                }
-                ItemOutcome::Failed(e) => {
-                    serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
-                }
-                ItemOutcome::NotRun => serde_json::json!({"from": from, "to": to, "outcome": "not-run"}),
-            };
-            outln!("{line}");
-            continue;
-        }
-        match outcome {
-            ItemOutcome::Copied(r) => outln!(
-                "copied {from} to {to} with content digest {}",
-                r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
-            ),
-            ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
-            ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
-            ItemOutcome::NotRun => {}
-        }
+    if cli.flags.json {
+        let line = match outcome {
+            ItemOutcome::Copied(r) => serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r}),
+            ItemOutcome::Skipped(r) => serde_json::json!({"from": from, "to": to, "outcome": "skipped", "report": r}),
+            ItemOutcome::Failed(e) => {
+                serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
+            }
+            ItemOutcome::NotRun => serde_json::json!({"from": from, "to": to, "outcome": "not-run"}),
+        };
+        outln!("{line}");
+        return;
     }
+    match outcome {
+        ItemOutcome::Copied(r) => outln!(
+            "copied {from} to {to} with content digest {}",
+            r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
+        ),
+        ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
+        ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
+        ItemOutcome::NotRun => {}
+    }
+}
+
+/// The summary line after every image has reported.
+fn report_sync(cli: &Cli, plan: &irel::sync::SyncPlan, report: &irel::sync::SyncReport) {
     let not_run = match report.not_run() {
         0 => String::new(),
         n => format!(", {n} not tried"),

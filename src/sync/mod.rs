@@ -753,6 +753,30 @@ impl Client {
     /// `--keep-going`: after the first failure no further image is started (those already
     /// running finish), and the rest are [`ItemOutcome::NotRun`].
     pub async fn sync_with(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool) -> SyncReport {
+        self.sync_observed(plan, jobs, options, keep_going, |_, _| {}).await
+    }
+
+    /// [`sync_with`](Self::sync_with), calling `on_item` as each image ends (in the order they
+    /// end), so that a long mirror reports as it goes and an interrupted one has said what
+    /// it finished.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: irel::Client, plan: irel::sync::SyncPlan) {
+    /// let report = client
+    ///     .sync_observed(&plan, 8, &Default::default(), true, |item, outcome| {
+    ///         eprintln!("{} -> {}: {outcome:?}", item.from, item.to);
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn sync_observed(
+        &self,
+        plan: &SyncPlan,
+        jobs: usize,
+        options: &CopyOptions,
+        keep_going: bool,
+        on_item: impl Fn(&SyncItem, &ItemOutcome),
+    ) -> SyncReport {
         let limit = Arc::new(Semaphore::new(jobs.max(1)));
         let stop = Arc::new(AtomicBool::new(false));
         let mut options = options.clone();
@@ -787,12 +811,14 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
-            outcomes[i] = Some(match outcome {
+            let outcome = match outcome {
                 Some(Ok(r)) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
                 Some(Ok(r)) => ItemOutcome::Copied(r),
                 Some(Err(e)) => ItemOutcome::Failed(e),
                 None => ItemOutcome::NotRun,
-            });
+            };
+            on_item(&plan.items[i], &outcome);
+            outcomes[i] = Some(outcome);
         }
         SyncReport {
             items: plan

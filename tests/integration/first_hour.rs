@@ -623,3 +623,57 @@ fn sync_locations_that_cannot_be_meant_are_refused_and_dry_runs_speak_json() {
     assert_eq!(lines[0]["outcome"], "planned");
     assert_eq!(lines[1]["summary"]["planned"], 1);
 }
+
+#[test]
+fn a_sync_reports_each_image_as_it_ends() {
+    use std::io::BufRead;
+    let src = Registry::start();
+    let dst = Registry::start();
+    for (tag, seed) in [("fast", 104u64), ("slow", 105)] {
+        let layout = src.scratch().join(tag);
+        make_layout(&layout, "t", &[32 << 10], &["amd64"], seed);
+        skopeo_push(&layout, "t", &format!("{}/s/app:{tag}", src.addr), &[]);
+    }
+    let slow_digest = ok_stdout(&irel(&["digest", &format!("{}/s/app:slow", src.addr)]));
+    let proxy = crate::support::Proxy::start(
+        &src.addr,
+        crate::support::Behaviour {
+            faults: vec![
+                crate::support::Fault::new(
+                    &format!("GET /v2/s/app/manifests/{}", slow_digest.trim()),
+                    usize::MAX,
+                    crate::support::Action::Delay(std::time::Duration::from_secs(4)),
+                ),
+                crate::support::Fault::new(
+                    "GET /v2/s/app/manifests/slow",
+                    usize::MAX,
+                    crate::support::Action::Delay(std::time::Duration::from_secs(4)),
+                ),
+            ],
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_irel"))
+        .args([
+            "sync",
+            &format!("docker://{}/s/app", proxy.addr),
+            &format!("docker://{}/m", dst.addr),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert!(first.contains("s/app:fast"), "{first}");
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success());
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+    assert!(
+        first_at < std::time::Duration::from_secs(3),
+        "the fast image was reported after {first_at:?}, not as it ended"
+    );
+    assert!(rest.iter().any(|l| l.contains("s/app:slow")) && rest.last().unwrap().starts_with("sync: "));
+}
