@@ -171,12 +171,39 @@ impl Client {
         source: RelocationSource<'_>,
         options: &CopyOptions,
     ) -> RelocationReport {
+        self.relocate_observed(prefix, images, source, options, |_| {}).await
+    }
+
+    /// [`relocate`](Self::relocate), calling `on_each` with the report so far after each image
+    /// (relocated or failed), so that a long relocation reports as it goes and keeps its
+    /// mapping current.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: irel::Client) {
+    /// use irel::relocate::RelocationSource;
+    /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
+    /// client
+    ///     .relocate_observed("registry.internal/acme", &images, RelocationSource::Registries, &Default::default(), |so_far| {
+    ///         let _ = so_far.write_mapping("relocation-mapping.json".as_ref());
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn relocate_observed(
+        &self,
+        prefix: &str,
+        images: &[String],
+        source: RelocationSource<'_>,
+        options: &CopyOptions,
+        on_each: impl Fn(&RelocationReport),
+    ) -> RelocationReport {
         let mut report = RelocationReport::default();
         for original in images {
             match self.relocate_one(prefix, original, source, options).await {
                 Ok(r) => report.relocated.push(r),
                 Err(e) => report.failed.push((original.clone(), e)),
             }
+            on_each(&report);
         }
         report
     }

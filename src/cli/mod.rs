@@ -1011,27 +1011,37 @@ fn run_relocate(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     let named: Vec<_> = named_refs.iter().map(|r| (r, None, "--creds")).collect();
     let client = client_for(cli, &named)?;
     let options = copy_options(cli).referrers(*referrers);
-    let report = runtime()?.block_on(client.relocate(prefix, &list, source, &options));
-    for r in &report.relocated {
-        if cli.flags.json {
-            outln!(
-                "{}",
-                serde_json::json!({"original": r.original, "relocated": r.relocated.to_string(), "digest": r.digest.to_string()})
-            );
-        } else {
-            outln!(
-                "relocated {} to {} with content digest {}",
-                r.original,
-                r.relocated,
-                r.digest
-            );
+    // Each image is reported as it ends, and the mapping kept current, so an interrupted
+    // relocation has said (and written down) what landed.
+    let seen = std::cell::Cell::new((0usize, 0usize));
+    let mapping_error = std::cell::RefCell::new(None);
+    let report = runtime()?.block_on(client.relocate_observed(prefix, &list, source, &options, |so_far| {
+        let (relocated, failed) = seen.get();
+        for r in &so_far.relocated[relocated..] {
+            if cli.flags.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"original": r.original, "relocated": r.relocated.to_string(), "digest": r.digest.to_string()})
+                );
+            } else {
+                outln!("relocated {} to {} with content digest {}", r.original, r.relocated, r.digest);
+            }
         }
-    }
-    for (original, e) in &report.failed {
-        if cli.flags.json {
-            outln!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
+        for (original, e) in &so_far.failed[failed..] {
+            if cli.flags.json {
+                outln!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
+            }
+            errln!("irel: failed to relocate {original}: {e}");
         }
-        errln!("irel: failed to relocate {original}: {e}");
+        if let (Some(path), true) = (mapping_output, so_far.relocated.len() > relocated) {
+            if let Err(e) = so_far.write_mapping(path) {
+                mapping_error.replace(Some(e));
+            }
+        }
+        seen.set((so_far.relocated.len(), so_far.failed.len()));
+    }));
+    if let Some(e) = mapping_error.into_inner() {
+        return Err(e.into());
     }
     if let Some(path) = mapping_output {
         report.write_mapping(path)?;

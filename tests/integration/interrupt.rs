@@ -235,3 +235,46 @@ fn save_interrupted_or_killed_leaves_nothing_beside_the_output_for_long() {
 fn irel_in(args: &[&str], tmpdir: &Path) -> std::process::Output {
     spawn(args, tmpdir).wait_with_output().unwrap()
 }
+
+#[test]
+fn an_interrupted_relocation_has_reported_and_mapped_what_landed() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let (fast, fast_digest) = seeded(&src, "r/fast", &[64 << 10], 74);
+    seeded(&src, "r/slow", &[64 << 10], 75);
+    let proxy = Proxy::start(
+        &src.addr,
+        Behaviour {
+            faults: vec![Fault::new(
+                "GET /v2/r/slow/",
+                usize::MAX,
+                Action::Delay(Duration::from_secs(60)),
+            )],
+            ..Default::default()
+        },
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mapping = tmp.path().join("mapping.json");
+    let work = tempfile::tempdir().unwrap();
+    let fast_via = fast.replace(&src.addr, &proxy.addr);
+    let slow_via = format!("{}/r/slow:t", proxy.addr);
+    let child = spawn(
+        &[
+            "relocate",
+            "-r",
+            &format!("{}/reloc", dst.addr),
+            "--mapping-output",
+            mapping.to_str().unwrap(),
+            &fast_via,
+            &slow_via,
+        ],
+        work.path(),
+    );
+    let (code, _, took) = signal_when(child, "-INT", || !proxy.seen_matching("GET /v2/r/slow/").is_empty());
+    assert_eq!(code, Some(130));
+    assert!(took < Duration::from_secs(2));
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&mapping).expect("the mapping")).unwrap();
+    let map = written.as_object().unwrap();
+    assert_eq!(map.len(), 1, "{written}");
+    let relocated = map[&fast_via].as_str().unwrap();
+    assert_eq!(ok_stdout(&irel(&["digest", relocated])).trim(), fast_digest);
+}
