@@ -532,6 +532,17 @@ impl Transport {
                 ));
             }
         }
+        // A server that took the connection and then said nothing for the whole response
+        // timeout would say nothing over plain http either: one wait, not two.
+        if matches!(
+            https_err,
+            Error::Timeout {
+                phase: TimeoutPhase::Response,
+                ..
+            }
+        ) {
+            return Err(https_err);
+        }
         if !policy.allows_http() {
             if let Error::Request { source, .. } = &https_err {
                 if tls::is_plain_http_answer(source.as_ref()) {

@@ -113,7 +113,8 @@ fn a_registry_that_accepts_and_never_answers_times_out() {
         err.contains(&addr) && err.contains("no response within 1 s") && err.contains("raise --timeout"),
         "{err}"
     );
-    assert!(took < Duration::from_secs(30), "took {took:?}");
+    // One wait: a server silent over https is not asked again over plain http.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
 }
 
 #[test]
