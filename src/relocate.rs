@@ -246,19 +246,31 @@ impl Client {
 }
 
 /// Reads an image list: one reference per line; blank lines and `#` comments are ignored.
+/// A line that is not an image reference is an error naming the file and the line.
 pub fn read_image_list(path: &Path) -> Result<Vec<String>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Layout {
         path: path.display().to_string(),
         reason: format!("cannot read the image list: {e}"),
     })?;
-    Ok(parse_image_list(&text))
+    let list = parse_image_list(&text);
+    for (line, entry) in &list {
+        if let Err(e) = entry.parse::<Reference>() {
+            return Err(Error::Layout {
+                path: format!("{}:{line}", path.display()),
+                reason: e.to_string(),
+            });
+        }
+    }
+    Ok(list.into_iter().map(|(_, entry)| entry).collect())
 }
 
-fn parse_image_list(text: &str) -> Vec<String> {
+/// The entries of an image list, with their line numbers (from 1).
+fn parse_image_list(text: &str) -> Vec<(usize, String)> {
     text.lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
+        .enumerate()
+        .map(|(n, l)| (n + 1, l.split('#').next().unwrap_or_default().trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(n, l)| (n, l.to_string()))
         .collect()
 }
 
@@ -267,8 +279,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bad_line_is_named_by_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("images.txt");
+        std::fs::write(&path, "busybox:1.36\n\nBAD REF\n").unwrap();
+        let e = read_image_list(&path).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{}:3: ", path.display())) && e.contains("BAD REF"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn image_lists_skip_comments_and_blank_lines() {
         let list = "# images\n\nbusybox:1.36  # the shell\n  quay.io/a/b@sha256:00\n";
-        assert_eq!(parse_image_list(list), vec!["busybox:1.36", "quay.io/a/b@sha256:00"]);
+        assert_eq!(
+            parse_image_list(list),
+            vec![
+                (3, "busybox:1.36".to_string()),
+                (4, "quay.io/a/b@sha256:00".to_string())
+            ]
+        );
     }
 }
