@@ -257,17 +257,17 @@ impl ContentDestination for RegistryRepository {
         if from.api_host() != self.repository.api_host() || from.repository() == self.repository.repository() {
             return Ok(None);
         }
-        Ok(Some(
-            self.client
-                .mount_blob(&self.repository, digest, from.repository())
-                .await?,
-        ))
+        self.client
+            .try_mount_blob(&self.repository, digest, from.repository())
+            .await
     }
 
     /// One request per blob instead of a HEAD and a POST: a mount from the source repository
     /// when it is on this registry, else a mount from this repository itself, which answers
     /// 201 when the blob is here and otherwise opens the upload session the blob then needs
     /// (a registry that cannot mount opens the session too, as the distribution spec asks).
+    /// A registry that refuses mount requests altogether gets a HEAD instead, and the blob a
+    /// plain upload POST.
     async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
         // `mount` decides whether `from` is another repository of this registry.
         if let Some(from) = from {
@@ -279,11 +279,13 @@ impl ContentDestination for RegistryRepository {
         }
         let outcome = self
             .client
-            .mount_blob(&self.repository, digest, self.repository.repository())
+            .try_mount_blob(&self.repository, digest, self.repository.repository())
             .await?;
         Ok(match outcome {
-            MountOutcome::Mounted => BlobProbe::Present,
-            MountOutcome::Upload(location) => BlobProbe::Absent(Some(location)),
+            Some(MountOutcome::Mounted) => BlobProbe::Present,
+            Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
+            None if self.has_blob(digest).await? => BlobProbe::Present,
+            None => BlobProbe::Absent(None),
         })
     }
 
