@@ -137,6 +137,15 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         false
     }
 
+    /// Makes sure `referrer`, already here by digest, is listed among its subject's referrers
+    /// here, pushing it again when it is not (a registry whose storage is shared by all its
+    /// repositories, zuul-registry's, has it by digest in a repository whose fallback index never
+    /// named it). Returns whether it pushed. By default nothing to do.
+    fn list_present_referrer(&self, referrer: &Manifest) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = referrer;
+        async { Ok(false) }
+    }
+
     /// The name under which tag `tag` of the repository a copy named `reference` here is kept
     /// (for cosign's `sha256-<hex>.sig` beside its image), if this place can keep it.
     fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
@@ -338,5 +347,21 @@ impl ContentDestination for RegistryRepository {
 
     fn name_beside(&self, _reference: &str, tag: &str) -> Option<String> {
         Some(tag.to_string())
+    }
+
+    async fn list_present_referrer(&self, referrer: &Manifest) -> Result<bool, Error> {
+        let Some(subject) = referrer.subject() else {
+            return Ok(false);
+        };
+        let listed = self.client.referrers(&self.repository, &subject, None).await?;
+        if listed.iter().any(|r| r.digest == referrer.digest) {
+            return Ok(false);
+        }
+        // Pushed again, the registry indexes it (OCI-Subject) or irel adds it to the fallback
+        // index.
+        self.client
+            .put_manifest_confirmed(&self.repository, referrer.digest.as_str(), referrer)
+            .await?;
+        Ok(true)
     }
 }
