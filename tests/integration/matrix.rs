@@ -546,3 +546,42 @@ fn a_refused_mount_request_falls_back_to_a_plain_upload_and_is_remembered() {
     // Each blob was looked for with a HEAD instead.
     assert!(proxy.seen_matching("HEAD /v2/m/multi/blobs/").len() >= 4);
 }
+
+/// A tag list holding digests (zuul-registry's does; here a proxy adds them to distribution's):
+/// a sync of every tag skips them with one warning naming the registry, and copies the tags.
+#[test]
+fn digests_in_a_tag_list_are_skipped_with_one_warning() {
+    let src = source();
+    let listing = serde_json::json!({"name": "m/multi", "tags": ["1", src.multi.digest, src.single.digest]});
+    let proxy = Proxy::start(
+        &src.reg.addr,
+        Behaviour {
+            faults: vec![Fault::new(
+                "GET /v2/m/multi/tags/list",
+                usize::MAX,
+                Action::Replace("application/json", Bytes::from(listing.to_string())),
+            )],
+            ..Default::default()
+        },
+    );
+    let tree = tempfile::tempdir().unwrap();
+    let out = crate::support::irel(&[
+        "sync",
+        "--json",
+        &format!("docker://{}/m/multi", proxy.addr),
+        &format!("dir:{}", tree.path().display()),
+    ]);
+    let stdout = ok_stdout(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let copied: Vec<&str> = stdout.lines().filter(|l| l.contains("\"to\"")).collect();
+    assert_eq!(copied.len(), 1, "only the tag: {stdout}");
+    assert!(copied[0].contains("multi:1"), "{stdout}");
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "skipping 2 digests that the registry {} lists among its tags",
+            proxy.addr
+        )),
+        "{stderr}"
+    );
+}
