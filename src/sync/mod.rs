@@ -780,8 +780,12 @@ impl Client {
                     .and_then(Option::as_ref)
                     .is_some_and(|tags| !tags.contains(&item.destination_ref));
             }
+            // Taken here, not in the task: the images start in the plan's order (spawned tasks
+            // may reach the semaphore in any order), so without --keep-going the ones after the
+            // first failure are the ones not tried.
+            let permit = limit.acquire_owned().await.expect("semaphore open");
             tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("semaphore open");
+                let _permit = permit;
                 if stop.load(Ordering::SeqCst) {
                     return (i, None);
                 }
