@@ -175,6 +175,7 @@ impl ClientBuilder {
             retry_times: self.retry_times,
             listing_limits: self.listing_limits,
             chunked_uploads: Arc::default(),
+            mounts_refused: Arc::default(),
             fallback_locks: Arc::default(),
             warnings: crate::warnings::Warnings::new(self.on_warning),
             cleanups: Default::default(),
@@ -191,6 +192,9 @@ pub struct Client {
     pub(crate) listing_limits: crate::catalog::ListingLimits,
     /// Registries that refused single-PUT uploads: they get PATCH + PUT.
     pub(crate) chunked_uploads: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Registries that refused a mount POST (`?mount=…&from=…`): they get a HEAD and a plain
+    /// upload POST instead.
+    pub(crate) mounts_refused: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Serializes this client's updates of each referrers fallback index.
     pub(crate) fallback_locks: crate::manifest::FallbackLocks,
     /// Registry warnings passed on so far.

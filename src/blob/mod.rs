@@ -273,6 +273,37 @@ impl Client {
         Ok(outcome)
     }
 
+    /// [`mount_blob`](Self::mount_blob), or `None` when the registry does not take mount
+    /// requests: it answered one with 400, 404, 405 or 501 (zuul-registry's upload endpoint
+    /// answers 404 to `?mount=…&from=…`), now or earlier in this client's life. The plain
+    /// protocol (a HEAD, an upload POST) then applies, as with skopeo.
+    pub async fn try_mount_blob(
+        &self,
+        dst: &Reference,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<Option<MountOutcome>, Error> {
+        if self.refuses_mounts(dst.api_host()) {
+            return Ok(None);
+        }
+        match self.mount_blob(dst, digest, from).await {
+            Err(e) if refuses_mount(&e) => {
+                tracing::debug!("{} refuses mount requests, using plain uploads: {e}", dst.registry());
+                self.mounts_refused
+                    .lock()
+                    .expect("mount modes poisoned")
+                    .insert(dst.api_host().to_string());
+                Ok(None)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Whether `host` refused a mount request earlier in this client's life.
+    pub(crate) fn refuses_mounts(&self, host: &str) -> bool {
+        self.mounts_refused.lock().expect("mount modes poisoned").contains(host)
+    }
+
     /// Opens an upload session in `dst`'s repository and returns its location.
     pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
         let path = format!("/v2/{}/blobs/uploads/", dst.repository());
@@ -459,6 +490,12 @@ impl Client {
         Ok(digest)
     }
 }
+/// Whether a mount POST's error says the registry does not take mount requests (rather than
+/// refusing the upload itself, or failing): a bad request, no such endpoint or method.
+fn refuses_mount(e: &Error) -> bool {
+    matches!(e.status().map(|s| s.as_u16()), Some(400 | 404 | 405 | 501))
+}
+
 /// An upload's error, naming the blob and the repository instead of the session's URL (an
 /// opaque `_state` of hundreds of characters says nothing to a person; `--debug` logs it,
 /// redacted).

@@ -1282,9 +1282,14 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         let (b, yaml_creds) = y.configure(builder, &defaults)?;
         builder = b.credentials(yaml_creds);
     }
-    if let (Some(c), Some(host)) = (&cli.flags.creds, &dst_host) {
-        if dest_credential.is_none() {
-            creds.insert(host, credential("--creds", c)?);
+    // --creds: for the registries the command names (both sides), where no side's flag gave one.
+    if let Some(c) = &cli.flags.creds {
+        for (host, side) in [(&src_host, &src_credential), (&dst_host, &dest_credential)] {
+            if let (Some(host), None) = (host, side) {
+                if creds.credential(host).is_none() {
+                    creds.insert(host, credential("--creds", c)?);
+                }
+            }
         }
     }
     let client = finish_client(cli, builder.credentials(creds))?;

@@ -305,6 +305,10 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
 
     // Already there under that name: nothing to do (but referrers may have come since).
     if !options.name_known_absent && dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
+        // A referrer being copied: there by digest is not yet listed as one.
+        if !options.referrer_chain.is_empty() && dst.list_present_referrer(&root).await? {
+            report.manifests_pushed += 1;
+        }
         if options.referrers {
             copy_referrers(src, src_ref, dst, dst_ref, &root, options, &mut report).await?;
         }

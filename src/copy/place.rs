@@ -137,6 +137,15 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         false
     }
 
+    /// Makes sure `referrer`, already here by digest, is listed among its subject's referrers
+    /// here, pushing it again when it is not (a registry whose storage is shared by all its
+    /// repositories, zuul-registry's, has it by digest in a repository whose fallback index never
+    /// named it). Returns whether it pushed. By default nothing to do.
+    fn list_present_referrer(&self, referrer: &Manifest) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = referrer;
+        async { Ok(false) }
+    }
+
     /// The name under which tag `tag` of the repository a copy named `reference` here is kept
     /// (for cosign's `sha256-<hex>.sig` beside its image), if this place can keep it.
     fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
@@ -257,17 +266,17 @@ impl ContentDestination for RegistryRepository {
         if from.api_host() != self.repository.api_host() || from.repository() == self.repository.repository() {
             return Ok(None);
         }
-        Ok(Some(
-            self.client
-                .mount_blob(&self.repository, digest, from.repository())
-                .await?,
-        ))
+        self.client
+            .try_mount_blob(&self.repository, digest, from.repository())
+            .await
     }
 
     /// One request per blob instead of a HEAD and a POST: a mount from the source repository
     /// when it is on this registry, else a mount from this repository itself, which answers
     /// 201 when the blob is here and otherwise opens the upload session the blob then needs
     /// (a registry that cannot mount opens the session too, as the distribution spec asks).
+    /// A registry that refuses mount requests altogether gets a HEAD instead, and the blob a
+    /// plain upload POST.
     async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
         // `mount` decides whether `from` is another repository of this registry.
         if let Some(from) = from {
@@ -279,11 +288,13 @@ impl ContentDestination for RegistryRepository {
         }
         let outcome = self
             .client
-            .mount_blob(&self.repository, digest, self.repository.repository())
+            .try_mount_blob(&self.repository, digest, self.repository.repository())
             .await?;
         Ok(match outcome {
-            MountOutcome::Mounted => BlobProbe::Present,
-            MountOutcome::Upload(location) => BlobProbe::Absent(Some(location)),
+            Some(MountOutcome::Mounted) => BlobProbe::Present,
+            Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
+            None if self.has_blob(digest).await? => BlobProbe::Present,
+            None => BlobProbe::Absent(None),
         })
     }
 
@@ -336,5 +347,21 @@ impl ContentDestination for RegistryRepository {
 
     fn name_beside(&self, _reference: &str, tag: &str) -> Option<String> {
         Some(tag.to_string())
+    }
+
+    async fn list_present_referrer(&self, referrer: &Manifest) -> Result<bool, Error> {
+        let Some(subject) = referrer.subject() else {
+            return Ok(false);
+        };
+        let listed = self.client.referrers(&self.repository, &subject, None).await?;
+        if listed.iter().any(|r| r.digest == referrer.digest) {
+            return Ok(false);
+        }
+        // Pushed again, the registry indexes it (OCI-Subject) or irel adds it to the fallback
+        // index.
+        self.client
+            .put_manifest_confirmed(&self.repository, referrer.digest.as_str(), referrer)
+            .await?;
+        Ok(true)
     }
 }

@@ -373,10 +373,29 @@ impl SyncPlan {
         self.add_registry_refs(client, repo, &tags, target, target_path)
     }
 
-    /// `repo`'s tags; a listing the registry refuses (401) is a warning and `None`.
+    /// A tag listing without the digests some registries put in it (zuul-registry lists the
+    /// digests manifests were pushed by): the images they name are reached through the tags
+    /// (an index's instances) or are untagged. One warning for all of a listing's.
+    fn drop_listed_digests(&mut self, repo: &Reference, listed: Vec<String>) -> Vec<String> {
+        let (digests, tags): (Vec<String>, Vec<String>) = listed.into_iter().partition(|t| t.parse::<Digest>().is_ok());
+        if let Some(first) = digests.first() {
+            let (count, more) = match digests.len() {
+                1 => ("a digest".to_string(), String::new()),
+                n => (format!("{n} digests"), format!(" and {} more", n - 1)),
+            };
+            self.warnings.push(format!(
+                "{repo}: skipping {count} that the registry {} lists among its tags ({first}{more})",
+                repo.registry()
+            ));
+        }
+        tags
+    }
+
+    /// `repo`'s tags (digests listed among them dropped); a listing the registry refuses (401)
+    /// is a warning and `None`.
     async fn list_tags_or_warn(&mut self, client: &Client, repo: &Reference) -> Result<Option<Vec<String>>, Error> {
         match client.tags(repo).await {
-            Ok(all) => Ok(Some(all)),
+            Ok(all) => Ok(Some(self.drop_listed_digests(repo, all))),
             Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
                 self.warnings
                     .push(format!("cannot list the tags of {repo}, skipping it: {e}"));
@@ -467,6 +486,7 @@ impl SyncPlan {
                                 reason: format!("cannot list the tags of {repo}, so nothing is synced: {e}; {advice}"),
                             }
                         })?;
+                        let tags = plan.drop_listed_digests(&repo, tags);
                         if tags.is_empty() {
                             return Err(no_images(text, "the repository has no tags"));
                         }
@@ -793,8 +813,12 @@ impl Client {
                     .and_then(Option::as_ref)
                     .is_some_and(|tags| !tags.contains(&item.destination_ref));
             }
+            // Taken here, not in the task: the images start in the plan's order (spawned tasks
+            // may reach the semaphore in any order), so without --keep-going the ones after the
+            // first failure are the ones not tried.
+            let permit = limit.acquire_owned().await.expect("semaphore open");
             tasks.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("semaphore open");
+                let _permit = permit;
                 if stop.load(Ordering::SeqCst) {
                     return (i, None);
                 }

@@ -19,6 +19,7 @@ mod hostile_fs;
 mod hostile_net;
 mod hostile_output;
 mod interrupt;
+mod matrix;
 mod proxy;
 mod referrers;
 mod scheme;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod matrix;
 pub mod pki;
 pub mod proxy;
 pub mod token;
