@@ -571,8 +571,13 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
         }
         match dst.mount(holder, &desc.digest).await? {
             Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
-            // Refused: transfer it after all.
-            _ => copy_blob(src, dst, desc, options).await,
+            // Refused with an upload session instead (a registry without mounts): give it back,
+            // so it does not hold on to it until a purge, and transfer the blob after all.
+            Some(MountOutcome::Upload(location)) => {
+                dst.cancel_upload(&location).await;
+                copy_blob(src, dst, desc, options).await
+            }
+            None => copy_blob(src, dst, desc, options).await,
         }
     };
     let (ours, _) = first_or_wait(&in_repo, repo, bring).await?;
