@@ -492,8 +492,20 @@ impl Client {
 }
 /// Whether a mount POST's error says the registry does not take mount requests (rather than
 /// refusing the upload itself, or failing): a bad request, no such endpoint or method.
+///
+/// A 404 that names what is missing (`NAME_UNKNOWN`: the repository, as ECR answers for one
+/// not created yet; `BLOB_UNKNOWN`) is about this request, not the registry: counting it would
+/// turn mounts off for every other repository of the run.
 fn refuses_mount(e: &Error) -> bool {
-    matches!(e.status().map(|s| s.as_u16()), Some(400 | 404 | 405 | 501))
+    let names_missing = e
+        .registry_codes()
+        .iter()
+        .any(|c| matches!(*c, "NAME_UNKNOWN" | "BLOB_UNKNOWN" | "BLOB_UPLOAD_UNKNOWN"));
+    match e.status().map(|s| s.as_u16()) {
+        Some(404) => !names_missing,
+        Some(400 | 405 | 501) => true,
+        _ => false,
+    }
 }
 
 /// An upload's error, naming the blob and the repository instead of the session's URL (an

@@ -121,7 +121,9 @@ pub(super) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
         value["image"] = serde_json::Value::String(target);
         outln!("{value}");
     } else {
-        print!("{}", human(&report, &target));
+        for line in human(&report, &target).lines() {
+            outln!("{line}");
+        }
     }
     Ok(())
 }

@@ -168,7 +168,18 @@ pub(super) fn merge_leading(
     quiet: &Quiet,
     offered: Groups<'_>,
 ) -> Result<Chosen, String> {
-    let command = matches.subcommand_name().unwrap_or("this command");
+    // The command as typed, nested ones included (`layout add`).
+    let mut names = Vec::new();
+    let mut level = matches;
+    while let Some((name, sub)) = level.subcommand() {
+        names.push(name);
+        level = sub;
+    }
+    let command = if names.is_empty() {
+        "this command".to_string()
+    } else {
+        names.join(" ")
+    };
     let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
     let refuse = |flag: &str| {
         Err(format!(
@@ -205,11 +216,16 @@ pub(super) fn merge_leading(
         chosen.debug |= c.logs.debug;
     }
     if given("retry_times") {
-        let Some(after) = offered.retries else {
+        if offered.retries.is_none() {
             return refuse("--retry-times");
-        };
+        }
         // The value after the command wins when both are given.
-        if after.retry_times == irel::transport::retry::DEFAULT_RETRIES {
+        let mut leaf = matches;
+        while let Some((_, sub)) = leaf.subcommand() {
+            leaf = sub;
+        }
+        let after_too = leaf.value_source("retry_times") == Some(clap::parser::ValueSource::CommandLine);
+        if !after_too {
             chosen.retry_times = remote.retries.retry_times;
         }
     }

@@ -14,7 +14,7 @@
 //! next run removes every such directory whose owner no longer holds its lock
 //! ([`LockedDir`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -33,10 +33,18 @@ const CLEANUP_GRACE: Duration = Duration::from_millis(1500);
 const RUN_DIR_PREFIX: &str = "irel-run-";
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-static STOPPING: AtomicBool = AtomicBool::new(false);
+/// Where the run is; changed by compare-and-swap, so that the watcher and a daemon waking up
+/// never both decide what a signal means.
+static STATE: AtomicU8 = AtomicU8::new(RUNNING);
+/// Work under way (or nothing yet).
+const RUNNING: u8 = 0;
+/// A daemon waits between runs: a signal then ends the wait instead of the process.
+const IDLE: u8 = 1;
+/// A signal came while idle: the daemon ends normally, with its own exit status.
+const ENDING: u8 = 2;
+/// A signal came while work was under way: the work is dropped and the watcher exits.
+const STOPPING: u8 = 3;
 static STOP: Notify = Notify::const_new();
-/// Set while a daemon waits between runs: a signal then ends the wait instead of the process.
-static IDLE: AtomicBool = AtomicBool::new(false);
 static CLEANUPS: Mutex<Vec<Cleanups>> = Mutex::new(Vec::new());
 static RUN_DIR: Mutex<Option<LockedDir>> = Mutex::new(None);
 
@@ -79,7 +87,7 @@ pub(super) fn block_on<F: std::future::Future>(work: F) -> F::Output {
     runtime.block_on(async {
         let stopped = async {
             let notified = STOP.notified();
-            if !STOPPING.load(Ordering::SeqCst) {
+            if STATE.load(Ordering::SeqCst) != STOPPING {
                 notified.await;
             }
         };
@@ -96,33 +104,43 @@ pub(super) fn idle_until(deadline: tokio::time::Instant) -> bool {
     let runtime = RUNTIME.get().expect("interrupt::install ran first");
     runtime.block_on(async {
         let notified = STOP.notified();
-        IDLE.store(true, Ordering::SeqCst);
-        let reached = if STOPPING.load(Ordering::SeqCst) {
-            false
-        } else {
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => true,
-                () = notified => false,
-            }
-        };
-        IDLE.store(false, Ordering::SeqCst);
-        reached && !STOPPING.load(Ordering::SeqCst)
+        if STATE
+            .compare_exchange(RUNNING, IDLE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {}
+            () = notified => {}
+        }
+        // Back to work, unless the watcher took the signal while idle (then it is ENDING).
+        STATE
+            .compare_exchange(IDLE, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
     })
 }
 
 async fn watch(mut interrupt: tokio::signal::unix::Signal, mut terminate: tokio::signal::unix::Signal) {
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        // Idle between a daemon's runs: end the wait; the daemon ends by itself. The watcher
+        // stays, so a later signal (the daemon slow to end) still stops the process.
+        if STATE
+            .compare_exchange(IDLE, ENDING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            STOP.notify_waiters();
+            continue;
+        }
+        break;
     }
-    if IDLE.load(Ordering::SeqCst) {
-        STOPPING.store(true, Ordering::SeqCst);
-        STOP.notify_waiters();
-        return;
-    }
+    STATE.store(STOPPING, Ordering::SeqCst);
     super::progress::clear();
     errln!("irel: interrupted; cancelling what was under way (nothing further is written; rerun to finish)");
-    STOPPING.store(true, Ordering::SeqCst);
     STOP.notify_waiters();
     // The aborted tasks are dropped by the runtime's workers; give them a moment to start
     // their cancellations, then wait for those.

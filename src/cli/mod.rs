@@ -1391,7 +1391,6 @@ fn run_sync(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Prints each image's outcome and the summary.
 /// One image's line, printed as it ends.
 fn report_sync_item(cli: &Cli, from: &str, to: &str, outcome: &irel::sync::ItemOutcome) {
     use irel::sync::ItemOutcome;

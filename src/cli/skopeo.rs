@@ -234,7 +234,7 @@ impl SkopeoGlobals {
             (
                 self.tmpdir.is_some(),
                 "--tmpdir",
-                "irel streams blobs and keeps no temporary copies",
+                "irel streams blobs between registries and keeps no copies of them; set TMPDIR for where it extracts bundles",
             ),
         ]
         .into_iter()

@@ -28,9 +28,9 @@ struct Inner {
     settled: Notify,
 }
 
-/// One cleanup in flight; done when dropped.
+/// One cleanup in flight, counted by its [`Cleanups`] until this is dropped.
 #[derive(Debug)]
-pub(crate) struct CleanupGuard(Arc<Inner>);
+pub struct CleanupGuard(Arc<Inner>);
 
 impl Cleanups {
     /// Counts a cleanup from now until the guard is dropped.

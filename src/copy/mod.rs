@@ -26,7 +26,7 @@ mod cleanup;
 mod events;
 mod place;
 
-pub use cleanup::Cleanups;
+pub use cleanup::{CleanupGuard, Cleanups};
 pub use events::{BlobDisposition, CopyEvent, EventListener};
 pub use place::{BlobProbe, ContentDestination, ContentSource, RegistryRepository};
 

@@ -131,6 +131,12 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         async {}
     }
 
+    /// A cleanup counted from now until the guard is dropped, for a place whose cancellations
+    /// a program stopping on a signal waits for (a registry's, through its client).
+    fn cleanup_guard(&self) -> Option<crate::copy::CleanupGuard> {
+        None
+    }
+
     /// Whether referrers pushed here by digest can be found again (a registry's referrers
     /// API or fallback tag, a layout's `index.json`).
     fn keeps_referrers(&self) -> bool {
@@ -244,7 +250,12 @@ impl<D: ContentDestination> OpenUpload<D> {
 impl<D: ContentDestination> Drop for OpenUpload<D> {
     fn drop(&mut self) {
         if let (Some((dst, location)), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
-            runtime.spawn(async move { dst.cancel_upload(&location).await });
+            // Counted now, before the task runs: a program stopping on Ctrl-C waits for it.
+            let guard = dst.cleanup_guard();
+            runtime.spawn(async move {
+                dst.cancel_upload(&location).await;
+                drop(guard);
+            });
         }
     }
 }
@@ -315,6 +326,10 @@ impl ContentDestination for RegistryRepository {
             self.cancel_upload(&location).await;
         }
         result
+    }
+
+    fn cleanup_guard(&self) -> Option<crate::copy::CleanupGuard> {
+        Some(self.client.cleanups.enter())
     }
 
     fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {

@@ -200,7 +200,7 @@ fn extract<R: Read>(archive: &Path, reader: R, root: &Path, mut budget: ExtractB
         budget.admit(name, size).map_err(invalid)?;
         declared.check(name, size).map_err(invalid)?;
         if let Some((parent, _)) = name.rsplit_once('/') {
-            safe_path::create_dirs(root, Path::new(parent)).map_err(std::io::Error::other)?;
+            safe_path::create_dirs_in_existing(root, Path::new(parent)).map_err(std::io::Error::other)?;
         }
         let target = root.join(name);
         let mut out = std::fs::OpenOptions::new()

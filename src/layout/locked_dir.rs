@@ -7,7 +7,7 @@
 //! place removes the directories whose lock it can take.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -66,6 +66,9 @@ impl LockedDir {
         if !try_lock(&lock) {
             return Err(io::Error::other("cannot lock a new temporary directory"));
         }
+        // Written once locked: an empty lock file marks a directory still being set up, which
+        // another run must not take for a dead one in the instant before the lock is taken.
+        let _ = (&lock).write_all(std::process::id().to_string().as_bytes());
         Ok(LockedDir {
             dir: Some(dir),
             _lock: lock,
@@ -98,8 +101,14 @@ pub fn remove_dead(parent: &Path, prefix: &str) -> usize {
         if !meta.is_dir() || meta.uid() != uid {
             continue;
         }
+        let young = meta
+            .modified()
+            .is_ok_and(|m| m.elapsed().unwrap_or_default() < Duration::from_secs(10));
         let dead = match File::open(path.join(LOCK_FILE)) {
-            Ok(lock) => try_lock(&lock),
+            Ok(lock) => {
+                let being_made = young && lock.metadata().is_ok_and(|m| m.len() == 0);
+                !being_made && try_lock(&lock)
+            }
             // Killed before it made its lock file: dead unless brand new.
             Err(_) => meta
                 .modified()
@@ -127,7 +136,11 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let dead = base.path().join("irel-x-dead");
         std::fs::create_dir(&dead).unwrap();
-        std::fs::write(dead.join(LOCK_FILE), "").unwrap();
+        std::fs::write(dead.join(LOCK_FILE), "4242").unwrap();
+        // One being set up (an empty lock file, just made) is left alone.
+        let young = base.path().join("irel-x-young");
+        std::fs::create_dir(&young).unwrap();
+        std::fs::write(young.join(LOCK_FILE), "").unwrap();
         std::fs::write(dead.join("half-written.partial"), "x").unwrap();
         let live = LockedDir::new_in(base.path(), "irel-x-").unwrap();
         let other = base.path().join("not-irel");
@@ -138,7 +151,7 @@ mod tests {
             0,
             "the dead one went when `live` was made"
         );
-        assert!(!dead.exists() && live.path().exists() && other.exists());
+        assert!(!dead.exists() && live.path().exists() && other.exists() && young.exists());
         let live_path = live.path().to_path_buf();
         drop(live);
         assert!(!live_path.exists());

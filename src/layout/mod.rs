@@ -332,7 +332,7 @@ impl OciLayout {
         };
         let io = |e: std::io::Error| layout_error(self.shown_path(), format!("writing blob {}: {e}", desc.digest));
         let (root, alg) = (self.root.clone(), PathBuf::from("blobs").join(desc.digest.algorithm()));
-        let dir = tokio::task::spawn_blocking(move || safe_path::create_dirs(&root, &alg))
+        let dir = tokio::task::spawn_blocking(move || safe_path::create_dirs_in_existing(&root, &alg))
             .await
             .expect("creating directories does not panic")?;
         let final_path = dir.join(desc.digest.encoded());

@@ -215,6 +215,21 @@ pub fn image_dir_by_digest(repository: &str, digest: &crate::reference::Digest) 
 /// components. Returns the full path.
 pub fn create_dirs(root: &Path, rel: &Path) -> Result<PathBuf, PathError> {
     std::fs::create_dir_all(root).map_err(|e| PathError::io(root, "create the directory", e))?;
+    create_dirs_below(root, rel)
+}
+
+/// [`create_dirs`] for a `root` that must exist already (a private temporary directory, a
+/// layout): one removed meanwhile (an interrupted run's cleanup) is not made again, with
+/// ordinary permissions and no lock, by a writer that has not stopped yet.
+pub fn create_dirs_in_existing(root: &Path, rel: &Path) -> Result<PathBuf, PathError> {
+    match std::fs::symlink_metadata(root) {
+        Ok(m) if m.is_dir() => create_dirs_below(root, rel),
+        Ok(_) => Err(PathError::io(root, "use", io::Error::other("not a directory"))),
+        Err(e) => Err(PathError::io(root, "use", e)),
+    }
+}
+
+fn create_dirs_below(root: &Path, rel: &Path) -> Result<PathBuf, PathError> {
     let mut path = root.to_path_buf();
     for component in rel.components() {
         let Component::Normal(part) = component else {

@@ -804,33 +804,9 @@ impl Client {
         options.shared_blobs.get_or_insert_with(Arc::default);
         let present = self.destination_tags(plan).await;
         let mut tasks = JoinSet::new();
-        for (i, item) in plan.items.iter().cloned().enumerate() {
-            let (limit, stop, mut options) = (limit.clone(), stop.clone(), options.clone());
-            if let Place::Registry(dst) = &item.destination {
-                let repo = dst.registry_repository().map(Reference::name);
-                options.name_known_absent = repo
-                    .and_then(|r| present.get(&r))
-                    .and_then(Option::as_ref)
-                    .is_some_and(|tags| !tags.contains(&item.destination_ref));
-            }
-            // Taken here, not in the task: the images start in the plan's order (spawned tasks
-            // may reach the semaphore in any order), so without --keep-going the ones after the
-            // first failure are the ones not tried.
-            let permit = limit.acquire_owned().await.expect("semaphore open");
-            tasks.spawn(async move {
-                let _permit = permit;
-                if stop.load(Ordering::SeqCst) {
-                    return (i, None);
-                }
-                let result = run_item(&item, &options).await;
-                if result.is_err() && !keep_going {
-                    stop.store(true, Ordering::SeqCst);
-                }
-                (i, Some(result))
-            });
-        }
         let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
-        while let Some(joined) = tasks.join_next().await {
+        // Each image's outcome, reported as it ends.
+        let mut record = |joined: Result<(usize, Option<Result<CopyReport, Error>>), tokio::task::JoinError>| {
             let (i, outcome) = match joined {
                 Ok(r) => r,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -843,6 +819,41 @@ impl Client {
             };
             on_item(&plan.items[i], &outcome);
             outcomes[i] = Some(outcome);
+        };
+        for (i, item) in plan.items.iter().cloned().enumerate() {
+            let (stop, mut options) = (stop.clone(), options.clone());
+            if let Place::Registry(dst) = &item.destination {
+                let repo = dst.registry_repository().map(Reference::name);
+                options.name_known_absent = repo
+                    .and_then(|r| present.get(&r))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|tags| !tags.contains(&item.destination_ref));
+            }
+            // Taken here, not in the task: the images start in the plan's order (spawned tasks
+            // may reach the semaphore in any order), so without --keep-going the ones after the
+            // first failure are the ones not tried. Images that end meanwhile are reported at
+            // once, not after the last one has started.
+            let permit = loop {
+                tokio::select! {
+                    biased;
+                    Some(joined) = tasks.join_next(), if !tasks.is_empty() => record(joined),
+                    permit = limit.clone().acquire_owned() => break permit.expect("semaphore open"),
+                }
+            };
+            tasks.spawn(async move {
+                let _permit = permit;
+                if stop.load(Ordering::SeqCst) {
+                    return (i, None);
+                }
+                let result = run_item(&item, &options).await;
+                if result.is_err() && !keep_going {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                (i, Some(result))
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            record(joined);
         }
         SyncReport {
             items: plan
@@ -904,12 +915,21 @@ async fn copy_into<S: ContentSource>(src: &S, item: &SyncItem, options: &CopyOpt
     match &item.destination {
         Place::Registry(dst) => copy_content(src, s, dst, d, None, options).await,
         Place::Dir(dst) => {
-            // An image directory this copy creates is removed again if the copy fails: a
-            // directory of blobs without its manifest.json is no image.
-            let created = !dst.path().exists();
+            // An image directory this copy creates is removed again unless the copy succeeds,
+            // also when the copy is dropped (Ctrl-C): a directory of blobs without its
+            // manifest.json is no image, and a rerun in skopeo's spelling would refuse it.
+            struct Undo<'a>(Option<&'a SkopeoDir>);
+            impl Drop for Undo<'_> {
+                fn drop(&mut self) {
+                    if let Some(dir) = self.0 {
+                        dir.remove();
+                    }
+                }
+            }
+            let mut undo = Undo((!dst.path().exists()).then_some(dst));
             let result = copy_content(src, s, dst, d, None, options).await;
-            if result.is_err() && created {
-                dst.remove();
+            if result.is_ok() {
+                undo.0 = None;
             }
             result
         }

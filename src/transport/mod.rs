@@ -533,15 +533,19 @@ impl Transport {
             }
         }
         // A server that took the connection and then said nothing for the whole response
-        // timeout would say nothing over plain http either: one wait, not two.
-        if matches!(
-            https_err,
+        // timeout would say nothing over plain http either; and a port that could not be
+        // reached in time over https is the same port over http: one wait, not two.
+        let same_port = registry.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        match &https_err {
             Error::Timeout {
                 phase: TimeoutPhase::Response,
                 ..
-            }
-        ) {
-            return Err(https_err);
+            } => return Err(https_err),
+            Error::Timeout {
+                phase: TimeoutPhase::Connect,
+                ..
+            } if same_port => return Err(https_err),
+            _ => {}
         }
         if !policy.allows_http() {
             if let Error::Request { source, .. } = &https_err {
@@ -598,7 +602,7 @@ impl Transport {
         let resp = loop {
             let resp = self.send_bodyless(Method::GET, &url, &HeaderMap::new()).await?;
             // A busy registry's 503 is not a verdict on the scheme: ask again.
-            if !retry::transient(resp.status()) || attempt > retry::DEFAULT_RETRIES {
+            if !retry::transient(resp.status()) || attempt > self.inner.retries {
                 break resp;
             }
             let wait = retry::backoff(attempt, Some(resp.headers()));
@@ -690,9 +694,10 @@ impl Transport {
                 phase: TimeoutPhase::Connect,
                 after: timeouts.connect,
             }),
+            // Redacted as in logs: a pre-signed storage URL's signature must not reach output.
             Err(e) => Err(Error::Request {
                 method,
-                url,
+                url: redact_url(&url),
                 detail: error_chain(&e),
                 source: Box::new(e),
             }),

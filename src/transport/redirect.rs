@@ -26,8 +26,8 @@ pub(crate) fn check_followed(from: &url::Url, to: &url::Url, what: &'static str)
         None => Ok(()),
         Some(reason) => Err(Error::FollowRefused {
             what,
-            from: from.to_string(),
-            to: to.to_string(),
+            from: super::redact_url(from.as_str()),
+            to: super::redact_url(to.as_str()),
             reason,
         }),
     }
@@ -64,8 +64,8 @@ impl Transport {
                 reason: e.to_string(),
             })?;
             let refuse = |reason| Error::RedirectRefused {
-                from: url.to_string(),
-                to: next.to_string(),
+                from: super::redact_url(url.as_str()),
+                to: super::redact_url(next.as_str()),
                 reason,
             };
             if let Some(reason) = refusal(&url, &next) {
@@ -78,7 +78,7 @@ impl Transport {
             url = next;
         }
         Err(Error::RedirectRefused {
-            from: url.to_string(),
+            from: super::redact_url(url.as_str()),
             to: String::new(),
             reason: "more than 10 redirects",
         })

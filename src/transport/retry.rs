@@ -32,12 +32,10 @@ pub fn transient(status: StatusCode) -> bool {
 
 /// How long to wait before attempt `attempt` (1 is the first retry).
 pub fn backoff(attempt: u32, headers: Option<&HeaderMap>) -> Duration {
-    let asked = headers
-        .and_then(|h| h.get(http::header::RETRY_AFTER))
-        .and_then(|v| v.to_str().ok())
-        .and_then(retry_after);
+    let asked = headers.and_then(retry_after_header);
     // 100 ms, 400 ms, … with up to 50% jitter so parallel copies do not retry in step.
-    let base = Duration::from_millis(100 * 4u64.pow(attempt.saturating_sub(1)));
+    // Capped before it could overflow: from the 6th attempt on, the wait is MAX_WAIT anyway.
+    let base = Duration::from_millis(100 * 4u64.pow(attempt.saturating_sub(1).min(8)));
     let jitter = Duration::from_millis(random() % (base.as_millis() as u64 / 2 + 1));
     asked.unwrap_or(base + jitter).min(MAX_WAIT)
 }
@@ -150,6 +148,12 @@ mod tests {
         assert!(!retry_safe(&Method::POST, "/v2/a/manifests/t") && !retry_safe(&Method::PUT, "/v2/a/blobs/uploads/x"));
         assert!(transient(StatusCode::SERVICE_UNAVAILABLE) && transient(StatusCode::TOO_MANY_REQUESTS));
         assert!(!transient(StatusCode::NOT_FOUND) && !transient(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        assert_eq!(backoff(1000, None), MAX_WAIT);
+        assert_eq!(backoff(u32::MAX, None), MAX_WAIT);
     }
 
     #[test]
