@@ -39,11 +39,18 @@ pub(super) fn suspended(print: impl FnOnce()) {
 /// Takes the bars down for good (the command is being interrupted: its last line must not be
 /// followed by bars that nothing will clear).
 pub(super) fn clear() {
+    // Taken for writing: no event is being drawn meanwhile, and none is drawn after (a bar
+    // updated between the clearing and the hiding would be drawn again and left on screen).
+    let mut cleared = CLEARED.write().unwrap_or_else(|e| e.into_inner());
+    *cleared = true;
     if let Some(bars) = ON_SCREEN.lock().ok().and_then(|mut b| b.take()) {
         let _ = bars.clear();
         bars.set_draw_target(ProgressDrawTarget::hidden());
     }
 }
+
+/// Set once the bars are taken down for good; events read it (shared) before drawing.
+static CLEARED: std::sync::RwLock<bool> = std::sync::RwLock::new(false);
 
 /// Adds progress bars to `options` when they would be seen.
 pub(super) fn attach(options: CopyOptions, quiet: bool) -> CopyOptions {
@@ -85,6 +92,10 @@ impl Progress {
     }
 
     fn on(&self, event: &CopyEvent) {
+        let cleared = CLEARED.read().unwrap_or_else(|e| e.into_inner());
+        if *cleared {
+            return;
+        }
         match event {
             CopyEvent::Planned { blobs, bytes } => {
                 self.planned.fetch_add(*blobs, std::sync::atomic::Ordering::Relaxed);
