@@ -7,7 +7,6 @@
 //! [`tasks`] that pick repositories from a registry's catalog by regex.
 
 mod dir;
-mod filter;
 mod semver_constraint;
 pub mod tasks;
 mod yaml;
@@ -21,7 +20,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 pub use dir::SkopeoDir;
-pub use filter::TagFilter;
 pub use semver_constraint::{ConstraintError, SemverConstraint};
 pub use yaml::{add_cert_dir, SourceDefaults, SourceYaml, YamlCredentials, YamlRegistry};
 
@@ -348,29 +346,6 @@ impl SyncPlan {
     pub(crate) fn skip_invalid(&mut self, warning: String) {
         self.invalid_names += 1;
         self.warnings.push(warning);
-    }
-
-    /// Adds `repo`'s tags (`tags`, or every tag when empty) from a registry.
-    pub async fn add_registry_repo(
-        &mut self,
-        client: &Client,
-        repo: &Reference,
-        tags: &[String],
-        filter: Option<&TagFilter>,
-        target: &Target,
-        target_path: &str,
-    ) -> Result<(), Error> {
-        let mut tags = tags.to_vec();
-        if tags.is_empty() {
-            let Some(all) = self.list_tags_or_warn(client, repo).await? else {
-                return Ok(());
-            };
-            tags = all;
-            if let Some(f) = filter {
-                tags = f.select(&tags);
-            }
-        }
-        self.add_registry_refs(client, repo, &tags, target, target_path)
     }
 
     /// A tag listing without the digests some registries put in it (zuul-registry lists the
