@@ -173,17 +173,8 @@ fn parse_term(word: &str) -> Option<Term> {
         "^" => Op::Caret,
         _ => return None,
     };
-    let rest = rest.strip_prefix('v').unwrap_or(rest);
-    let (core, build) = match rest.split_once('+') {
-        Some((c, b)) => (c, Some(b)),
-        None => (rest, None),
-    };
-    let (numbers, pre) = match core.split_once('-') {
-        Some((n, p)) => (n, p),
-        None => (core, ""),
-    };
-    let parts: Vec<&str> = numbers.split('.').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
+    let Pieces { parts, pre, build, .. } = pieces(rest)?;
+    if parts.iter().any(|p| p.is_empty()) {
         return None;
     }
     let number = |p: &str| -> Option<u64> {
@@ -216,21 +207,42 @@ fn parse_term(word: &str) -> Option<Term> {
     })
 }
 
-/// A tag as the Go library reads it: `v?N[.N[.N]][-PRE][+BUILD]`, no leading zeros.
-fn parse_loose(tag: &str) -> Option<Version> {
-    let rest = tag.strip_prefix('v').unwrap_or(tag);
+/// A version's text cut up: `v?` dropped, then `A.B.C-PRE+BUILD` into its at most three
+/// numbers (unchecked), the prerelease and the build. `None` past three numbers.
+struct Pieces<'a> {
+    parts: Vec<&'a str>,
+    pre: &'a str,
+    has_pre: bool,
+    build: Option<&'a str>,
+}
+
+fn pieces(text: &str) -> Option<Pieces<'_>> {
+    let rest = text.strip_prefix('v').unwrap_or(text);
     let (core, build) = match rest.split_once('+') {
         Some((c, b)) => (c, Some(b)),
         None => (rest, None),
     };
-    let (numbers, pre) = match core.split_once('-') {
-        Some((n, p)) => (n, p),
-        None => (core, ""),
+    let (numbers, pre, has_pre) = match core.split_once('-') {
+        Some((n, p)) => (n, p, true),
+        None => (core, "", false),
     };
     let parts: Vec<&str> = numbers.split('.').collect();
-    if parts.len() > 3 {
-        return None;
-    }
+    (parts.len() <= 3).then_some(Pieces {
+        parts,
+        pre,
+        has_pre,
+        build,
+    })
+}
+
+/// A tag as the Go library reads it: `v?N[.N[.N]][-PRE][+BUILD]`, no leading zeros.
+fn parse_loose(tag: &str) -> Option<Version> {
+    let Pieces {
+        parts,
+        pre,
+        has_pre,
+        build,
+    } = pieces(tag)?;
     let mut nums = [0u64; 3];
     for (i, p) in parts.iter().enumerate() {
         let plain = !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
@@ -240,7 +252,7 @@ fn parse_loose(tag: &str) -> Option<Version> {
         nums[i] = p.parse().ok()?;
     }
     let mut v = Version::new(nums[0], nums[1], nums[2]);
-    if core.contains('-') {
+    if has_pre {
         v.pre = Prerelease::new(pre).ok().filter(|p| !p.is_empty())?;
     }
     if let Some(b) = build {
