@@ -509,23 +509,13 @@ fn a_sync_to_dir_leaves_no_half_written_image_directory() {
 
 /// A plain http server on loopback that is not a registry (answers 404 to everything).
 fn not_a_registry() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                use std::io::{BufRead, Write};
-                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                    line.clear();
-                }
-                let mut stream = stream;
-                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            });
-        }
-    });
-    addr
+    crate::support::serve(|_req: hyper::Request<hyper::body::Incoming>| async {
+        hyper::Response::builder()
+            .status(404)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    })
+    .to_string()
 }
 
 #[test]

@@ -2,9 +2,6 @@
 //! messages carrying terminal escapes or forged lines, a registry that lies about a digest in
 //! its headers, and listings holding names that are not valid tags or repositories.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-
 use crate::support::{irel, make_layout, ok_stdout, skopeo_push, Action, Behaviour, Fault, Proxy, Registry};
 
 /// A registry holding `h/app:t`; its digest.
@@ -98,44 +95,25 @@ fn registry_error_messages_are_one_escaped_line() {
 /// A registry on loopback that answers every manifest HEAD and GET with `manifest` and the
 /// `Docker-Content-Digest` header `announced`. Returns its `127.0.0.1:PORT`.
 fn lying_registry(manifest: &'static str, announced: String) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let announced = announced.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    return;
-                }
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let _ = reader.by_ref().take(length).read_to_end(&mut Vec::new());
-                let head = request_line.starts_with("HEAD ");
-                let response = if request_line.contains("/manifests/") {
-                    format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: {announced}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                        manifest.len(),
-                        if head { "" } else { manifest }
-                    )
-                } else {
-                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_string()
-                };
-                let mut stream = stream;
-                let _ = stream.write_all(response.as_bytes());
-            });
+    crate::support::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let announced = announced.clone();
+        async move {
+            let resp = hyper::Response::builder();
+            if !req.uri().path().contains("/manifests/") {
+                return resp
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+                    .unwrap();
+            }
+            // hyper sends the length and no body for a HEAD.
+            resp.header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .header("docker-content-digest", announced)
+                .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                    manifest.as_bytes(),
+                )))
+                .unwrap()
         }
-    });
-    addr
+    })
+    .to_string()
 }
 
 #[test]
