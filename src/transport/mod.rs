@@ -713,36 +713,23 @@ fn cannot_connect(e: &Error) -> bool {
             phase: TimeoutPhase::Connect,
             ..
         } => true,
-        Error::Request { source, .. } => {
-            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
-            while let Some(c) = cause {
-                if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                    use std::io::ErrorKind::*;
-                    return matches!(
-                        io.kind(),
-                        ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut
-                    );
-                }
-                cause = c.source();
-            }
-            false
-        }
+        Error::Request { source, .. } => io_kinds(source.as_ref()).next().is_some_and(|kind| {
+            use std::io::ErrorKind::*;
+            matches!(kind, ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut)
+        }),
         _ => false,
     }
 }
 
 /// Whether an I/O timeout is among the causes of `e` (how the connector reports its own).
 fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
+    io_kinds(e).any(|kind| kind == std::io::ErrorKind::TimedOut)
+}
+
+/// The kinds of the I/O errors among `e` and its causes, outermost first.
+fn io_kinds<'a>(e: &'a (dyn std::error::Error + 'static)) -> impl Iterator<Item = std::io::ErrorKind> + 'a {
+    std::iter::successors(Some(e), |c| c.source())
+        .filter_map(|c| c.downcast_ref::<std::io::Error>().map(|io| io.kind()))
 }
 
 /// `url` fit for a log: any user info dropped, and the values of query parameters that may be
