@@ -159,59 +159,35 @@ fn body_of(b: impl Into<Bytes>) -> Body {
     http_body_util::Full::new(b.into()).map_err(|n| match n {}).boxed()
 }
 
-/// A body that fails after `limit` bytes, which makes hyper abort the connection.
-fn cut_after<B>(inner: B, limit: usize) -> Body
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
-    B::Error: Into<BoxError>,
-{
-    struct Cut<B> {
-        inner: B,
-        left: usize,
-    }
-    impl<B> http_body::Body for Cut<B>
-    where
-        B: http_body::Body<Data = Bytes> + Unpin,
-        B::Error: Into<BoxError>,
-    {
-        type Data = Bytes;
-        type Error = BoxError;
-        fn poll_frame(
-            mut self: std::pin::Pin<&mut Self>,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-            if self.left == 0 {
-                return std::task::Poll::Ready(Some(Err("cut by the fault proxy".into())));
-            }
-            let frame = match std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx)) {
-                None => return std::task::Poll::Ready(None),
-                Some(Err(e)) => return std::task::Poll::Ready(Some(Err(e.into()))),
-                Some(Ok(f)) => f,
-            };
-            let Ok(mut data) = frame.into_data() else {
-                return std::task::Poll::Ready(Some(Err("cut by the fault proxy".into())));
-            };
-            if data.len() > self.left {
-                data.truncate(self.left);
-            }
-            self.left -= data.len();
-            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(data))))
-        }
-    }
-    Cut { inner, left: limit }.boxed()
+/// What a [`limited`] body does once its bytes are sent.
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    /// Fails, which makes hyper abort the connection.
+    Cut,
+    /// Sends nothing more, without ending.
+    Stall,
 }
 
-/// A body that sends `limit` bytes of `inner`, then nothing, without ending.
-fn stall_after<B>(inner: B, limit: usize) -> Body
+/// A body that sends `limit` bytes of `inner`, then does `then`.
+fn limited<B>(inner: B, limit: usize, then: Then) -> Body
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + Unpin + 'static,
     B::Error: Into<BoxError>,
 {
-    struct Stall<B> {
+    struct Limited<B> {
         inner: B,
         left: usize,
+        then: Then,
     }
-    impl<B> http_body::Body for Stall<B>
+    impl<B> Limited<B> {
+        fn done(&self) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+            match self.then {
+                Then::Cut => std::task::Poll::Ready(Some(Err("cut by the fault proxy".into()))),
+                Then::Stall => std::task::Poll::Pending,
+            }
+        }
+    }
+    impl<B> http_body::Body for Limited<B>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: Into<BoxError>,
@@ -223,7 +199,7 @@ where
             cx: &mut std::task::Context<'_>,
         ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
             if self.left == 0 {
-                return std::task::Poll::Pending;
+                return self.done();
             }
             let frame = match std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx)) {
                 None => return std::task::Poll::Ready(None),
@@ -231,7 +207,7 @@ where
                 Some(Ok(f)) => f,
             };
             let Ok(mut data) = frame.into_data() else {
-                return std::task::Poll::Pending;
+                return self.done();
             };
             if data.len() > self.left {
                 data.truncate(self.left);
@@ -240,7 +216,12 @@ where
             std::task::Poll::Ready(Some(Ok(http_body::Frame::data(data))))
         }
     }
-    Stall { inner, left: limit }.boxed()
+    Limited {
+        inner,
+        left: limit,
+        then,
+    }
+    .boxed()
 }
 
 /// A body that never ends.
@@ -387,8 +368,8 @@ impl State {
                     parts.headers.append("warning", HeaderValue::from_str(w).unwrap());
                 }
                 let body = match (cut_response, stall_response) {
-                    (Some(n), _) => cut_after(body, n),
-                    (None, Some(n)) => stall_after(body, n),
+                    (Some(n), _) => limited(body, n, Then::Cut),
+                    (None, Some(n)) => limited(body, n, Then::Stall),
                     (None, None) => body.map_err(BoxError::from).boxed(),
                 };
                 Response::from_parts(parts, body)
