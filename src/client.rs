@@ -335,9 +335,11 @@ impl Client {
                 // "Not now": nothing was done, so it does not spend --retry-times.
                 Ok(resp) if retry::busy(resp.status()) => budget.after_busy(retry::retry_after_header(resp.headers())),
                 Ok(resp) if retry::transient(resp.status()) => budget.after_failure(Some(resp.headers())),
-                Err(Error::Transport(transport::Error::Request { .. } | transport::Error::Timeout { .. })) => {
-                    budget.after_failure(None)
-                }
+                Err(Error::Transport(
+                    transport::Error::Request { .. }
+                    | transport::Error::Unreachable { .. }
+                    | transport::Error::Timeout { .. },
+                )) => budget.after_failure(None),
                 _ => None,
             };
             let attempt = budget.spent();

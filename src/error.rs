@@ -140,13 +140,14 @@ impl Error {
                 transport::Error::Request { url, .. }
                 | transport::Error::Timeout { url, .. }
                 | transport::Error::NotRegistry { url, .. } => url,
-                transport::Error::PlainHttpRefused { registry } => return Some(registry.clone()),
+                transport::Error::PlainHttpRefused { registry } | transport::Error::Unreachable { registry, .. } => {
+                    return Some(registry.clone())
+                }
                 _ => return None,
             },
             _ => return None,
         };
         // A URL, or (for an upload) `host[:port]/repository (blob …)`.
-        let url = url.split(" and ").next().unwrap_or(url);
         match url::Url::parse(url) {
             Ok(u) => Some(u[url::Position::BeforeHost..url::Position::AfterPort].to_string()),
             Err(_) => url.split('/').next().filter(|h| !h.is_empty()).map(str::to_string),

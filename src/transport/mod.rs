@@ -106,6 +106,19 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Neither https nor plain http reached the registry (a first contact).
+    #[error("GET {}: {detail}", .tried.join(" and "))]
+    Unreachable {
+        /// The registry (`host[:port]`).
+        registry: String,
+        /// The URLs tried, https first.
+        tried: Vec<String>,
+        /// Both causes, as one line.
+        detail: String,
+        /// The https attempt's error.
+        #[source]
+        source: BoxError,
+    },
     /// `GET /v2/` answered something no registry answers.
     #[error("{url} is not a registry API endpoint: GET /v2/ answered {status}")]
     NotRegistry {
@@ -569,28 +582,21 @@ impl Transport {
                 url: http_url,
                 detail: http_detail,
                 ..
-            }) if matches!(https_err, Error::Request { .. }) => {
-                let Error::Request {
-                    method,
-                    url,
-                    detail,
+            }) => match https_err {
+                Error::Request {
+                    url, detail, source, ..
+                } => Err(Error::Unreachable {
+                    registry: registry.to_string(),
+                    tried: vec![url, http_url],
+                    detail: if detail == http_detail {
+                        detail
+                    } else {
+                        format!("{detail}; over http: {http_detail}")
+                    },
                     source,
-                } = https_err
-                else {
-                    unreachable!("matched above")
-                };
-                let detail = if detail == http_detail {
-                    detail
-                } else {
-                    format!("{detail}; over http: {http_detail}")
-                };
-                Err(Error::Request {
-                    method,
-                    url: format!("{url} and {http_url}"),
-                    detail,
-                    source,
-                })
-            }
+                }),
+                other => Err(other),
+            },
             // Otherwise the https failure is the more telling one (a bad certificate, say).
             Err(_) => Err(https_err),
         }
@@ -713,10 +719,12 @@ fn cannot_connect(e: &Error) -> bool {
             phase: TimeoutPhase::Connect,
             ..
         } => true,
-        Error::Request { source, .. } => io_kinds(source.as_ref()).next().is_some_and(|kind| {
-            use std::io::ErrorKind::*;
-            matches!(kind, ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut)
-        }),
+        Error::Request { source, .. } | Error::Unreachable { source, .. } => {
+            io_kinds(source.as_ref()).next().is_some_and(|kind| {
+                use std::io::ErrorKind::*;
+                matches!(kind, ConnectionRefused | ConnectionReset | ConnectionAborted | TimedOut)
+            })
+        }
         _ => false,
     }
 }
