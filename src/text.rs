@@ -41,6 +41,7 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
 /// `text` with every double-quoted run longer than `max` characters cut to its start and an
 /// ellipsis: parsers quote the input they could not read, and a wrong file (say /etc/passwd
 /// given as a configuration) must not be shown whole.
+#[cfg(feature = "sync")]
 pub(crate) fn cut_long_quotes(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(512));
     let mut parts = text.split('"');
@@ -80,6 +81,7 @@ mod tests {
         assert_eq!(terminal_safe("a\r\tb"), "a\\r\\tb");
     }
 
+    #[cfg(feature = "sync")]
     #[test]
     fn long_quoted_input_is_cut() {
         let long = format!("invalid type: string \"{}\", expected a map", "x".repeat(500));
