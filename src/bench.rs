@@ -202,7 +202,7 @@ impl Client {
                 } => seen.lock().expect("bench samples").push(*elapsed),
                 _ => {}
             });
-        let (requests_before, cpu_before) = (self.transport.requests_sent(), ProcessUsage::now());
+        let (requests_before, cpu_before) = (self.session.requests_sent(), ProcessUsage::now());
         let started = Instant::now();
         let report = run(copy_options).await?;
         let seconds = started.elapsed().as_secs_f64();
@@ -218,7 +218,7 @@ impl Client {
             seconds,
             megabytes_per_second: report.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
             blob_latency_ms: Latency::of(&samples),
-            requests: self.transport.requests_sent() - requests_before,
+            requests: self.session.requests_sent() - requests_before,
             cpu_seconds: match (cpu_before, &cpu_after) {
                 (Some(a), Some(b)) => Some(b.cpu_seconds - a.cpu_seconds),
                 _ => None,

@@ -9,9 +9,10 @@ use http::header::LINK;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::auth::Scope;
-use crate::client::{Client, RequestBody};
+use crate::client::Client;
 use crate::error::Error;
 use crate::reference::Reference;
+use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
 /// One page of a listing is refused past this size.
@@ -138,15 +139,13 @@ impl Client {
                 )));
             }
             let (resp, url) = self
-                .request(
-                    r,
-                    scopes,
-                    Method::GET,
-                    &target,
-                    HeaderMap::new(),
-                    RequestBody::Empty,
-                    &[StatusCode::OK],
-                    operation,
+                .send(
+                    crate::session::RegistryRequest::new(Method::GET, r, crate::session::Target::parse(&target)?)
+                        .with_scopes(scopes.iter().cloned())
+                        .headers(HeaderMap::new())
+                        .body(RequestBody::Empty)
+                        .expect([StatusCode::OK])
+                        .operation(operation),
                 )
                 .await?;
             // Compared as parsed URLs: the first page's URL is put together by hand.
@@ -213,7 +212,7 @@ pub(crate) fn resolve_link(page_url: &str, link: &str) -> Result<String, Error> 
         url: link.to_string(),
         reason: e.to_string(),
     })?;
-    crate::transport::check_followed(&base, &next, "pagination Link")?;
+    crate::session::layers::check_followed(&base, &next, "pagination Link")?;
     Ok(next.to_string())
 }
 

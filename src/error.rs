@@ -89,6 +89,10 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A layer an embedder added to the session ([`SessionBuilder::layer`](crate::session::SessionBuilder::layer))
+    /// failed the request with an error of its own (a timeout, a refused permit).
+    #[error("a session layer failed the request: {0}")]
+    Layer(#[source] transport::BoxError),
     /// A blob transfer that failed after it started.
     #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
     BlobTransfer {

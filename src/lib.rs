@@ -34,11 +34,11 @@ pub mod manifest;
 pub mod mapping;
 pub mod reference;
 pub mod relocate;
+pub mod session;
 #[cfg(feature = "sync")]
 pub mod sync;
 pub mod text;
 pub mod transport;
-mod warnings;
 
 pub use blob::MountOutcome;
 pub use catalog::ListingLimits;

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 
 use super::credentials::{helper_server, normalize_key};
-use super::{DockerConfig, Error, Scope};
+use super::{DockerConfig, Error};
 use crate::client::Client;
 use crate::transport::read_body_limited;
 
@@ -164,14 +164,7 @@ impl Client {
             .parse()
             .map_err(crate::Error::Reference)?;
         let (resp, url) = self
-            .call(
-                &r,
-                &[] as &[Scope],
-                Method::GET,
-                "/v2/",
-                HeaderMap::new(),
-                crate::client::RequestBody::Empty,
-            )
+            .send(crate::session::RegistryRequest::registry_wide(Method::GET, &r, "/v2/"))
             .await?;
         let status = resp.status();
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;

@@ -10,7 +10,6 @@ mod challenge;
 mod credentials;
 mod helpers;
 mod login;
-mod token;
 
 use http::StatusCode;
 
@@ -18,7 +17,6 @@ pub use challenge::{parse_challenges, Challenge};
 pub use credentials::{ContainersAuth, Credential, CredentialChain, CredentialSource, DockerConfig, StaticCredentials};
 pub use helpers::CredentialHelper;
 pub use login::{docker_config_path, remove_login, store_login, Stored};
-pub(crate) use token::Authenticator;
 
 use crate::transport;
 

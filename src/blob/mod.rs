@@ -16,9 +16,10 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use crate::auth::Scope;
-use crate::client::{Client, RequestBody};
+use crate::client::Client;
 use crate::error::Error;
 use crate::reference::{Digest, Reference};
+use crate::session::RequestBody;
 use crate::transport::{self, read_body_limited, BoxError, ResponseBody};
 
 pub use file::FileBody;
@@ -124,7 +125,7 @@ fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
         url: location.to_string(),
         reason: e.to_string(),
     })?;
-    transport::check_followed(&base, &url, "upload Location")?;
+    crate::session::layers::check_followed(&base, &url, "upload Location")?;
     Ok(url)
 }
 
@@ -140,15 +141,17 @@ impl Client {
     pub async fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<Option<u64>, Error> {
         let path = blob_path(r, digest);
         let (resp, _) = self
-            .request(
-                r,
-                &[Scope::pull(r.repository())],
-                Method::HEAD,
-                &path,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[StatusCode::OK, StatusCode::NOT_FOUND],
-                "HEAD blob",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::HEAD,
+                    r,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::pull(r.repository())])
+                .headers(HeaderMap::new())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::OK, StatusCode::NOT_FOUND])
+                .operation("HEAD blob"),
             )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -200,7 +203,7 @@ impl Client {
                 Box::pin(async move { client.get_blob_from(&r, &digest, offset).await })
             })
         };
-        let body = resume::ResumingBody::new(resp.into_body(), size, self.retry_times, reopen);
+        let body = resume::ResumingBody::new(resp.into_body(), size, self.session.retry_times(), reopen);
         Ok(BlobStream {
             body: VerifyingBody::with_hashing(body, digest.clone(), size, hash),
         })
@@ -221,15 +224,17 @@ impl Client {
             );
         }
         let (resp, _) = self
-            .request(
-                r,
-                &[Scope::pull(r.repository())],
-                Method::GET,
-                &blob_path(r, digest),
-                headers,
-                RequestBody::Empty,
-                &[StatusCode::OK, StatusCode::PARTIAL_CONTENT],
-                "GET blob",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::GET,
+                    r,
+                    crate::session::Target::parse(&blob_path(r, digest))?,
+                )
+                .with_scopes([Scope::pull(r.repository())])
+                .headers(headers)
+                .body(RequestBody::Empty)
+                .expect([StatusCode::OK, StatusCode::PARTIAL_CONTENT])
+                .operation("GET blob"),
             )
             .await?;
         Ok(resp)
@@ -253,15 +258,17 @@ impl Client {
             &scopes[..]
         };
         let (resp, url) = self
-            .request(
-                dst,
-                scopes,
-                Method::POST,
-                &path,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[StatusCode::CREATED, StatusCode::ACCEPTED],
-                "POST mount",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::POST,
+                    dst,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes(scopes.iter().cloned())
+                .headers(HeaderMap::new())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::CREATED, StatusCode::ACCEPTED])
+                .operation("POST mount"),
             )
             .await?;
         let outcome = if resp.status() == StatusCode::CREATED {
@@ -308,15 +315,17 @@ impl Client {
     pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
         let path = format!("/v2/{}/blobs/uploads/", dst.repository());
         let (resp, url) = self
-            .request(
-                dst,
-                &[Scope::push(dst.repository())],
-                Method::POST,
-                &path,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[StatusCode::ACCEPTED],
-                "POST upload",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::POST,
+                    dst,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::push(dst.repository())])
+                .headers(HeaderMap::new())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::ACCEPTED])
+                .operation("POST upload"),
             )
             .await?;
         let loc = location(dst, resp.headers(), &url)?;
@@ -358,15 +367,13 @@ impl Client {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         let result = self
-            .request(
-                dst,
-                &[Scope::push(dst.repository())],
-                Method::PUT,
-                &url,
-                headers,
-                RequestBody::Stream(body, size),
-                &[StatusCode::CREATED, StatusCode::NO_CONTENT],
-                "PUT blob",
+            .send(
+                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&url)?)
+                    .with_scopes([Scope::push(dst.repository())])
+                    .headers(headers)
+                    .body(RequestBody::Stream(body, size))
+                    .expect([StatusCode::CREATED, StatusCode::NO_CONTENT])
+                    .operation("PUT blob"),
             )
             .await;
         if let Err(Error::Registry { status, .. }) = &result {
@@ -395,22 +402,19 @@ impl Client {
         else {
             return;
         };
-        let url = url.to_string();
         let cancelled = self
-            .request(
-                dst,
-                &[Scope::push(dst.repository())],
-                Method::DELETE,
-                &url,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[
-                    StatusCode::NO_CONTENT,
-                    StatusCode::ACCEPTED,
-                    StatusCode::OK,
-                    StatusCode::NOT_FOUND,
-                ],
-                "DELETE upload",
+            .send(
+                crate::session::RegistryRequest::new(Method::DELETE, dst, url)
+                    .with_scopes([Scope::push(dst.repository())])
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([
+                        StatusCode::NO_CONTENT,
+                        StatusCode::ACCEPTED,
+                        StatusCode::OK,
+                        StatusCode::NOT_FOUND,
+                    ])
+                    .operation("DELETE upload"),
             )
             .await;
         match cancelled {
@@ -447,30 +451,26 @@ impl Client {
         }
         let scopes = [Scope::push(dst.repository())];
         let (resp, url) = self
-            .request(
-                dst,
-                &scopes,
-                Method::PATCH,
-                &patch_url,
-                headers,
-                RequestBody::Stream(body, size),
-                &[StatusCode::ACCEPTED, StatusCode::NO_CONTENT],
-                "PATCH blob",
+            .send(
+                crate::session::RegistryRequest::new(Method::PATCH, dst, crate::session::Target::parse(&patch_url)?)
+                    .with_scopes(scopes.to_vec())
+                    .headers(headers)
+                    .body(RequestBody::Stream(body, size))
+                    .expect([StatusCode::ACCEPTED, StatusCode::NO_CONTENT])
+                    .operation("PATCH blob"),
             )
             .await?;
         let next = location_or(resp.headers(), &patch_url);
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         let put_url = with_digest(&next, &patch_url, digest)?;
         let (resp, url) = self
-            .request(
-                dst,
-                &scopes,
-                Method::PUT,
-                &put_url,
-                HeaderMap::new(),
-                RequestBody::Empty,
-                &[StatusCode::CREATED, StatusCode::NO_CONTENT],
-                "PUT blob",
+            .send(
+                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&put_url)?)
+                    .with_scopes(scopes.to_vec())
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::CREATED, StatusCode::NO_CONTENT])
+                    .operation("PUT blob"),
             )
             .await?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;

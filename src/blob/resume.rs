@@ -14,7 +14,8 @@ use http::{Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::error::Error;
-use crate::transport::{error_chain, retry, BoxError, ResponseBody};
+use crate::session::layers::retry;
+use crate::transport::{error_chain, BoxError, ResponseBody};
 
 /// Asks for the blob again from a byte offset (sending `Range` when the offset is not 0).
 pub(crate) type Reopen = Box<dyn Fn(u64) -> ReopenFuture + Send + Sync>;

@@ -148,9 +148,7 @@ impl From<Groups<'_>> for Chosen {
             timeout: c.and_then(|c| c.timeout),
             verbose: c.is_some_and(|c| c.logs.verbose),
             debug: c.is_some_and(|c| c.logs.debug),
-            retry_times: g
-                .retries
-                .map_or(irel::transport::retry::DEFAULT_RETRIES, |r| r.retry_times),
+            retry_times: g.retries.map_or(irel::session::DEFAULT_RETRIES, |r| r.retry_times),
             creds: g.credentials.and_then(|c| c.creds.clone()),
             authfile: g.credentials.and_then(|c| c.authfile.clone()),
             json: g.json.is_some_and(|j| j.json),

@@ -58,7 +58,7 @@ impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
             concurrency: 4,
-            retry_times: crate::transport::retry::DEFAULT_RETRIES,
+            retry_times: crate::session::layers::retry::DEFAULT_RETRIES,
             shared_blobs: None,
             listener: None,
             name_known_absent: false,
@@ -614,7 +614,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
         // Cancelled if the source fails, or this copy is dropped, before the upload starts.
         BlobProbe::Absent(upload) => upload.map(|location| place::OpenUpload::new(dst, location)),
     };
-    let mut budget = crate::transport::retry::Budget::new(options.retry_times);
+    let mut budget = crate::session::layers::retry::Budget::new(options.retry_times);
     loop {
         // The source's GET has had its own retries: only what fails after it is restarted.
         let mut body = src.blob(desc, !dst.verifies_digests()).await?;
@@ -662,7 +662,7 @@ fn worth_restarting(e: &Error) -> bool {
     match e {
         Error::Transport(t) => !crate::blob::is_content_error(t),
         Error::Registry { status, errors, .. } => {
-            crate::transport::retry::transient(*status)
+            crate::session::layers::retry::transient(*status)
                 || matches!(status.as_u16(), 405 | 413 | 501)
                 || (status.as_u16() == 404 && errors.iter().any(|e| e.code == "BLOB_UPLOAD_UNKNOWN"))
         }

@@ -9,9 +9,10 @@ use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::auth::Scope;
-use crate::client::{Client, RequestBody};
+use crate::client::Client;
 use crate::error::Error;
 use crate::reference::{Digest, Reference};
+use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
 mod referrers;
@@ -232,15 +233,17 @@ impl Client {
     pub async fn get_manifest(&self, r: &Reference) -> Result<Manifest, Error> {
         let path = manifest_path(r, r.manifest_reference());
         let (resp, url) = self
-            .request(
-                r,
-                &[Scope::pull(r.repository())],
-                Method::GET,
-                &path,
-                accept_headers(),
-                RequestBody::Empty,
-                &[StatusCode::OK],
-                "GET manifest",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::GET,
+                    r,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::pull(r.repository())])
+                .headers(accept_headers())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::OK])
+                .operation("GET manifest"),
             )
             .await
             .map_err(|e| not_found_hint(e, r))?;
@@ -280,15 +283,17 @@ impl Client {
     pub async fn head_manifest(&self, r: &Reference) -> Result<Option<ManifestHead>, Error> {
         let path = manifest_path(r, r.manifest_reference());
         let (resp, _) = self
-            .request(
-                r,
-                &[Scope::pull(r.repository())],
-                Method::HEAD,
-                &path,
-                accept_headers(),
-                RequestBody::Empty,
-                &[StatusCode::OK, StatusCode::NOT_FOUND],
-                "HEAD manifest",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::HEAD,
+                    r,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::pull(r.repository())])
+                .headers(accept_headers())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::OK, StatusCode::NOT_FOUND])
+                .operation("HEAD manifest"),
             )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -380,15 +385,17 @@ impl Client {
             })?,
         );
         let (resp, url) = self
-            .request(
-                repo,
-                &[Scope::push(repo.repository())],
-                Method::PUT,
-                &path,
-                headers,
-                RequestBody::Bytes(manifest.bytes.clone()),
-                &[StatusCode::CREATED, StatusCode::OK],
-                "PUT manifest",
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::PUT,
+                    repo,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::push(repo.repository())])
+                .headers(headers)
+                .body(RequestBody::Bytes(manifest.bytes.clone()))
+                .expect([StatusCode::CREATED, StatusCode::OK])
+                .operation("PUT manifest"),
             )
             .await?;
         let confirmed = match header_str(resp.headers(), "docker-content-digest") {

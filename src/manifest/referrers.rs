@@ -16,9 +16,10 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::{Manifest, OCI_INDEX};
 use crate::auth::Scope;
-use crate::client::{Client, RequestBody};
+use crate::client::Client;
 use crate::error::Error;
 use crate::reference::{Digest, Reference};
+use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
 /// A referrers listing is refused past this size (it is an index: the manifest limit).
@@ -180,20 +181,22 @@ impl Client {
         // 404: no referrers API (the spec forbids 404 from one that has it); 400 and 406 are
         // what some registries without it answer.
         let (resp, url) = self
-            .request(
-                repo,
-                &scopes,
-                Method::GET,
-                &path,
-                headers,
-                RequestBody::Empty,
-                &[
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::GET,
+                    repo,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes(scopes.to_vec())
+                .headers(headers)
+                .body(RequestBody::Empty)
+                .expect([
                     StatusCode::OK,
                     StatusCode::NOT_FOUND,
                     StatusCode::BAD_REQUEST,
                     StatusCode::NOT_ACCEPTABLE,
-                ],
-                "GET referrers",
+                ])
+                .operation("GET referrers"),
             )
             .await?;
         let mut found = Vec::new();

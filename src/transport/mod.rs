@@ -19,11 +19,8 @@
 //! [`Transport`] is public so embedders can send any registry request through it.
 
 mod policy;
-mod redirect;
-pub(crate) use redirect::check_followed;
 mod registries_conf;
 mod resolve;
-pub mod retry;
 mod timeouts;
 
 pub use registries_conf::insecure_registries;
@@ -36,23 +33,22 @@ mod tls;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{USER_AGENT, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
-use tokio::sync::OnceCell;
 
 pub(crate) use policy::split_host_port;
 pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
 use resolve::OverrideResolver;
+pub(crate) use tls::is_plain_http_answer;
 
 /// A boxed error, as request and response bodies carry them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -248,7 +244,7 @@ impl Default for TransportConfig {
             resolve: HashMap::new(),
             user_agent: concat!("irel/", env!("CARGO_PKG_VERSION")).to_string(),
             timeouts: Timeouts::default(),
-            retries: retry::DEFAULT_RETRIES,
+            retries: 3,
         }
     }
 }
@@ -416,10 +412,17 @@ struct Inner {
     with_client_cert: std::collections::HashSet<String>,
     policy: SchemePolicy,
     user_agent: HeaderValue,
-    pings: Mutex<HashMap<String, Arc<OnceCell<Ping>>>>,
-    requests_sent: std::sync::atomic::AtomicU64,
     timeouts: Timeouts,
     retries: u32,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("policy", &self.inner.policy)
+            .field("timeouts", &self.inner.timeouts)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
@@ -462,18 +465,25 @@ impl Transport {
                     .collect(),
                 policy: config.policy.clone(),
                 user_agent,
-                pings: Mutex::new(HashMap::new()),
-                requests_sent: Default::default(),
                 timeouts: config.timeouts,
                 retries: config.retries,
             }),
         })
     }
 
-    /// How many requests this transport (and every clone of it) has sent: registry calls,
-    /// pings, token requests and redirects followed, retries included.
-    pub fn requests_sent(&self) -> u64 {
-        self.inner.requests_sent.load(std::sync::atomic::Ordering::Relaxed)
+    /// The `User-Agent` configured for requests (set by the session's user-agent layer).
+    pub fn user_agent(&self) -> &HeaderValue {
+        &self.inner.user_agent
+    }
+
+    /// How many times a first contact that could not connect is tried again.
+    pub(crate) fn retries(&self) -> u32 {
+        self.inner.retries
+    }
+
+    /// Whether `registry` has a client certificate configured (certs.d).
+    pub(crate) fn has_client_cert(&self, registry: &str) -> bool {
+        self.inner.with_client_cert.contains(&registry.to_ascii_lowercase())
     }
 
     /// The policy for a registry host.
@@ -481,165 +491,10 @@ impl Transport {
         self.inner.policy.for_registry(registry)
     }
 
-    /// Pings `registry` once (later calls reuse the answer) and returns what it said.
-    pub async fn ping(&self, registry: &str) -> Result<Ping, Error> {
-        let cell = {
-            let mut pings = self.inner.pings.lock().expect("ping cache poisoned");
-            pings.entry(registry.to_ascii_lowercase()).or_default().clone()
-        };
-        cell.get_or_try_init(|| self.ping_uncached(registry)).await.cloned()
-    }
-
-    /// `scheme://host[:port]` for a registry.
-    pub async fn base_url(&self, registry: &str) -> Result<String, Error> {
-        let ping = self.ping(registry).await?;
-        Ok(format!("{}://{}", ping.scheme.as_str(), registry))
-    }
-
-    /// Finds the scheme, trying the first contact again (with backoff) while the registry
-    /// cannot be reached at all: one restarting, or a port not yet listening.
-    async fn ping_uncached(&self, registry: &str) -> Result<Ping, Error> {
-        let mut attempt = 1;
-        loop {
-            match self.ping_schemes(registry).await {
-                Err(e) if attempt <= self.inner.retries && cannot_connect(&e) => {
-                    let wait = retry::backoff(attempt, None);
-                    tracing::info!(
-                        "{registry}: first contact failed ({e}), again in {} ms",
-                        wait.as_millis()
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
-    }
-
-    async fn ping_schemes(&self, registry: &str) -> Result<Ping, Error> {
-        let policy = self.policy(registry);
-        let mut https_err = match self.ping_with(Scheme::Https, registry).await {
-            Ok(p) => return Ok(p),
-            Err(e) => e,
-        };
-        // A registry that requires a client certificate and gets none hangs up after the
-        // handshake (TLS 1.3): say where the certificate goes.
-        if let Error::Request { detail, .. } = &mut https_err {
-            // The connection was made (the failure is in sending the request: TLS 1.3 lets the
-            // client finish its handshake before the server checks it), or the server sent a
-            // certificate alert (TLS 1.2); how the hang-up reads varies with timing.
-            let hung_up = [
-                "(SendRequest)",
-                "(Canceled)",
-                "connection closed",
-                "CertificateRequired",
-                "BadCertificate",
-            ]
-            .iter()
-            .any(|s| detail.contains(s));
-            if hung_up && policy.verifies_tls() && !self.inner.with_client_cert.contains(&registry.to_ascii_lowercase())
-            {
-                detail.push_str(&format!(
-                    " (if {registry} requires a client certificate, put NAME.cert and NAME.key in \
-                     its certs.d directory, e.g. ~/.config/containers/certs.d/{registry}/)"
-                ));
-            }
-        }
-        // A server that took the connection and then said nothing for the whole response
-        // timeout would say nothing over plain http either; and a port that could not be
-        // reached in time over https is the same port over http: one wait, not two.
-        let same_port = registry.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        match &https_err {
-            Error::Timeout {
-                phase: TimeoutPhase::Response,
-                ..
-            } => return Err(https_err),
-            Error::Timeout {
-                phase: TimeoutPhase::Connect,
-                ..
-            } if same_port => return Err(https_err),
-            _ => {}
-        }
-        if !policy.allows_http() {
-            if let Error::Request { source, .. } = &https_err {
-                if tls::is_plain_http_answer(source.as_ref()) {
-                    return Err(Error::PlainHttpRefused {
-                        registry: registry.to_string(),
-                    });
-                }
-            }
-            return Err(https_err);
-        }
-        match self.ping_with(Scheme::Http, registry).await {
-            Ok(p) => Ok(p),
-            // A server that speaks only plain http, and not as a registry: that is the news
-            // (the https failure only says it does not speak TLS).
-            Err(e @ Error::NotRegistry { .. }) if matches!(&https_err, Error::Request { source, .. } if tls::is_plain_http_answer(source.as_ref())) => {
-                Err(e)
-            }
-            // Neither scheme answered: say so, with both causes when they differ.
-            Err(Error::Request {
-                url: http_url,
-                detail: http_detail,
-                ..
-            }) => match https_err {
-                Error::Request {
-                    url, detail, source, ..
-                } => Err(Error::Unreachable {
-                    registry: registry.to_string(),
-                    tried: vec![url, http_url],
-                    detail: if detail == http_detail {
-                        detail
-                    } else {
-                        format!("{detail}; over http: {http_detail}")
-                    },
-                    source,
-                }),
-                other => Err(other),
-            },
-            // Otherwise the https failure is the more telling one (a bad certificate, say).
-            Err(_) => Err(https_err),
-        }
-    }
-
-    async fn ping_with(&self, scheme: Scheme, registry: &str) -> Result<Ping, Error> {
-        let url = format!("{}://{}/v2/", scheme.as_str(), registry);
-        let mut attempt = 1;
-        let resp = loop {
-            let resp = self.send_bodyless(Method::GET, &url, &HeaderMap::new()).await?;
-            // A busy registry's 503 is not a verdict on the scheme: ask again.
-            if !retry::transient(resp.status()) || attempt > self.inner.retries {
-                break resp;
-            }
-            let wait = retry::backoff(attempt, Some(resp.headers()));
-            let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        };
-        let status = resp.status();
-        let challenges = resp
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_string))
-            .collect();
-        // Drain so the connection goes back to the pool.
-        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
-        if status == StatusCode::OK || status == StatusCode::UNAUTHORIZED {
-            Ok(Ping {
-                scheme,
-                status,
-                challenges,
-            })
-        } else {
-            Err(Error::NotRegistry { url, status })
-        }
-    }
-
     /// Sends one request as it is (no redirects followed), through the pool its host's policy
     /// selects. The URI must be absolute. Fails with [`Error::Timeout`] when the connection or
     /// the response head does not come in time; the body returned times out on its own.
-    pub async fn send(&self, mut req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
         let authority = req
             .uri()
             .authority()
@@ -653,13 +508,7 @@ impl Transport {
         } else {
             &self.inner.insecure
         };
-        req.headers_mut()
-            .entry(USER_AGENT)
-            .or_insert_with(|| self.inner.user_agent.clone());
         let (method, url) = (req.method().clone(), req.uri().to_string());
-        self.inner
-            .requests_sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = std::time::Instant::now();
         let timeouts = self.inner.timeouts;
         let activity = timeouts::Activity::new();
@@ -713,7 +562,7 @@ impl Transport {
 
 /// Whether `e` says the registry could not be reached at all (refused, reset, timed out while
 /// connecting): worth another try. A name that does not resolve is not: a typo stays a typo.
-fn cannot_connect(e: &Error) -> bool {
+pub(crate) fn cannot_connect(e: &Error) -> bool {
     match e {
         Error::Timeout {
             phase: TimeoutPhase::Connect,

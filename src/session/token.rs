@@ -13,10 +13,15 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
 
-use super::{parse_challenges, Credential, CredentialSource, Error, Scope};
-use crate::transport::{self, full_body, read_body_limited, RegistryPolicy, Scheme, Transport};
+use tower::ServiceExt as _;
+
+use super::request::RequestBody;
+use super::scheme::Schemes;
+use super::PlainService;
+use crate::auth::{parse_challenges, Credential, CredentialSource, Error, Scope};
+use crate::transport::{self, read_body_limited, RegistryPolicy, Scheme, Transport};
 
 /// Token responses larger than this are refused.
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
@@ -41,12 +46,24 @@ type CredentialKey = (String, Option<String>);
 /// client; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Authenticator {
+    /// For the scheme policy of realm hosts.
     transport: Transport,
+    /// Token requests go through the plain stack: counted, with the user agent, redirects
+    /// followed; never authorized by the registry's own token.
+    plain: PlainService,
+    schemes: Schemes,
     credentials: Arc<dyn CredentialSource>,
     tokens: Arc<Mutex<HashMap<TokenKey, TokenSlot>>>,
     /// What `credentials` answered, per (registry, repository): a source may run a credential
     /// helper (a subprocess), which is asked once, off the async threads.
     looked_up: Arc<Mutex<HashMap<CredentialKey, Option<Credential>>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials or tokens themselves.
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -60,9 +77,16 @@ struct TokenResponse {
 }
 
 impl Authenticator {
-    pub(crate) fn new(transport: Transport, credentials: Arc<dyn CredentialSource>) -> Self {
+    pub(crate) fn new(
+        transport: Transport,
+        plain: PlainService,
+        schemes: Schemes,
+        credentials: Arc<dyn CredentialSource>,
+    ) -> Self {
         Authenticator {
             transport,
+            plain,
+            schemes,
             credentials,
             tokens: Arc::default(),
             looked_up: Arc::default(),
@@ -149,7 +173,7 @@ impl Authenticator {
 
     /// Resolves a (possibly relative) realm and refuses ones that would leak credentials.
     async fn check_realm(&self, api_host: &str, realm: &str) -> Result<url::Url, Error> {
-        let base = transport::parse_url(&self.transport.base_url(api_host).await?)?;
+        let base = transport::parse_url(&self.schemes.base_url(api_host).await?)?;
         let url = base.join(realm).map_err(|e| transport::Error::InvalidUrl {
             url: realm.to_string(),
             reason: e.to_string(),
@@ -162,7 +186,7 @@ impl Authenticator {
         match url.scheme() {
             "https" => Ok(url),
             "http" => {
-                let ping = self.transport.ping(api_host).await?;
+                let ping = self.schemes.ping(api_host).await?;
                 let policy = self.transport.policy(api_host);
                 if !(policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http)) {
                     return Err(refuse(
@@ -246,10 +270,11 @@ impl Authenticator {
         if let Some(Credential::Basic { username, password }) = credential {
             headers.insert(AUTHORIZATION, basic_header(username, password));
         }
-        let resp = self
-            .transport
-            .send_bodyless(Method::GET, url.as_str(), &headers)
-            .await?;
+        let mut req = Request::get(transport::to_uri(&url)?)
+            .body(RequestBody::Empty)
+            .expect("request parts are valid");
+        *req.headers_mut() = headers;
+        let resp = self.plain.clone().oneshot(req).await?;
         self.token_from_response(realm, resp, credential.is_some()).await
     }
 
@@ -269,9 +294,9 @@ impl Authenticator {
             .finish();
         let req = Request::post(transport::to_uri(realm)?)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(full_body(form))
+            .body(RequestBody::Bytes(form.into()))
             .expect("request parts are valid");
-        let resp = self.transport.send(req).await?;
+        let resp = self.plain.clone().oneshot(req).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             // Registries without OAuth2 support: the plain GET flow, anonymously.
             return self.get_token(realm, service, scopes, None).await;

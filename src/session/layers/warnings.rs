@@ -5,7 +5,11 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use std::task::{Context, Poll};
+
 use http::HeaderMap;
+
+use super::{HttpRequest, HttpResponse};
 
 /// Texts longer than this are cut.
 const MAX_TEXT: usize = 1024;
@@ -16,15 +20,24 @@ const MAX_DISTINCT: usize = 64;
 /// Called with the registry host and the warning's text.
 pub type WarningListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
-/// The warnings one client has passed on, and where they go.
+/// The warnings one session has passed on, and where they go.
 #[derive(Clone, Default)]
-pub(crate) struct Warnings {
+pub struct Warnings {
     seen: Arc<Mutex<HashSet<(String, String)>>>,
     listener: Option<WarningListener>,
 }
 
+impl std::fmt::Debug for Warnings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Warnings")
+            .field("listener", &self.listener.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Warnings {
-    pub(crate) fn new(listener: Option<WarningListener>) -> Self {
+    /// Warnings passed to `listener`, or logged with `tracing` at warn level without one.
+    pub fn new(listener: Option<WarningListener>) -> Self {
         Warnings {
             seen: Arc::default(),
             listener,
@@ -32,7 +45,7 @@ impl Warnings {
     }
 
     /// Passes on the 299 warnings of a response from `host` not passed on before.
-    pub(crate) fn note(&self, host: &str, headers: &HeaderMap) {
+    pub fn note(&self, host: &str, headers: &HeaderMap) {
         for value in headers.get_all(http::header::WARNING) {
             let Some(text) = value.to_str().ok().and_then(parse_299) else {
                 continue;
@@ -73,6 +86,66 @@ pub(crate) fn parse_299(value: &str) -> Option<String> {
         .collect();
     let clean = clean.trim().to_string();
     (!clean.is_empty()).then_some(clean)
+}
+
+/// Passes on the warnings of every response to a [`Warnings`].
+#[derive(Clone, Debug)]
+pub struct WarningsLayer {
+    warnings: Warnings,
+}
+
+impl WarningsLayer {
+    /// A layer noting into `warnings`.
+    pub fn new(warnings: Warnings) -> Self {
+        WarningsLayer { warnings }
+    }
+}
+
+impl<S> tower::Layer<S> for WarningsLayer {
+    type Service = WarningsService<S>;
+    fn layer(&self, inner: S) -> WarningsService<S> {
+        WarningsService {
+            inner,
+            warnings: self.warnings.clone(),
+        }
+    }
+}
+
+/// The service [`WarningsLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct WarningsService<S> {
+    inner: S,
+    warnings: Warnings,
+}
+
+impl<S> tower::Service<HttpRequest> for WarningsService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = super::BoxFuture<Result<HttpResponse, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default();
+        let (warnings, answer) = (self.warnings.clone(), self.inner.call(req));
+        Box::pin(async move {
+            let resp = answer.await?;
+            if resp.headers().contains_key(http::header::WARNING) {
+                warnings.note(&host, resp.headers());
+            }
+            Ok(resp)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -119,5 +192,26 @@ mod tests {
         w.note("a", &headers);
         w.note("b", &headers);
         assert_eq!(*got.lock().unwrap(), ["a: one", "a: two", "b: one", "b: two"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_text_is_passed_on_once_per_host() {
+        use tower::{Layer as _, ServiceExt as _};
+
+        use super::super::testing::{answer, get, stand_in};
+        let (wire, _) = stand_in(|_, _| Ok(answer(200, &[("warning", "299 - \"going away\"")], "")));
+        let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = heard.clone();
+        let warnings = Warnings::new(Some(Arc::new(move |host: &str, text: &str| {
+            log.lock().unwrap().push(format!("{host}: {text}"))
+        })));
+        let svc = WarningsLayer::new(warnings).layer(wire);
+        for url in ["http://a.test/v2/", "http://a.test/v2/x", "http://b.test:5000/v2/"] {
+            svc.clone().oneshot(get(url)).await.unwrap();
+        }
+        assert_eq!(
+            *heard.lock().unwrap(),
+            ["a.test: going away", "b.test:5000: going away"]
+        );
     }
 }
