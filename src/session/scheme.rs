@@ -204,3 +204,102 @@ impl Schemes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tower::util::BoxCloneSyncService;
+
+    use super::super::layers::testing::{answer, stand_in};
+    use super::*;
+    use crate::transport::TransportConfig;
+
+    fn refused(url: &str) -> Error {
+        Error::Request {
+            method: Method::GET,
+            url: url.to_string(),
+            detail: "connection refused".into(),
+            source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        }
+    }
+
+    fn schemes_over(
+        wire: impl tower::Service<
+                http::Request<RequestBody>,
+                Response = http::Response<ResponseBody>,
+                Error = Error,
+                Future = impl Send + 'static,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        config: TransportConfig,
+    ) -> Schemes {
+        Schemes::new(Transport::new(&config).unwrap(), BoxCloneSyncService::new(wire))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_loopback_registry_without_tls_is_pinged_over_http_once() {
+        let (wire, seen) = stand_in(|_, req| match req.uri().scheme_str() {
+            Some("https") => Err(refused(&req.uri().to_string())),
+            _ => Ok(answer(200, &[], "{}")),
+        });
+        let schemes = schemes_over(wire, TransportConfig::default());
+        assert_eq!(
+            schemes.base_url("127.0.0.1:5000").await.unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(
+            schemes.base_url("127.0.0.1:5000").await.unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        let seen = seen.lock().unwrap();
+        let asked: Vec<String> = seen.iter().map(|s| s.uri.to_string()).collect();
+        assert_eq!(
+            asked,
+            ["https://127.0.0.1:5000/v2/", "http://127.0.0.1:5000/v2/"],
+            "cached"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_remote_registry_gets_no_plain_http_unless_marked_insecure() {
+        let (wire, seen) = stand_in(|_, req| match req.uri().scheme_str() {
+            Some("https") => Err(refused(&req.uri().to_string())),
+            _ => Ok(answer(401, &[("www-authenticate", r#"Basic realm="r""#)], "")),
+        });
+        let mut config = TransportConfig::default();
+        config.retries(0);
+        let err = schemes_over(wire.clone(), config.clone())
+            .ping("r.test:5000")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Request { .. }), "{err}");
+        assert!(seen.lock().unwrap().iter().all(|s| s.uri.scheme_str() == Some("https")));
+
+        config.insecure_registry("r.test:5000");
+        let ping = schemes_over(wire, config).ping("r.test:5000").await.unwrap();
+        assert_eq!((ping.scheme, ping.status), (Scheme::Http, StatusCode::UNAUTHORIZED));
+        assert_eq!(ping.challenges, [r#"Basic realm="r""#]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_busy_answer_is_not_a_verdict_on_the_scheme() {
+        let (wire, seen) = stand_in(|n, _| Ok(answer(if n == 0 { 503 } else { 200 }, &[("retry-after", "0")], "")));
+        let ping = schemes_over(wire, TransportConfig::default())
+            .ping("r.test")
+            .await
+            .unwrap();
+        assert_eq!((ping.scheme, ping.status), (Scheme::Https, StatusCode::OK));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn something_that_is_not_a_registry_is_named() {
+        let (wire, _) = stand_in(|_, _| Ok(answer(404, &[], "<html>")));
+        let err = schemes_over(wire, TransportConfig::default())
+            .ping("r.test")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotRegistry { .. }), "{err}");
+    }
+}

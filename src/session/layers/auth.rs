@@ -142,3 +142,156 @@ fn unauthorized(auth: &Authenticator, context: &RegistryContext, method: &http::
         retry_after: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use http::{Method, Request};
+    use tower::util::BoxCloneSyncService;
+    use tower::Layer as _;
+
+    use super::super::testing::{answer, stand_in, Seen};
+    use super::*;
+    use crate::auth::{Credential, Scope, StaticCredentials};
+    use crate::session::request::RequestBody;
+    use crate::session::PlainService;
+    use crate::transport::{Transport, TransportConfig};
+
+    const CHALLENGE: &str = r#"Bearer realm="https://auth.test/token",service="reg""#;
+
+    /// An auth layer over `wire`, with Basic credentials for r.test when `with_credentials`.
+    fn auth_over(
+        wire: impl tower::Service<HttpRequest, Response = HttpResponse, Error = transport::Error, Future = impl Send + 'static>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        with_credentials: bool,
+    ) -> Auth<PlainService> {
+        let transport = Transport::new(&TransportConfig::default()).unwrap();
+        let plain: PlainService = BoxCloneSyncService::new(wire);
+        let schemes = Schemes::new(transport.clone(), plain.clone());
+        let mut credentials = StaticCredentials::default();
+        if with_credentials {
+            credentials.insert(
+                "r.test",
+                Credential::Basic {
+                    username: "u".into(),
+                    password: "p".into(),
+                },
+            );
+        }
+        let auth = Authenticator::new(transport, plain.clone(), schemes.clone(), Arc::new(credentials));
+        AuthLayer::new(auth, schemes).layer(plain)
+    }
+
+    fn registry_request(method: Method, url: &str, body: RequestBody, scope: Scope) -> HttpRequest {
+        let mut req = Request::builder().method(method).uri(url).body(body).unwrap();
+        req.extensions_mut().insert(RegistryContext {
+            registry: "r.test".into(),
+            api_host: "r.test".into(),
+            scopes: vec![scope],
+            operation: "GET tags",
+        });
+        req
+    }
+
+    fn authorization(seen: &Seen) -> Option<String> {
+        seen.headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap().to_string())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_401_gets_one_fresh_token_with_the_scope_the_registry_adds() {
+        let (wire, seen) = stand_in(|n, req| {
+            let uri = req.uri().to_string();
+            Ok(match (n, uri.as_str()) {
+                (_, "https://r.test/v2/") => answer(401, &[("www-authenticate", CHALLENGE)], ""),
+                (_, u) if u.starts_with("https://auth.test/token") && u.contains("extra") => {
+                    answer(200, &[], r#"{"token":"t2"}"#)
+                }
+                (_, u) if u.starts_with("https://auth.test/token") => answer(200, &[], r#"{"token":"t1"}"#),
+                _ if req.headers()[AUTHORIZATION] == "Bearer t2" => answer(200, &[], "{}"),
+                _ => answer(
+                    401,
+                    &[(
+                        "www-authenticate",
+                        r#"Bearer realm="https://auth.test/token",service="reg",scope="repository:extra:pull",error="insufficient_scope""#,
+                    )],
+                    "",
+                ),
+            })
+        });
+        let req = registry_request(
+            Method::GET,
+            "https://r.test/v2/a/tags/list",
+            RequestBody::Empty,
+            Scope::pull("a"),
+        );
+        let resp = auth_over(wire, true).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let seen = seen.lock().unwrap();
+        let asked: Vec<String> = seen.iter().map(|s| s.uri.to_string()).collect();
+        assert_eq!(asked.len(), 5, "{asked:#?}");
+        assert!(asked[1].contains("scope=repository%3Aa%3Apull"), "{}", asked[1]);
+        assert_eq!(
+            authorization(&seen[1]).as_deref(),
+            Some("Basic dTpw"),
+            "credentials go to the realm"
+        );
+        assert_eq!(authorization(&seen[2]).as_deref(), Some("Bearer t1"));
+        assert!(asked[3].contains("repository%3Aextra%3Apull") && asked[3].contains("repository%3Aa%3Apull"));
+        assert_eq!(authorization(&seen[4]).as_deref(), Some("Bearer t2"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stream_is_never_sent_twice_and_the_401_names_the_registry() {
+        let (wire, seen) = stand_in(|_, req| {
+            Ok(match req.uri().path() {
+                "/v2/" => answer(401, &[("www-authenticate", r#"Basic realm="reg""#)], ""),
+                _ => answer(401, &[("www-authenticate", r#"Basic realm="reg""#)], ""),
+            })
+        });
+        let req = registry_request(
+            Method::PUT,
+            "https://r.test/v2/a/blobs/uploads/1?digest=sha256:0",
+            RequestBody::Stream(transport::empty_body(), 0),
+            Scope::push("a"),
+        );
+        let err = auth_over(wire, false).oneshot(req).await.unwrap_err();
+        assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+        assert!(err.to_string().contains("r.test requires authentication"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 2, "the ping and one PUT");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn another_origin_gets_no_credentials() {
+        let (wire, seen) = stand_in(|_, req| {
+            Ok(match req.uri().host() {
+                Some("r.test") => answer(401, &[("www-authenticate", r#"Basic realm="reg""#)], ""),
+                _ => answer(200, &[], ""),
+            })
+        });
+        let req = registry_request(
+            Method::GET,
+            "https://storage.test/upload/1",
+            RequestBody::Empty,
+            Scope::pull("a"),
+        );
+        auth_over(wire, true).oneshot(req).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(authorization(&seen[1]), None);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_without_a_registry_context_pass_as_they_are() {
+        let (wire, seen) = stand_in(|_, _| Ok(answer(204, &[], "")));
+        let req = Request::get("https://elsewhere.test/x")
+            .body(RequestBody::Empty)
+            .unwrap();
+        let resp = auth_over(wire, true).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert_eq!(seen.lock().unwrap().len(), 1, "no ping either");
+    }
+}
