@@ -8,23 +8,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
-use serde_json::json;
 
-use crate::blob::VerifyingBody;
-use crate::client::Client;
-use crate::copy::{copy_content, BlobDisposition, ContentDestination, ContentSource, CopyEvent, CopyOptions};
+use crate::places::registry::Registry;
+use crate::copy::{copy_content, BlobDisposition, CopyEvent, CopyOptions};
 use crate::copy::{destination_name, RegistryRepository};
+use crate::places::{Discard, SyntheticImage};
 use crate::error::Error;
-use crate::manifest::{Descriptor, Manifest, OCI_MANIFEST};
 use crate::reference::{Digest, Reference};
-use crate::transport::{full_body, Body, BoxError};
 
-const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
-const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-/// Generated data comes in chunks of this size.
-const CHUNK: usize = 256 * 1024;
 
 /// What to generate and how hard to push.
 #[derive(Debug, Clone)]
@@ -132,285 +123,85 @@ impl Latency {
     }
 }
 
-impl Client {
-    /// Generates an image of random layers (see [`SyntheticImage`]) and pushes it to `dst`,
-    /// measuring the push. Generating the digests costs one hashing pass before the clock starts.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), irel::Error> {
-    /// let client = irel::Client::builder().insecure_registry("localhost:5000").build()?;
-    /// let dst: irel::Reference = "localhost:5000/bench/img:1".parse()?;
-    /// let options = irel::bench::BenchOptions::default().image(64 << 20, 2);
-    /// let report = client.bench_push(&dst, &options).await?;
-    /// println!("{:.0} MB/s", report.megabytes_per_second);
-    /// # Ok(()) }
-    /// ```
-    pub async fn bench_push(&self, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
-        let opts = options.clone();
-        let image = tokio::task::spawn_blocking(move || SyntheticImage::generate(opts.size, opts.layers, opts.seed))
-            .await
-            .expect("image generation does not panic");
-        let to = RegistryRepository::new(self.clone(), dst);
-        self.measure("push", options, |o| async move {
-            copy_content(&image, "latest", &to, &destination_name(dst), None, &o).await
-        })
+/// The work of [`Client::bench_push`](crate::Client::bench_push).
+pub(crate) async fn bench_push(registry: &Registry, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+    let opts = options.clone();
+    let image = tokio::task::spawn_blocking(move || SyntheticImage::generate(opts.size, opts.layers, opts.seed))
         .await
-    }
+        .expect("image generation does not panic");
+    let to = RegistryRepository::new(registry.clone(), dst);
+    measure(registry, "push", options, |o| async move {
+        copy_content(&image, "latest", &to, &destination_name(dst), None, &o).await
+    })
+    .await
+}
 
-    /// Pulls the image `src` names (every platform of an index), verifying each blob's size and
-    /// digest and discarding it, and measures the pull.
-    pub async fn bench_pull(&self, src: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
-        let from = RegistryRepository::new(self.clone(), src);
-        self.measure("pull", options, |o| async move {
-            copy_content(&from, src.manifest_reference(), &Discard, "pulled", src.digest(), &o).await
-        })
+/// The work of [`Client::bench_pull`](crate::Client::bench_pull).
+pub(crate) async fn bench_pull(registry: &Registry, src: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+    let from = RegistryRepository::new(registry.clone(), src);
+    measure(registry, "pull", options, |o| async move {
+        copy_content(&from, src.manifest_reference(), &Discard, "pulled", src.digest(), &o).await
+    })
+    .await
+}
+
+/// The work of [`Client::bench_copy`](crate::Client::bench_copy).
+pub(crate) async fn bench_copy(registry: &Registry, src: &Reference, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+    measure(registry, "copy", options, |o| async move { crate::copy::copy(registry, src, dst, &o).await })
         .await
-    }
-
-    /// Copies `src` to `dst` as [`Client::copy`] does, and measures the copy.
-    pub async fn bench_copy(
-        &self,
-        src: &Reference,
-        dst: &Reference,
-        options: &BenchOptions,
-    ) -> Result<BenchReport, Error> {
-        self.measure("copy", options, |o| async move { self.copy(src, dst, &o).await })
-            .await
-    }
-
-    async fn measure<F, Fut>(
-        &self,
-        operation: &'static str,
-        options: &BenchOptions,
-        run: F,
-    ) -> Result<BenchReport, Error>
-    where
-        F: FnOnce(CopyOptions) -> Fut,
-        Fut: std::future::Future<Output = Result<crate::CopyReport, Error>>,
-    {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let (blobs, seen) = (Arc::new(Mutex::new(0usize)), samples.clone());
-        let planned = blobs.clone();
-        let copy_options = CopyOptions::default()
-            .concurrency(options.concurrency)
-            .on_event(move |event| match event {
-                CopyEvent::Planned { blobs, .. } => *planned.lock().expect("bench counters") += blobs,
-                CopyEvent::BlobDone {
-                    disposition: BlobDisposition::Copied | BlobDisposition::Mounted,
-                    elapsed,
-                    ..
-                } => seen.lock().expect("bench samples").push(*elapsed),
-                _ => {}
-            });
-        let (requests_before, cpu_before) = (self.session.requests_sent(), ProcessUsage::now());
-        let started = Instant::now();
-        let report = run(copy_options).await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let cpu_after = ProcessUsage::now();
-        let samples = samples.lock().expect("bench samples").clone();
-        let blobs = *blobs.lock().expect("bench counters");
-        Ok(BenchReport {
-            operation,
-            digest: report.digest.expect("a copy reports its digest"),
-            blobs,
-            blobs_transferred: report.blobs_copied,
-            bytes: report.bytes_copied,
-            seconds,
-            megabytes_per_second: report.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
-            blob_latency_ms: Latency::of(&samples),
-            requests: self.session.requests_sent() - requests_before,
-            cpu_seconds: match (cpu_before, &cpu_after) {
-                (Some(a), Some(b)) => Some(b.cpu_seconds - a.cpu_seconds),
-                _ => None,
-            },
-            peak_rss_bytes: cpu_after.map(|u| u.peak_rss_bytes),
-        })
-    }
 }
 
-/// An OCI image of random layers made on the fly from a seed: nothing is stored, the bytes
-/// of each layer are generated again whenever it is read.
-#[derive(Clone)]
-pub struct SyntheticImage {
-    manifest: Manifest,
-    config: (Descriptor, Bytes),
-    layers: Arc<Vec<(Descriptor, u64)>>,
-}
-
-impl SyntheticImage {
-    /// An image of `layers` layers (at least 1) totalling `size` bytes, from `seed`. This
-    /// generates and hashes every layer once, to know the digests.
-    pub fn generate(size: u64, layers: usize, seed: u64) -> SyntheticImage {
-        let layers = layers.max(1) as u64;
-        let descs: Vec<(Descriptor, u64)> = (0..layers)
-            .map(|i| {
-                let len = size / layers + u64::from(i < size % layers);
-                let layer_seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i);
-                let mut hasher = crate::reference::DigestAlgorithm::Sha256.hasher();
-                let mut gen = RandomBytes::new(layer_seed, len);
-                while let Some(chunk) = gen.next_chunk() {
-                    hasher.update(&chunk);
-                }
-                (descriptor(LAYER_MEDIA_TYPE, hasher.finish(), len), layer_seed)
-            })
-            .collect();
-        let config = json!({
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": descs.iter().map(|(d, _)| d.digest.to_string()).collect::<Vec<_>>()},
+async fn measure<F, Fut>(registry: &Registry, operation: &'static str, options: &BenchOptions, run: F) -> Result<BenchReport, Error>
+where
+    F: FnOnce(CopyOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::CopyReport, Error>>, {
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let (blobs, seen) = (Arc::new(Mutex::new(0usize)), samples.clone());
+    let planned = blobs.clone();
+    let copy_options = CopyOptions::default()
+        .concurrency(options.concurrency)
+        .on_event(move |event| match event {
+            CopyEvent::Planned { blobs, .. } => *planned.lock().expect("bench counters") += blobs,
+            CopyEvent::BlobDone {
+                disposition: BlobDisposition::Copied | BlobDisposition::Mounted,
+                elapsed,
+                ..
+            } => seen.lock().expect("bench samples").push(*elapsed),
+            _ => {}
         });
-        let config = Bytes::from(serde_json::to_vec(&config).expect("config serializes"));
-        let config_desc = descriptor(CONFIG_MEDIA_TYPE, Digest::sha256_of(&config), config.len() as u64);
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config_desc,
-            "layers": descs.iter().map(|(d, _)| d).collect::<Vec<_>>(),
-            "annotations": {"org.opencontainers.image.description": format!("irel bench, seed {seed}")},
-        });
-        let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serializes"));
-        let manifest =
-            Manifest::parse(bytes, Some(OCI_MANIFEST), "synthetic image").expect("a valid generated manifest");
-        SyntheticImage {
-            manifest,
-            config: (config_desc, config),
-            layers: Arc::new(descs),
-        }
-    }
-
-    /// The image's manifest.
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
+    let (requests_before, cpu_before) = (registry.session().requests_sent(), ProcessUsage::now());
+    let started = Instant::now();
+    let report = run(copy_options).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = ProcessUsage::now();
+    let samples = samples.lock().expect("bench samples").clone();
+    let blobs = *blobs.lock().expect("bench counters");
+    Ok(BenchReport {
+        operation,
+        digest: report.digest.expect("a copy reports its digest"),
+        blobs,
+        blobs_transferred: report.blobs_copied,
+        bytes: report.bytes_copied,
+        seconds,
+        megabytes_per_second: report.bytes_copied as f64 / 1e6 / seconds.max(1e-9),
+        blob_latency_ms: Latency::of(&samples),
+        requests: registry.session().requests_sent() - requests_before,
+        cpu_seconds: match (cpu_before, &cpu_after) {
+            (Some(a), Some(b)) => Some(b.cpu_seconds - a.cpu_seconds),
+            _ => None,
+        },
+        peak_rss_bytes: cpu_after.map(|u| u.peak_rss_bytes),
+    })
 }
 
-fn descriptor(media_type: &str, digest: Digest, size: u64) -> Descriptor {
-    Descriptor {
-        media_type: media_type.to_string(),
-        digest,
-        size,
-        urls: Vec::new(),
-        platform: None,
-    }
-}
 
-impl ContentSource for SyntheticImage {
-    fn describe(&self) -> String {
-        "a synthetic image".to_string()
-    }
 
-    async fn manifest(&self, _reference: &str) -> Result<Manifest, Error> {
-        Ok(self.manifest.clone())
-    }
 
-    async fn blob(&self, desc: &Descriptor, _hash: bool) -> Result<Body, Error> {
-        if desc.digest == self.config.0.digest {
-            return Ok(full_body(self.config.1.clone()));
-        }
-        let (layer, seed) = self
-            .layers
-            .iter()
-            .find(|(d, _)| d.digest == desc.digest)
-            .ok_or_else(|| Error::Manifest {
-                reference: self.describe(),
-                reason: format!("it has no blob {}", desc.digest),
-            })?;
-        Ok(RandomBytes::new(*seed, layer.size).boxed())
-    }
-}
 
-impl http_body::Body for RandomBytes {
-    type Data = Bytes;
-    type Error = BoxError;
 
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        // The generator never waits.
-        std::task::Poll::Ready(self.next_chunk().map(|c| Ok(http_body::Frame::data(c))))
-    }
 
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
 
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
-    }
-}
 
-/// splitmix64: fast, seedable, and random enough that nothing compresses or deduplicates it.
-struct RandomBytes {
-    state: u64,
-    remaining: u64,
-}
-
-impl RandomBytes {
-    fn new(seed: u64, len: u64) -> Self {
-        RandomBytes {
-            state: seed,
-            remaining: len,
-        }
-    }
-
-    fn next_chunk(&mut self) -> Option<Bytes> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let n = CHUNK.min(self.remaining as usize);
-        let mut buf = BytesMut::with_capacity(n + 8);
-        while buf.len() < n {
-            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            buf.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-        }
-        buf.truncate(n);
-        self.remaining -= n as u64;
-        Some(buf.freeze())
-    }
-}
-
-/// A destination that keeps nothing: blobs are read to the end (the source verifies their
-/// size and digest on the way) and dropped.
-#[derive(Clone, Copy, Debug)]
-pub struct Discard;
-
-impl ContentDestination for Discard {
-    fn describe(&self) -> String {
-        "nowhere (discarded after verification)".to_string()
-    }
-
-    async fn manifest_digest(&self, _reference: &str) -> Result<Option<Digest>, Error> {
-        Ok(None)
-    }
-
-    async fn has_blob(&self, _digest: &Digest) -> Result<bool, Error> {
-        Ok(false)
-    }
-
-    async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
-        // The source checked the digest (this destination does not claim to); the size is
-        // checked again here so a source that skipped it still cannot pass short content.
-        let mut body = VerifyingBody::with_hashing(body, desc.digest.clone(), desc.size, false);
-        while let Some(frame) = body.frame().await {
-            frame.map_err(|e| Error::BlobTransfer {
-                digest: desc.digest.clone(),
-                source_repo: "its source".into(),
-                destination: self.describe(),
-                detail: crate::transport::error_chain(e.as_ref()),
-            })?;
-        }
-        Ok(())
-    }
-
-    async fn put_manifest(&self, _reference: &str, _manifest: &Manifest) -> Result<bool, Error> {
-        Ok(true)
-    }
-}
 
 /// CPU time and peak memory of this process, from `/proc/self` (Linux).
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! What an image is, without copying it: its digest, media type, platforms and sizes
 //! (`irel inspect`), and picking one platform's image out of an index (`--platform`).
 
-use crate::client::Client;
+use crate::places::registry::Registry;
 use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, Platform, MAX_MANIFEST_SIZE};
 use crate::reference::{Digest, Reference};
@@ -79,7 +79,7 @@ pub struct ImageSummary {
     pub total_size: Option<u64>,
     /// What refers to it (signatures, SBOMs, attestations): filled by [`Client::inspect`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub referrers: Vec<crate::manifest::Referrer>,
+    pub referrers: Vec<crate::model::referrer::Referrer>,
 }
 
 impl ImageSummary {
@@ -116,103 +116,90 @@ impl ImageSummary {
     }
 }
 
-impl Client {
-    /// The image `r` names for `platform`: `r` itself (by digest) when it is a single image of
-    /// that platform or of none stated, else the matching entry of its index. A single image
-    /// whose config states another platform is refused.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), irel::Error> {
-    /// let client = irel::Client::builder().build()?;
-    /// let index: irel::Reference = "docker.io/library/busybox:1.36".parse()?;
-    /// let arm = client.resolve_platform(&index, &"linux/arm64/v8".parse().unwrap()).await?;
-    /// assert!(arm.digest().is_some());
-    /// # Ok(()) }
-    /// ```
-    pub async fn resolve_platform(&self, r: &Reference, platform: &Platform) -> Result<Reference, Error> {
-        let manifest = self.get_manifest(r).await?;
-        let manifests = match &manifest.contents {
-            Contents::Index { manifests } => manifests,
-            Contents::Image { config, .. } => {
-                // A single image serves only the platform its config states.
-                if let Some(own) = self.config_platform(r, config).await? {
-                    if !platform.matches(&own) {
-                        return Err(Error::Manifest {
-                            reference: r.to_string(),
-                            reason: format!(
-                                "it is a single-platform image for {own}, not {platform}; \
-                                 drop --platform to copy it as it is"
-                            ),
-                        });
-                    }
+/// The work of [`Client::resolve_platform`](crate::Client::resolve_platform).
+pub(crate) async fn resolve_platform(registry: &Registry, r: &Reference, platform: &Platform) -> Result<Reference, Error> {
+    let manifest = registry.get_manifest(r).await?;
+    let manifests = match &manifest.contents {
+        Contents::Index { manifests } => manifests,
+        Contents::Image { config, .. } => {
+            // A single image serves only the platform its config states.
+            if let Some(own) = config_platform(registry, r, config).await? {
+                if !platform.matches(&own) {
+                    return Err(Error::Manifest {
+                        reference: r.to_string(),
+                        reason: format!(
+                            "it is a single-platform image for {own}, not {platform}; \
+                             drop --platform to copy it as it is"
+                        ),
+                    });
                 }
-                return Ok(r.with_digest(manifest.digest));
             }
-        };
-        let found = manifests
-            .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)));
-        match found {
-            Some(d) => Ok(r.with_digest(d.digest.clone())),
-            None => {
-                let offered: Vec<String> = manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
-                    .collect();
-                Err(Error::Manifest {
-                    reference: r.to_string(),
-                    reason: format!(
-                        "the index has no image for {platform}; it has {}",
-                        if offered.is_empty() {
-                            "no platforms stated".to_string()
-                        } else {
-                            offered.join(", ")
-                        }
-                    ),
-                })
-            }
+            return Ok(r.with_digest(manifest.digest));
         }
-    }
-
-    /// The platform an image's config states (`os`, `architecture`, `variant`), if it states
-    /// one. A config too large to be one is not read.
-    async fn config_platform(&self, r: &Reference, config: &Descriptor) -> Result<Option<Platform>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Config {
-            #[serde(default)]
-            os: String,
-            #[serde(default)]
-            architecture: String,
-            #[serde(default)]
-            variant: Option<String>,
-        }
-        if config.size > MAX_MANIFEST_SIZE as u64 {
-            return Ok(None);
-        }
-        let mut stream = self.get_blob(r, &config.digest, config.size).await?;
-        let mut bytes = Vec::with_capacity(config.size as usize);
-        while let Some(chunk) = stream.chunk().await {
-            bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
+    };
+    let found = manifests
+        .iter()
+        .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)));
+    match found {
+        Some(d) => Ok(r.with_digest(d.digest.clone())),
+        None => {
+            let offered: Vec<String> = manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+                .collect();
+            Err(Error::Manifest {
                 reference: r.to_string(),
-                reason: format!("reading its config {}: {e}", config.digest),
-            })?);
+                reason: format!(
+                    "the index has no image for {platform}; it has {}",
+                    if offered.is_empty() {
+                        "no platforms stated".to_string()
+                    } else {
+                        offered.join(", ")
+                    }
+                ),
+            })
         }
-        Ok(serde_json::from_slice::<Config>(&bytes)
-            .ok()
-            .filter(|c| !c.os.is_empty() && !c.architecture.is_empty())
-            .map(|c| Platform {
-                os: c.os,
-                architecture: c.architecture,
-                variant: c.variant.filter(|v| !v.is_empty()),
-            }))
     }
+}
 
-    /// Digest, media type, platforms and sizes of what `r` names, and its referrers.
-    pub async fn inspect(&self, r: &Reference) -> Result<ImageSummary, Error> {
-        let mut summary = ImageSummary::of(&self.get_manifest(r).await?);
-        summary.referrers = self.referrers(r, &summary.digest, None).await?;
-        Ok(summary)
+/// The platform an image's config states (`os`, `architecture`, `variant`), if it states
+/// one. A config too large to be one is not read.
+async fn config_platform(registry: &Registry, r: &Reference, config: &Descriptor) -> Result<Option<Platform>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        os: String,
+        #[serde(default)]
+        architecture: String,
+        #[serde(default)]
+        variant: Option<String>,
     }
+    if config.size > MAX_MANIFEST_SIZE as u64 {
+        return Ok(None);
+    }
+    let mut stream = registry.get_blob(r, &config.digest, config.size).await?;
+    let mut bytes = Vec::with_capacity(config.size as usize);
+    while let Some(chunk) = stream.chunk().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
+            reference: r.to_string(),
+            reason: format!("reading its config {}: {e}", config.digest),
+        })?);
+    }
+    Ok(serde_json::from_slice::<Config>(&bytes)
+        .ok()
+        .filter(|c| !c.os.is_empty() && !c.architecture.is_empty())
+        .map(|c| Platform {
+            os: c.os,
+            architecture: c.architecture,
+            variant: c.variant.filter(|v| !v.is_empty()),
+        }))
+}
+
+/// The work of [`Client::inspect`](crate::Client::inspect).
+pub(crate) async fn inspect(registry: &Registry, r: &Reference) -> Result<ImageSummary, Error> {
+    let mut summary = ImageSummary::of(&registry.get_manifest(r).await?);
+    summary.referrers = registry.referrers(r, &summary.digest, None).await?;
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -24,15 +24,13 @@
 pub mod auth;
 pub mod bench;
 pub mod blob;
-mod catalog;
 mod client;
 pub mod copy;
 mod error;
 mod inspect;
-pub mod layout;
-pub mod manifest;
 pub mod mapping;
-pub mod reference;
+pub mod model;
+pub mod places;
 pub mod relocate;
 pub mod session;
 #[cfg(feature = "sync")]
@@ -40,8 +38,9 @@ pub mod sync;
 pub mod text;
 pub mod transport;
 
-pub use blob::MountOutcome;
-pub use catalog::ListingLimits;
+pub use model::{manifest, reference};
+pub use places::layout;
+pub use places::registry::{ListingLimits, MountOutcome, Registry};
 pub use client::{Client, ClientBuilder};
 pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 pub use error::{Error, RegistryErrorEntry};

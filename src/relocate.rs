@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::client::Client;
+use crate::places::registry::Registry;
 use crate::copy::{copy_content, destination_name, CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::layout::locked_dir::LockedDir;
@@ -69,180 +69,121 @@ pub enum RelocationSource<'a> {
     Layout(&'a OciLayout),
 }
 
-impl Client {
-    /// Copies the image `src` names (all of an index) into `layout`, named by its full
-    /// reference, and returns its digest (`irel layout add`).
-    pub async fn pull_to_layout(
-        &self,
-        src: &Reference,
-        layout: &OciLayout,
-        options: &CopyOptions,
-    ) -> Result<Digest, Error> {
-        let from = RegistryRepository::new(self.clone(), src);
-        let report = copy_content(
-            &from,
-            src.manifest_reference(),
-            layout,
-            &src.to_string(),
-            src.digest(),
-            options,
-        )
-        .await?;
-        Ok(report.digest.expect("a finished copy has a digest"))
-    }
+/// The work of [`Client::pull_to_layout`](crate::Client::pull_to_layout).
+pub(crate) async fn pull_to_layout(registry: &Registry, src: &Reference, layout: &OciLayout, options: &CopyOptions) -> Result<Digest, Error> {
+    let from = RegistryRepository::new(registry.clone(), src);
+    let report = copy_content(
+        &from,
+        src.manifest_reference(),
+        layout,
+        &src.to_string(),
+        src.digest(),
+        options,
+    )
+    .await?;
+    Ok(report.digest.expect("a finished copy has a digest"))
+}
 
-    /// Pushes the image with `digest` in `layout` to `dst` (`irel layout push`).
-    pub async fn push_from_layout(
-        &self,
-        layout: &OciLayout,
-        digest: &Digest,
-        dst: &Reference,
-        options: &CopyOptions,
-    ) -> Result<(), Error> {
-        let to = RegistryRepository::new(self.clone(), dst);
-        copy_content(
-            layout,
-            digest.as_str(),
-            &to,
-            &destination_name(dst),
-            Some(digest),
-            options,
-        )
-        .await?;
-        Ok(())
-    }
+/// The work of [`Client::push_from_layout`](crate::Client::push_from_layout).
+pub(crate) async fn push_from_layout(registry: &Registry, layout: &OciLayout, digest: &Digest, dst: &Reference, options: &CopyOptions) -> Result<(), Error> {
+    let to = RegistryRepository::new(registry.clone(), dst);
+    copy_content(
+        layout,
+        digest.as_str(),
+        &to,
+        &destination_name(dst),
+        Some(digest),
+        options,
+    )
+    .await?;
+    Ok(())
+}
 
-    /// Writes a thick bundle: every image (all platforms) in an OCI layout inside a `.tar.gz`
-    /// at `out`. Nothing is written at `out` unless every image made it in.
-    pub async fn save(&self, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
-        let (dir, name) = crate::layout::output_parts(out)?;
-        if !dir.is_dir() {
-            // A typo in the path must not become a tree of new directories.
-            return Err(Error::Layout {
-                path: out.display().to_string(),
-                reason: format!("the directory {} does not exist; create it first", dir.display()),
-            });
-        }
-        // Beside the output (same file system, no copy across), but private: a random name
-        // and mode 0700, never a directory that already exists. Removed on drop; one a killed
-        // save left is removed by the next save to the same output.
-        let staging = LockedDir::new_in(dir, &format!(".{name}.layout.")).map_err(|e| Error::Layout {
+/// The work of [`Client::save`](crate::Client::save).
+pub(crate) async fn save(registry: &Registry, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
+    let (dir, name) = crate::layout::output_parts(out)?;
+    if !dir.is_dir() {
+        // A typo in the path must not become a tree of new directories.
+        return Err(Error::Layout {
             path: out.display().to_string(),
-            reason: format!("cannot create a staging directory beside it: {e}"),
-        })?;
-        let result = async {
-            let layout_dir = staging.path().join("layout");
-            let layout = OciLayout::create(&layout_dir)?;
-            let mut digests = Vec::new();
-            for image in images {
-                digests.push(self.pull_to_layout(image, &layout, options).await?);
-            }
-            let (staging, out) = (staging.path().to_path_buf(), out.to_path_buf());
-            // The archive is written in the staging directory too, so that what removes one
-            // (a drop, an interrupted run's cleanup, the next save) removes both.
-            tokio::task::spawn_blocking(move || {
-                crate::layout::archive::write_via(&staging.join("layout"), &out, &staging)
-            })
-            .await
-            .expect("archive writing does not panic")?;
-            Ok(digests)
+            reason: format!("the directory {} does not exist; create it first", dir.display()),
+        });
+    }
+    // Beside the output (same file system, no copy across), but private: a random name
+    // and mode 0700, never a directory that already exists. Removed on drop; one a killed
+    // save left is removed by the next save to the same output.
+    let staging = LockedDir::new_in(dir, &format!(".{name}.layout.")).map_err(|e| Error::Layout {
+        path: out.display().to_string(),
+        reason: format!("cannot create a staging directory beside it: {e}"),
+    })?;
+    let result = async {
+        let layout_dir = staging.path().join("layout");
+        let layout = OciLayout::create(&layout_dir)?;
+        let mut digests = Vec::new();
+        for image in images {
+            digests.push(pull_to_layout(registry, image, &layout, options).await?);
         }
-        .await;
-        drop(staging);
-        result
-    }
-
-    /// Relocates `images` under `prefix`, one by one, continuing past failures.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
-    /// use irel::relocate::RelocationSource;
-    /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
-    /// let report = client
-    ///     .relocate("registry.internal/acme", &images, RelocationSource::Registries, &Default::default())
-    ///     .await;
-    /// report.write_mapping("relocation-mapping.json".as_ref())?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn relocate(
-        &self,
-        prefix: &str,
-        images: &[String],
-        source: RelocationSource<'_>,
-        options: &CopyOptions,
-    ) -> RelocationReport {
-        self.relocate_observed(prefix, images, source, options, |_| {}).await
-    }
-
-    /// [`relocate`](Self::relocate), calling `on_each` with the report so far after each image
-    /// (relocated or failed), so that a long relocation reports as it goes and keeps its
-    /// mapping current.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: irel::Client) {
-    /// use irel::relocate::RelocationSource;
-    /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
-    /// client
-    ///     .relocate_observed("registry.internal/acme", &images, RelocationSource::Registries, &Default::default(), |so_far| {
-    ///         let _ = so_far.write_mapping("relocation-mapping.json".as_ref());
-    ///     })
-    ///     .await;
-    /// # }
-    /// ```
-    pub async fn relocate_observed(
-        &self,
-        prefix: &str,
-        images: &[String],
-        source: RelocationSource<'_>,
-        options: &CopyOptions,
-        on_each: impl Fn(&RelocationReport),
-    ) -> RelocationReport {
-        let mut report = RelocationReport::default();
-        for original in images {
-            match self.relocate_one(prefix, original, source, options).await {
-                Ok(r) => report.relocated.push(r),
-                Err(e) => report.failed.push((original.clone(), e)),
-            }
-            on_each(&report);
-        }
-        report
-    }
-
-    async fn relocate_one(
-        &self,
-        prefix: &str,
-        original: &str,
-        source: RelocationSource<'_>,
-        options: &CopyOptions,
-    ) -> Result<Relocated, Error> {
-        let parsed: Reference = original.parse()?;
-        let relocated = flatten_repo_path_preserve_tag_digest(prefix, &parsed)?;
-        let report = match source {
-            RelocationSource::Registries => self.copy(&parsed, &relocated, options).await?,
-            RelocationSource::Layout(layout) => {
-                let entry = layout.find(original)?.ok_or_else(|| Error::Layout {
-                    path: layout.shown_path().display().to_string(),
-                    reason: format!("holds no image named {original}"),
-                })?;
-                let to = RegistryRepository::new(self.clone(), &relocated);
-                let target = destination_name(&relocated);
-                copy_content(
-                    layout,
-                    entry.descriptor.digest.as_str(),
-                    &to,
-                    &target,
-                    relocated.digest(),
-                    options,
-                )
-                .await?
-            }
-        };
-        Ok(Relocated {
-            original: original.to_string(),
-            relocated,
-            digest: report.digest.expect("a finished copy has a digest"),
+        let (staging, out) = (staging.path().to_path_buf(), out.to_path_buf());
+        // The archive is written in the staging directory too, so that what removes one
+        // (a drop, an interrupted run's cleanup, the next save) removes both.
+        tokio::task::spawn_blocking(move || {
+            crate::layout::archive::write_via(&staging.join("layout"), &out, &staging)
         })
+        .await
+        .expect("archive writing does not panic")?;
+        Ok(digests)
     }
+    .await;
+    drop(staging);
+    result
+}
+
+/// The work of [`Client::relocate`](crate::Client::relocate).
+pub(crate) async fn relocate(registry: &Registry, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions) -> RelocationReport {
+    relocate_observed(registry, prefix, images, source, options, |_| {}).await
+}
+
+/// The work of [`Client::relocate_observed`](crate::Client::relocate_observed).
+pub(crate) async fn relocate_observed(registry: &Registry, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions, on_each: impl Fn(&RelocationReport)) -> RelocationReport {
+    let mut report = RelocationReport::default();
+    for original in images {
+        match relocate_one(registry, prefix, original, source, options).await {
+            Ok(r) => report.relocated.push(r),
+            Err(e) => report.failed.push((original.clone(), e)),
+        }
+        on_each(&report);
+    }
+    report
+}
+
+async fn relocate_one(registry: &Registry, prefix: &str, original: &str, source: RelocationSource<'_>, options: &CopyOptions) -> Result<Relocated, Error> {
+    let parsed: Reference = original.parse()?;
+    let relocated = flatten_repo_path_preserve_tag_digest(prefix, &parsed)?;
+    let report = match source {
+        RelocationSource::Registries => crate::copy::copy(registry, &parsed, &relocated, options).await?,
+        RelocationSource::Layout(layout) => {
+            let entry = layout.find(original)?.ok_or_else(|| Error::Layout {
+                path: layout.shown_path().display().to_string(),
+                reason: format!("holds no image named {original}"),
+            })?;
+            let to = RegistryRepository::new(registry.clone(), &relocated);
+            let target = destination_name(&relocated);
+            copy_content(
+                layout,
+                entry.descriptor.digest.as_str(),
+                &to,
+                &target,
+                relocated.digest(),
+                options,
+            )
+            .await?
+        }
+    };
+    Ok(Relocated {
+        original: original.to_string(),
+        relocated,
+        digest: report.digest.expect("a finished copy has a digest"),
+    })
 }
 
 /// Reads an image list: one reference per line; blank lines and `#` comments are ignored.

@@ -5,12 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use http::{Method, StatusCode};
 
 use super::credentials::{helper_server, normalize_key};
 use super::{DockerConfig, Error};
-use crate::client::Client;
-use crate::transport::read_body_limited;
 
 /// docker's `config.json` path: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
 pub fn docker_config_path() -> Option<PathBuf> {
@@ -156,28 +153,3 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     result
 }
 
-impl Client {
-    /// Checks that this client's credentials for `registry` are accepted: for a token
-    /// registry, the token server grants a token; for Basic, the registry answers `/v2/`.
-    pub async fn check_login(&self, registry: &str) -> Result<(), crate::Error> {
-        let r: crate::Reference = format!("{registry}/irel-login-check")
-            .parse()
-            .map_err(crate::Error::Reference)?;
-        let (resp, url) = self
-            .send(crate::session::RegistryRequest::registry_wide(Method::GET, &r, "/v2/"))
-            .await?;
-        let status = resp.status();
-        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
-        if status == StatusCode::OK {
-            return Ok(());
-        }
-        Err(crate::Error::Registry {
-            operation: "GET",
-            url,
-            status,
-            errors: Vec::new(),
-            hint: Some(format!("{registry} did not accept the credentials")),
-            retry_after: None,
-        })
-    }
-}

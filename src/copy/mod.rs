@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::client::Client;
+use crate::places::registry::Registry;
 use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::reference::{Digest, Reference};
@@ -24,11 +24,11 @@ use crate::MountOutcome;
 
 mod cleanup;
 mod events;
-mod place;
 
 pub use cleanup::{CleanupGuard, Cleanups};
 pub use events::{BlobDisposition, CopyEvent, EventListener};
-pub use place::{BlobProbe, ContentDestination, ContentSource, RegistryRepository};
+pub use crate::places::content::{BlobProbe, ContentDestination, ContentSource};
+pub use crate::places::registry::RegistryRepository;
 
 /// How a copy runs.
 #[derive(Clone)]
@@ -219,34 +219,19 @@ enum BlobOutcome {
     Skipped,
 }
 
-impl Client {
-    /// Copies the image or index `src` names to `dst`, preserving its digest.
-    ///
-    /// `dst` keeps its tag; without tag or digest it is tagged `latest`; with only a digest it
-    /// must be the source's digest and nothing is tagged.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), irel::Error> {
-    /// let client = irel::Client::builder().build()?;
-    /// let src: irel::Reference = "localhost:5000/team/app:1.2".parse()?;
-    /// let dst = irel::mapping::flatten_repo_path_preserve_tag_digest("localhost:5001/acme", &src)?;
-    /// let report = client.copy(&src, &dst, &irel::CopyOptions::default()).await?;
-    /// assert_eq!(report.digest, Some(client.digest(&src).await?));
-    /// # Ok(()) }
-    /// ```
-    pub async fn copy(&self, src: &Reference, dst: &Reference, options: &CopyOptions) -> Result<CopyReport, Error> {
-        let from = RegistryRepository::new(self.clone(), src);
-        let to = RegistryRepository::new(self.clone(), dst);
-        copy_content(
-            &from,
-            src.manifest_reference(),
-            &to,
-            &destination_name(dst),
-            dst.digest(),
-            options,
-        )
-        .await
-    }
+/// The work of [`Client::copy`](crate::Client::copy).
+pub(crate) async fn copy(registry: &Registry, src: &Reference, dst: &Reference, options: &CopyOptions) -> Result<CopyReport, Error> {
+    let from = RegistryRepository::new(registry.clone(), src);
+    let to = RegistryRepository::new(registry.clone(), dst);
+    copy_content(
+        &from,
+        src.manifest_reference(),
+        &to,
+        &destination_name(dst),
+        dst.digest(),
+        options,
+    )
+    .await
 }
 
 /// The name a copy writes at a registry destination: its tag, else its digest, else `latest`.
@@ -392,7 +377,7 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
         Err(e) => return Err(e),
     };
     for subject in &subjects {
-        let prefix = format!("{}.", crate::manifest::fallback_tag(subject));
+        let prefix = format!("{}.", crate::model::referrer::fallback_tag(subject));
         for (name, tag) in tags
             .iter()
             .filter(|(_, t)| t.len() > prefix.len() && t.starts_with(&prefix))
@@ -612,7 +597,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
         BlobProbe::Present => return Ok(BlobOutcome::Skipped),
         BlobProbe::Mounted => return Ok(BlobOutcome::Mounted),
         // Cancelled if the source fails, or this copy is dropped, before the upload starts.
-        BlobProbe::Absent(upload) => upload.map(|location| place::OpenUpload::new(dst, location)),
+        BlobProbe::Absent(upload) => upload.map(|location| crate::places::content::OpenUpload::new(dst, location)),
     };
     let mut budget = crate::session::layers::retry::Budget::new(options.retry_times);
     loop {
@@ -622,7 +607,7 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             body = events::reporting_body(body, desc.digest.clone(), listener.clone());
         }
         match dst
-            .put_blob(desc, body, upload.take().map(place::OpenUpload::hand_over))
+            .put_blob(desc, body, upload.take().map(crate::places::content::OpenUpload::hand_over))
             .await
         {
             Err(e) if worth_restarting(&e) => {

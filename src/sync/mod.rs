@@ -6,7 +6,6 @@
 //! from skopeo-sync style sources ([`Endpoint`]s, a [`SourceYaml`] file) or from dregsy-style
 //! [`tasks`] that pick repositories from a registry's catalog by regex.
 
-mod dir;
 mod semver_constraint;
 pub mod tasks;
 mod yaml;
@@ -19,11 +18,11 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-pub use dir::SkopeoDir;
+pub use crate::places::dir::SkopeoDir;
 pub use semver_constraint::{ConstraintError, SemverConstraint};
 pub use yaml::{add_cert_dir, SourceDefaults, SourceYaml, YamlCredentials, YamlRegistry};
 
-use crate::client::Client;
+use crate::places::registry::Registry;
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 use crate::error::Error;
 use crate::layout::{safe_path, OciLayout};
@@ -280,7 +279,7 @@ impl Target {
     /// destination both are checked by the reference grammar first and the image directory is
     /// confined to the root (see [`safe_path`]). A registry destination writes a `host:port`
     /// first component (skopeo's scoped names) as `host-port`.
-    fn place(&self, client: &Client, path: &str, reference: &str) -> Result<Placed, Error> {
+    fn place(&self, client: &Registry, path: &str, reference: &str) -> Result<Placed, Error> {
         let digest = reference.parse::<Digest>().ok();
         if digest.is_some() && !self.tag_suffix.is_empty() {
             return Err(Error::Unsupported(format!(
@@ -368,7 +367,7 @@ impl SyncPlan {
 
     /// `repo`'s tags (digests listed among them dropped); a listing the registry refuses (401)
     /// is a warning and `None`.
-    async fn list_tags_or_warn(&mut self, client: &Client, repo: &Reference) -> Result<Option<Vec<String>>, Error> {
+    async fn list_tags_or_warn(&mut self, client: &Registry, repo: &Reference) -> Result<Option<Vec<String>>, Error> {
         match client.tags(repo).await {
             Ok(all) => Ok(Some(self.drop_listed_digests(repo, all))),
             Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
@@ -383,7 +382,7 @@ impl SyncPlan {
     /// Adds `repo`'s images named by `refs` (tags or digests), skipping invalid names.
     fn add_registry_refs(
         &mut self,
-        client: &Client,
+        client: &Registry,
         repo: &Reference,
         refs: &[String],
         target: &Target,
@@ -431,7 +430,7 @@ impl SyncPlan {
     /// that fails (a 401 included) or finds none is an error; a `dir:` source is every image
     /// directory under it, or itself when it is one, and finding none is an error.
     pub async fn from_endpoint(
-        client: &Client,
+        client: &Registry,
         source: &Endpoint,
         target: &Target,
         naming: Naming,
@@ -558,7 +557,7 @@ impl SyncPlan {
     /// (401) is a warning, as skopeo logs it and goes on; a regex or constraint that does not
     /// parse is refused before anything is listed.
     pub async fn from_yaml(
-        client: &Client,
+        client: &Registry,
         yaml: &SourceYaml,
         target: &Target,
         naming: Naming,
@@ -737,144 +736,118 @@ fn split_image_dir_name(rel: &str) -> (String, String) {
     }
 }
 
-impl Client {
-    /// Runs a plan: `jobs` images at once, each through the copy engine, sharing what they
-    /// transfer (see [`CopyOptions`]). Failures are recorded and the rest continue.
-    pub async fn sync(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions) -> SyncReport {
-        self.sync_with(plan, jobs, options, true).await
-    }
+/// The work of [`Client::sync`](crate::Client::sync).
+pub(crate) async fn sync(registry: &Registry, plan: &SyncPlan, jobs: usize, options: &CopyOptions) -> SyncReport {
+    sync_with(registry, plan, jobs, options, true).await
+}
 
-    /// [`sync`](Self::sync), and with `keep_going` false, as `skopeo sync` without
-    /// `--keep-going`: after the first failure no further image is started (those already
-    /// running finish), and the rest are [`ItemOutcome::NotRun`].
-    pub async fn sync_with(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool) -> SyncReport {
-        self.sync_observed(plan, jobs, options, keep_going, |_, _| {}).await
-    }
+/// The work of [`Client::sync_with`](crate::Client::sync_with).
+pub(crate) async fn sync_with(registry: &Registry, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool) -> SyncReport {
+    sync_observed(registry, plan, jobs, options, keep_going, |_, _| {}).await
+}
 
-    /// [`sync_with`](Self::sync_with), calling `on_item` as each image ends (in the order they
-    /// end), so that a long mirror reports as it goes and an interrupted one has said what
-    /// it finished.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: irel::Client, plan: irel::sync::SyncPlan) {
-    /// let report = client
-    ///     .sync_observed(&plan, 8, &Default::default(), true, |item, outcome| {
-    ///         eprintln!("{} -> {}: {outcome:?}", item.from, item.to);
-    ///     })
-    ///     .await;
-    /// # }
-    /// ```
-    pub async fn sync_observed(
-        &self,
-        plan: &SyncPlan,
-        jobs: usize,
-        options: &CopyOptions,
-        keep_going: bool,
-        on_item: impl Fn(&SyncItem, &ItemOutcome),
-    ) -> SyncReport {
-        let limit = Arc::new(Semaphore::new(jobs.max(1)));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut options = options.clone();
-        // A caller running several plans in a row (a task's mappings) may share one ledger.
-        options.shared_blobs.get_or_insert_with(Arc::default);
-        let present = self.destination_tags(plan).await;
-        let mut tasks = JoinSet::new();
-        let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
-        // Each image's outcome, reported as it ends.
-        let mut record = |joined: Result<(usize, Option<Result<CopyReport, Error>>), tokio::task::JoinError>| {
-            let (i, outcome) = match joined {
-                Ok(r) => r,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            let outcome = match outcome {
-                Some(Ok(r)) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
-                Some(Ok(r)) => ItemOutcome::Copied(r),
-                Some(Err(e)) => ItemOutcome::Failed(e),
-                None => ItemOutcome::NotRun,
-            };
-            on_item(&plan.items[i], &outcome);
-            outcomes[i] = Some(outcome);
+/// The work of [`Client::sync_observed`](crate::Client::sync_observed).
+pub(crate) async fn sync_observed(registry: &Registry, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool, on_item: impl Fn(&SyncItem, &ItemOutcome)) -> SyncReport {
+    let limit = Arc::new(Semaphore::new(jobs.max(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut options = options.clone();
+    // A caller running several plans in a row (a task's mappings) may share one ledger.
+    options.shared_blobs.get_or_insert_with(Arc::default);
+    let present = destination_tags(registry, plan).await;
+    let mut tasks = JoinSet::new();
+    let mut outcomes: Vec<Option<ItemOutcome>> = plan.items.iter().map(|_| None).collect();
+    // Each image's outcome, reported as it ends.
+    let mut record = |joined: Result<(usize, Option<Result<CopyReport, Error>>), tokio::task::JoinError>| {
+        let (i, outcome) = match joined {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         };
-        for (i, item) in plan.items.iter().cloned().enumerate() {
-            let (stop, mut options) = (stop.clone(), options.clone());
-            if let Place::Registry(dst) = &item.destination {
-                let repo = dst.registry_repository().map(Reference::name);
-                options.name_known_absent = repo
-                    .and_then(|r| present.get(&r))
-                    .and_then(Option::as_ref)
-                    .is_some_and(|tags| !tags.contains(&item.destination_ref));
+        let outcome = match outcome {
+            Some(Ok(r)) if r.manifests_pushed == 0 => ItemOutcome::Skipped(r),
+            Some(Ok(r)) => ItemOutcome::Copied(r),
+            Some(Err(e)) => ItemOutcome::Failed(e),
+            None => ItemOutcome::NotRun,
+        };
+        on_item(&plan.items[i], &outcome);
+        outcomes[i] = Some(outcome);
+    };
+    for (i, item) in plan.items.iter().cloned().enumerate() {
+        let (stop, mut options) = (stop.clone(), options.clone());
+        if let Place::Registry(dst) = &item.destination {
+            let repo = dst.registry_repository().map(Reference::name);
+            options.name_known_absent = repo
+                .and_then(|r| present.get(&r))
+                .and_then(Option::as_ref)
+                .is_some_and(|tags| !tags.contains(&item.destination_ref));
+        }
+        // Taken here, not in the task: the images start in the plan's order (spawned tasks
+        // may reach the semaphore in any order), so without --keep-going the ones after the
+        // first failure are the ones not tried. Images that end meanwhile are reported at
+        // once, not after the last one has started.
+        let permit = loop {
+            tokio::select! {
+                biased;
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => record(joined),
+                permit = limit.clone().acquire_owned() => break permit.expect("semaphore open"),
             }
-            // Taken here, not in the task: the images start in the plan's order (spawned tasks
-            // may reach the semaphore in any order), so without --keep-going the ones after the
-            // first failure are the ones not tried. Images that end meanwhile are reported at
-            // once, not after the last one has started.
-            let permit = loop {
-                tokio::select! {
-                    biased;
-                    Some(joined) = tasks.join_next(), if !tasks.is_empty() => record(joined),
-                    permit = limit.clone().acquire_owned() => break permit.expect("semaphore open"),
-                }
-            };
-            tasks.spawn(async move {
-                let _permit = permit;
-                if stop.load(Ordering::SeqCst) {
-                    return (i, None);
-                }
-                let result = run_item(&item, &options).await;
-                if result.is_err() && !keep_going {
-                    stop.store(true, Ordering::SeqCst);
-                }
-                (i, Some(result))
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            record(joined);
-        }
-        SyncReport {
-            items: plan
-                .items
-                .iter()
-                .zip(outcomes)
-                .map(|(item, o)| (item.from.clone(), item.to.clone(), o.expect("every task reports")))
-                .collect(),
-        }
+        };
+        tasks.spawn(async move {
+            let _permit = permit;
+            if stop.load(Ordering::SeqCst) {
+                return (i, None);
+            }
+            let result = run_item(&item, &options).await;
+            if result.is_err() && !keep_going {
+                stop.store(true, Ordering::SeqCst);
+            }
+            (i, Some(result))
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        record(joined);
+    }
+    SyncReport {
+        items: plan
+            .items
+            .iter()
+            .zip(outcomes)
+            .map(|(item, o)| (item.from.clone(), item.to.clone(), o.expect("every task reports")))
+            .collect(),
     }
 }
 
-impl Client {
-    /// The tags each destination repository of `plan` has now, listed once per repository
-    /// (several at once), so items whose tag is not there skip asking for it one by one. A
-    /// repository that does not exist has none; one that cannot be listed is `None` (its
-    /// items ask as usual).
-    async fn destination_tags(&self, plan: &SyncPlan) -> HashMap<String, Option<HashSet<String>>> {
-        let mut repos: HashMap<String, Reference> = HashMap::new();
-        for item in &plan.items {
-            if let Place::Registry(dst) = &item.destination {
-                if let Some(r) = dst.registry_repository() {
-                    repos.entry(r.name()).or_insert_with(|| r.clone());
-                }
+/// The tags each destination repository of `plan` has now, listed once per repository
+/// (several at once), so items whose tag is not there skip asking for it one by one. A
+/// repository that does not exist has none; one that cannot be listed is `None` (its
+/// items ask as usual).
+async fn destination_tags(registry: &Registry, plan: &SyncPlan) -> HashMap<String, Option<HashSet<String>>> {
+    let mut repos: HashMap<String, Reference> = HashMap::new();
+    for item in &plan.items {
+        if let Place::Registry(dst) = &item.destination {
+            if let Some(r) = dst.registry_repository() {
+                repos.entry(r.name()).or_insert_with(|| r.clone());
             }
         }
-        let mut lists = JoinSet::new();
-        for (name, repo) in repos {
-            let client = self.clone();
-            lists.spawn(async move {
-                let tags = match client.tags(&repo).await {
-                    Ok(tags) => Some(tags.into_iter().collect()),
-                    Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => Some(HashSet::new()),
-                    Err(_) => None,
-                };
-                (name, tags)
-            });
-        }
-        let mut out = HashMap::new();
-        while let Some(joined) = lists.join_next().await {
-            if let Ok((name, tags)) = joined {
-                out.insert(name, tags);
-            }
-        }
-        out
     }
+    let mut lists = JoinSet::new();
+    for (name, repo) in repos {
+        let client = registry.clone();
+        lists.spawn(async move {
+            let tags = match client.tags(&repo).await {
+                Ok(tags) => Some(tags.into_iter().collect()),
+                Err(e) if e.status() == Some(http::StatusCode::NOT_FOUND) => Some(HashSet::new()),
+                Err(_) => None,
+            };
+            (name, tags)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(joined) = lists.join_next().await {
+        if let Ok((name, tags)) = joined {
+            out.insert(name, tags);
+        }
+    }
+    out
 }
 
 async fn run_item(item: &SyncItem, options: &CopyOptions) -> Result<CopyReport, Error> {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::tagset::Verbatim;
 use super::{PlatformChoice, Relay, ValidMapping, ValidTask};
 use crate::auth::Scope;
-use crate::client::Client;
+use crate::places::registry::Registry;
 use crate::copy::{CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::manifest::{Contents, Platform};
@@ -45,9 +45,9 @@ impl TaskReport {
 /// The clients a task uses, and how it copies.
 pub struct Runner<'a> {
     /// For the source registry.
-    pub source: &'a Client,
+    pub source: &'a Registry,
     /// For the target registry.
-    pub target: &'a Client,
+    pub target: &'a Registry,
     /// Images copied at once.
     pub jobs: usize,
     /// Copy options.
@@ -72,7 +72,7 @@ impl ValidTask {
                     .extend(plan.items.iter().map(|it| (it.from.clone(), it.to.clone())));
                 continue;
             }
-            let done = runner.target.sync(&plan, runner.jobs, &options).await;
+            let done = crate::sync::sync(runner.target, &plan, runner.jobs, &options).await;
             report.items.extend(done.items);
         }
         report
@@ -202,7 +202,7 @@ impl ValidTask {
     }
 
     /// The source's repositories, from the cache while it is fresh.
-    async fn repositories(&self, client: &Client, state: &mut TaskState) -> Result<Vec<String>, Error> {
+    async fn repositories(&self, client: &Registry, state: &mut TaskState) -> Result<Vec<String>, Error> {
         if let (Some((at, list)), Some(keep)) = (&state.listed, self.cache_duration) {
             if at.elapsed() < keep {
                 return Ok(list.clone());
@@ -216,7 +216,7 @@ impl ValidTask {
 
 /// The catalog as dregsy's lister reads it: pages of 100, stopping after a short page or once
 /// more than `max_items` are read; never cut.
-async fn catalog_soft(client: &Client, registry: &str, max_items: Option<usize>) -> Result<Vec<String>, Error> {
+async fn catalog_soft(client: &Registry, registry: &str, max_items: Option<usize>) -> Result<Vec<String>, Error> {
     #[derive(serde::Deserialize)]
     struct Page {
         #[serde(default)]
@@ -264,7 +264,7 @@ pub fn host_platform() -> Platform {
 
 /// The digest to copy for `choice`: an index's entry for the platform (an error when it has
 /// none), or a single image itself, whatever platform it states (as skopeo copies it).
-async fn resolve_platform(client: &Client, r: &Reference, choice: &PlatformChoice) -> Result<String, Error> {
+async fn resolve_platform(client: &Registry, r: &Reference, choice: &PlatformChoice) -> Result<String, Error> {
     let manifest = client.get_manifest(r).await?;
     let Contents::Index { manifests } = &manifest.contents else {
         return Ok(manifest.digest.to_string());

@@ -27,8 +27,9 @@ use crate::blob::{FileBody, VerifyingBody};
 use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
 use crate::manifest::{
-    Descriptor, Manifest, Referrer, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,
+    Descriptor, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,
 };
+use crate::model::referrer::Referrer;
 use crate::reference::Digest;
 use crate::transport::Body;
 

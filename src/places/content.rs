@@ -1,4 +1,4 @@
-//! The two traits the copy engine works against, and their registry implementation.
+//! The two traits the copy engine works against.
 //!
 //! Registries, OCI layouts and layout archives are all places that hold content addressed by
 //! digest. A [`ContentSource`] serves manifests and verified blob streams; a
@@ -8,10 +8,10 @@
 
 use std::future::Future;
 
-use crate::blob::MountOutcome;
-use crate::client::Client;
+use crate::places::registry::MountOutcome;
 use crate::error::Error;
-use crate::manifest::{Descriptor, Manifest, Referrer};
+use crate::model::manifest::{Descriptor, Manifest};
+use crate::model::referrer::Referrer;
 use crate::reference::{Digest, Reference};
 use crate::transport::Body;
 
@@ -171,65 +171,8 @@ pub enum BlobProbe {
     Absent(Option<String>),
 }
 
-/// A repository on a registry, as a source or a destination.
-#[derive(Clone)]
-pub struct RegistryRepository {
-    client: Client,
-    repository: Reference,
-}
 
-impl RegistryRepository {
-    /// The repository `reference` is in (its tag and digest are ignored).
-    pub fn new(client: Client, reference: &Reference) -> Self {
-        RegistryRepository {
-            client,
-            repository: reference.without_tag_or_digest(),
-        }
-    }
 
-    /// `reference` (a tag or digest) in this repository.
-    pub fn at(&self, reference: &str) -> Result<Reference, Error> {
-        Ok(match reference.parse::<Digest>() {
-            Ok(d) => self.repository.with_digest(d),
-            Err(_) => self.repository.with_tag(reference)?,
-        })
-    }
-}
-
-impl ContentSource for RegistryRepository {
-    fn describe(&self) -> String {
-        self.repository.to_string()
-    }
-
-    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
-        self.client.get_manifest(&self.at(reference)?).await
-    }
-
-    async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
-        Ok(self
-            .client
-            .get_blob_checked(&self.repository, &desc.digest, desc.size, hash)
-            .await?
-            .into_body())
-    }
-
-    fn registry_repository(&self) -> Option<&Reference> {
-        Some(&self.repository)
-    }
-
-    fn lists_referrers(&self) -> bool {
-        true
-    }
-
-    async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
-        self.client.referrers(&self.repository, subject, None).await
-    }
-
-    async fn tags_beside(&self, _reference: &str) -> Result<Vec<(String, String)>, Error> {
-        let tags = self.client.tags(&self.repository).await?;
-        Ok(tags.into_iter().map(|t| (t.clone(), t)).collect())
-    }
-}
 
 /// An upload session at a destination that no transfer has finished yet: cancelled if it is
 /// dropped before being handed over (a source that failed, a copy aborted by a sibling's
@@ -260,123 +203,3 @@ impl<D: ContentDestination> Drop for OpenUpload<D> {
     }
 }
 
-impl ContentDestination for RegistryRepository {
-    fn describe(&self) -> String {
-        self.repository.to_string()
-    }
-
-    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
-        Ok(self.client.head_manifest(&self.at(reference)?).await?.map(|h| h.digest))
-    }
-
-    async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
-        Ok(self.client.blob_exists(&self.repository, digest).await?.is_some())
-    }
-
-    async fn mount(&self, from: &Reference, digest: &Digest) -> Result<Option<MountOutcome>, Error> {
-        if from.api_host() != self.repository.api_host() || from.repository() == self.repository.repository() {
-            return Ok(None);
-        }
-        self.client
-            .try_mount_blob(&self.repository, digest, from.repository())
-            .await
-    }
-
-    /// One request per blob instead of a HEAD and a POST: a mount from the source repository
-    /// when it is on this registry, else a mount from this repository itself, which answers
-    /// 201 when the blob is here and otherwise opens the upload session the blob then needs
-    /// (a registry that cannot mount opens the session too, as the distribution spec asks).
-    /// A registry that refuses mount requests altogether gets a HEAD instead, and the blob a
-    /// plain upload POST.
-    async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
-        // `mount` decides whether `from` is another repository of this registry.
-        if let Some(from) = from {
-            match self.mount(from, digest).await? {
-                Some(MountOutcome::Mounted) => return Ok(BlobProbe::Mounted),
-                Some(MountOutcome::Upload(location)) => return Ok(BlobProbe::Absent(Some(location))),
-                None => {}
-            }
-        }
-        let outcome = self
-            .client
-            .try_mount_blob(&self.repository, digest, self.repository.repository())
-            .await?;
-        Ok(match outcome {
-            Some(MountOutcome::Mounted) => BlobProbe::Present,
-            Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
-            None if self.has_blob(digest).await? => BlobProbe::Present,
-            None => BlobProbe::Absent(None),
-        })
-    }
-
-    async fn put_blob(&self, desc: &Descriptor, body: Body, upload: Option<String>) -> Result<(), Error> {
-        let location = match upload {
-            Some(l) => l,
-            None => self.client.start_upload(&self.repository).await?,
-        };
-        // Cancelled if the transfer is dropped half-way, and when it fails (whether it starts
-        // over with a new session or gives up): either way the session holds a partial blob.
-        let open = OpenUpload::new(self, location.clone());
-        let result = self
-            .client
-            .finish_upload(&self.repository, &location, &desc.digest, desc.size, body)
-            .await;
-        let location = open.hand_over();
-        if result.is_err() {
-            self.cancel_upload(&location).await;
-        }
-        result
-    }
-
-    fn cleanup_guard(&self) -> Option<crate::copy::CleanupGuard> {
-        Some(self.client.cleanups.enter())
-    }
-
-    fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {
-        // Counted from now (not from the first poll): a program stopping on Ctrl-C waits for it.
-        let guard = self.client.cleanups.enter();
-        let (client, repository, location) = (self.client.clone(), self.repository.clone(), location.to_string());
-        async move {
-            client.cancel_upload(&repository, &location).await;
-            drop(guard);
-        }
-    }
-
-    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
-        self.client
-            .put_manifest_confirmed(&self.repository, reference, manifest)
-            .await
-    }
-
-    fn registry_repository(&self) -> Option<&Reference> {
-        Some(&self.repository)
-    }
-
-    fn verifies_digests(&self) -> bool {
-        true
-    }
-
-    fn keeps_referrers(&self) -> bool {
-        true
-    }
-
-    fn name_beside(&self, _reference: &str, tag: &str) -> Option<String> {
-        Some(tag.to_string())
-    }
-
-    async fn list_present_referrer(&self, referrer: &Manifest) -> Result<bool, Error> {
-        let Some(subject) = referrer.subject() else {
-            return Ok(false);
-        };
-        let listed = self.client.referrers(&self.repository, &subject, None).await?;
-        if listed.iter().any(|r| r.digest == referrer.digest) {
-            return Ok(false);
-        }
-        // Pushed again, the registry indexes it (OCI-Subject) or irel adds it to the fallback
-        // index.
-        self.client
-            .put_manifest_confirmed(&self.repository, referrer.digest.as_str(), referrer)
-            .await?;
-        Ok(true)
-    }
-}

@@ -9,9 +9,9 @@ use http::header::LINK;
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::auth::Scope;
-use crate::client::Client;
+use super::Registry;
 use crate::error::Error;
-use crate::reference::Reference;
+use crate::model::reference::Reference;
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
@@ -44,35 +44,7 @@ impl Default for ListingLimits {
     }
 }
 
-impl Client {
-    /// Every tag of `repo`'s repository, in the registry's order.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
-    /// for tag in client.tags(&"localhost:5000/team/app".parse()?).await? {
-    ///     println!("{tag}");
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn tags(&self, repo: &Reference) -> Result<Vec<String>, Error> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            tags: Option<Vec<String>>,
-        }
-        let first = format!("/v2/{}/tags/list", repo.repository());
-        let scopes = [Scope::pull(repo.repository())];
-        let mut out = Vec::new();
-        self.paginate(repo, &scopes, first, "GET tags", |body| {
-            let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-            let tags = page.tags.unwrap_or_default();
-            let added = tags.len();
-            out.extend(tags);
-            Ok((added, true))
-        })
-        .await?;
-        Ok(out)
-    }
+impl Registry {
 
     /// Repositories of `registry` (`host[:port]`), at most `max_items` (all when `None`),
     /// asked 100 at a time.

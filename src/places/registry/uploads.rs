@@ -1,0 +1,362 @@
+//! Uploads on a registry: mounts from another repository, upload sessions (one streaming PUT,
+//! or PATCH and PUT for registries that refuse that), and their cancellation. What a registry
+//! refused once is remembered for the life of the [`Registry`].
+
+use http::header::{CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use super::Registry;
+use crate::auth::Scope;
+use crate::error::Error;
+use crate::model::reference::{Digest, Reference};
+use crate::session::RequestBody;
+use crate::transport::{self, read_body_limited};
+
+/// What a mount request achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountOutcome {
+    /// The registry linked the blob into the repository.
+    Mounted,
+    /// The registry refused and opened an upload session at this location instead.
+    Upload(String),
+}
+
+fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Error> {
+    headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| Error::Registry {
+            operation: "POST upload",
+            url: url.to_string(),
+            status: StatusCode::ACCEPTED,
+            errors: Vec::new(),
+            hint: Some(format!("the registry of {r} opened an upload without a Location")),
+            retry_after: None,
+        })
+}
+
+/// The `Location` a response gives, else `fallback`.
+fn location_or(headers: &HeaderMap, fallback: &str) -> String {
+    headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| fallback.to_string(), str::to_string)
+}
+
+/// An upload `location` (often relative) resolved against `base`, the URL it came from. A
+/// location that leads from https to plain http is refused: the blob (and, on the same
+/// origin, credentials) would cross the network in cleartext.
+fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
+    let base = transport::parse_url(base)?;
+    let url = base.join(location).map_err(|e| transport::Error::InvalidUrl {
+        url: location.to_string(),
+        reason: e.to_string(),
+    })?;
+    crate::session::layers::check_followed(&base, &url, "upload Location")?;
+    Ok(url)
+}
+
+/// `location` with `digest=` added, keeping any query the registry put there.
+fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
+    let mut url = upload_url(location, base)?;
+    url.query_pairs_mut().append_pair("digest", digest.as_str());
+    Ok(url.to_string())
+}
+
+impl Registry {
+    /// Asks `dst`'s registry to link `digest` from repository `from` (same registry) into
+    /// `dst`'s repository. The token asked for carries push on `dst` and pull on `from`.
+    pub async fn mount_blob(&self, dst: &Reference, digest: &Digest, from: &str) -> Result<MountOutcome, Error> {
+        let path = format!(
+            "/v2/{}/blobs/uploads/?mount={}&from={}",
+            dst.repository(),
+            digest,
+            url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
+        );
+        // Mounting from the repository itself asks "is it here already?" and needs no scope
+        // beyond push there (one token, shared with the upload).
+        let scopes = [Scope::push(dst.repository()), Scope::pull(from)];
+        let scopes = if from == dst.repository() {
+            &scopes[..1]
+        } else {
+            &scopes[..]
+        };
+        let (resp, url) = self
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::POST,
+                    dst,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes(scopes.iter().cloned())
+                .headers(HeaderMap::new())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::CREATED, StatusCode::ACCEPTED])
+                .operation("POST mount"),
+            )
+            .await?;
+        let outcome = if resp.status() == StatusCode::CREATED {
+            MountOutcome::Mounted
+        } else {
+            MountOutcome::Upload(location(dst, resp.headers(), &url)?)
+        };
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(outcome)
+    }
+
+    /// [`mount_blob`](Self::mount_blob), or `None` when the registry does not take mount
+    /// requests: it answered one with 400, 404, 405 or 501 (zuul-registry's upload endpoint
+    /// answers 404 to `?mount=…&from=…`), now or earlier in this client's life. The plain
+    /// protocol (a HEAD, an upload POST) then applies, as with skopeo.
+    pub async fn try_mount_blob(
+        &self,
+        dst: &Reference,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<Option<MountOutcome>, Error> {
+        if self.refuses_mounts(dst.api_host()) {
+            return Ok(None);
+        }
+        match self.mount_blob(dst, digest, from).await {
+            Err(e) if refuses_mount(&e) => {
+                tracing::debug!("{} refuses mount requests, using plain uploads: {e}", dst.registry());
+                self.mounts_refused
+                    .lock()
+                    .expect("mount modes poisoned")
+                    .insert(dst.api_host().to_string());
+                Ok(None)
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Whether `host` refused a mount request earlier in this client's life.
+    pub(crate) fn refuses_mounts(&self, host: &str) -> bool {
+        self.mounts_refused.lock().expect("mount modes poisoned").contains(host)
+    }
+
+    /// Opens an upload session in `dst`'s repository and returns its location.
+    pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
+        let path = format!("/v2/{}/blobs/uploads/", dst.repository());
+        let (resp, url) = self
+            .send(
+                crate::session::RegistryRequest::new(
+                    Method::POST,
+                    dst,
+                    crate::session::Target::Path(path.clone().to_string()),
+                )
+                .with_scopes([Scope::push(dst.repository())])
+                .headers(HeaderMap::new())
+                .body(RequestBody::Empty)
+                .expect([StatusCode::ACCEPTED])
+                .operation("POST upload"),
+            )
+            .await?;
+        let loc = location(dst, resp.headers(), &url)?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(loc)
+    }
+
+    /// Finishes an upload session with the whole blob: one streaming PUT, or, for a registry
+    /// that refused that earlier in this client's life, a streaming PATCH and a closing PUT.
+    ///
+    /// A refusal of the single PUT (405, 413 or 501) is remembered for the registry and
+    /// returned as an error; the blob must then be sent again (the copy engine does so).
+    pub async fn finish_upload(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
+        self.finish_upload_at(dst, location, digest, size, body)
+            .await
+            .map_err(|e| upload_error(e, dst, digest))
+    }
+
+    async fn finish_upload_at(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
+        if self.uses_chunked_uploads(dst.api_host()) {
+            return self.finish_upload_chunked(dst, location, digest, size, body).await;
+        }
+        let base = self.base_url(dst).await?;
+        let url = with_digest(location, &base, digest)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        let result = self
+            .send(
+                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&url)?)
+                    .with_scopes([Scope::push(dst.repository())])
+                    .headers(headers)
+                    .body(RequestBody::Stream(body, size))
+                    .expect([StatusCode::CREATED, StatusCode::NO_CONTENT])
+                    .operation("PUT blob"),
+            )
+            .await;
+        if let Err(Error::Registry { status, .. }) = &result {
+            if matches!(status.as_u16(), 405 | 413 | 501) {
+                self.chunked_uploads
+                    .lock()
+                    .expect("upload modes poisoned")
+                    .insert(dst.api_host().to_string());
+            }
+        }
+        let (resp, _) = result?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(())
+    }
+
+    /// Abandons an upload session (`DELETE` its location), so the registry frees what it
+    /// received. Best effort: a session the registry already dropped, or an answer that is not
+    /// a success, changes nothing for the caller.
+    pub async fn cancel_upload(&self, dst: &Reference, location: &str) {
+        let Some(url) = self
+            .base_url(dst)
+            .await
+            .and_then(|base| upload_url(location, &base))
+            .ok()
+            .filter(|_| !location.is_empty())
+        else {
+            return;
+        };
+        let cancelled = self
+            .send(
+                crate::session::RegistryRequest::new(Method::DELETE, dst, url)
+                    .with_scopes([Scope::push(dst.repository())])
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([
+                        StatusCode::NO_CONTENT,
+                        StatusCode::ACCEPTED,
+                        StatusCode::OK,
+                        StatusCode::NOT_FOUND,
+                    ])
+                    .operation("DELETE upload"),
+            )
+            .await;
+        match cancelled {
+            Ok((resp, url)) => {
+                let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+            }
+            Err(e) => tracing::debug!("cancelling the upload session failed: {e}"),
+        }
+    }
+
+    fn uses_chunked_uploads(&self, host: &str) -> bool {
+        self.chunked_uploads
+            .lock()
+            .expect("upload modes poisoned")
+            .contains(host)
+    }
+
+    /// The blob in one streaming PATCH, then an empty PUT with the digest.
+    async fn finish_upload_chunked(
+        &self,
+        dst: &Reference,
+        location: &str,
+        digest: &Digest,
+        size: u64,
+        body: transport::Body,
+    ) -> Result<(), Error> {
+        let base = self.base_url(dst).await?;
+        let patch_url = upload_url(location, &base)?.to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        if size > 0 {
+            let range = HeaderValue::from_str(&format!("0-{}", size - 1)).expect("a valid range");
+            headers.insert("content-range", range);
+        }
+        let scopes = [Scope::push(dst.repository())];
+        let (resp, url) = self
+            .send(
+                crate::session::RegistryRequest::new(Method::PATCH, dst, crate::session::Target::parse(&patch_url)?)
+                    .with_scopes(scopes.to_vec())
+                    .headers(headers)
+                    .body(RequestBody::Stream(body, size))
+                    .expect([StatusCode::ACCEPTED, StatusCode::NO_CONTENT])
+                    .operation("PATCH blob"),
+            )
+            .await?;
+        let next = location_or(resp.headers(), &patch_url);
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        let put_url = with_digest(&next, &patch_url, digest)?;
+        let (resp, url) = self
+            .send(
+                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&put_url)?)
+                    .with_scopes(scopes.to_vec())
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::CREATED, StatusCode::NO_CONTENT])
+                    .operation("PUT blob"),
+            )
+            .await?;
+        let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
+        Ok(())
+    }
+}
+/// Whether a mount POST's error says the registry does not take mount requests (rather than
+/// refusing the upload itself, or failing): a bad request, no such endpoint or method.
+///
+/// A 404 that names what is missing (`NAME_UNKNOWN`: the repository, as ECR answers for one
+/// not created yet; `BLOB_UNKNOWN`) is about this request, not the registry: counting it would
+/// turn mounts off for every other repository of the run.
+fn refuses_mount(e: &Error) -> bool {
+    let names_missing = e
+        .registry_codes()
+        .iter()
+        .any(|c| matches!(*c, "NAME_UNKNOWN" | "BLOB_UNKNOWN" | "BLOB_UPLOAD_UNKNOWN"));
+    match e.status().map(|s| s.as_u16()) {
+        Some(404) => !names_missing,
+        Some(400 | 405 | 501) => true,
+        _ => false,
+    }
+}
+
+/// An upload's error, naming the blob and the repository instead of the session's URL (an
+/// opaque `_state` of hundreds of characters says nothing to a person; `--debug` logs it,
+/// redacted).
+fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
+    let shown = format!("{}/{} (blob {digest})", dst.registry(), dst.repository());
+    match e {
+        Error::Registry {
+            operation,
+            status,
+            errors,
+            hint,
+            retry_after,
+            ..
+        } => Error::Registry {
+            operation,
+            url: shown,
+            status,
+            errors,
+            hint,
+            retry_after,
+        },
+        Error::Transport(transport::Error::Request {
+            method, detail, source, ..
+        }) => Error::Transport(transport::Error::Request {
+            method,
+            url: shown,
+            detail,
+            source,
+        }),
+        Error::Transport(transport::Error::Timeout {
+            method, phase, after, ..
+        }) => Error::Transport(transport::Error::Timeout {
+            method,
+            url: shown,
+            phase,
+            after,
+        }),
+        other => other,
+    }
+}
