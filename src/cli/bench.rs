@@ -53,7 +53,7 @@ struct Shape {
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     size: u64,
     /// Number of layers the size is split into (1 or more).
-    #[arg(long, default_value_t = 4, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 4, value_parser = super::args::at_least_one)]
     layers: usize,
     /// Seed of the random data (same seed, same image).
     #[arg(long, default_value_t = 1)]
@@ -63,7 +63,7 @@ struct Shape {
 #[derive(Args)]
 struct RunFlags {
     /// Blobs in flight at once.
-    #[arg(long, default_value_t = 4, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 4, value_parser = super::args::at_least_one)]
     concurrency: usize,
     #[command(flatten)]
     remote: Remote,
