@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::commands::sync::skopeo;
 use super::flags::{Chosen, Connection, Groups, Json, Quiet, Remote};
-use super::{bench, skopeo};
 
 #[derive(Parser)]
 #[command(
@@ -46,75 +46,19 @@ pub(super) enum Command {
         visible_alias = "cp",
         after_help = "Examples:\n  irel copy registry.example.com/team/app:1.2 lab:5000/team/app:1.2 --insecure-registry lab:5000\n  irel copy --src-creds robot:$TOKEN private.example/app@sha256:… localhost:5000/app:pinned\n  irel copy --platform linux/arm64/v8 docker.io/library/busybox:1.36 localhost:5000/busybox:arm64\n  irel copy --json SRC DST    # the copy report as JSON"
     )]
-    Copy {
-        /// The image to copy.
-        source: String,
-        /// Where to copy it (its tag is kept; default tag latest).
-        destination: String,
-        /// Blobs transferred at once.
-        #[arg(long, default_value_t = 4, value_parser = at_least_one)]
-        concurrency: usize,
-        /// Credentials for the source registry.
-        #[arg(long, value_name = "USER:PASSWORD")]
-        src_creds: Option<String>,
-        /// Credentials for the destination registry.
-        #[arg(long, value_name = "USER:PASSWORD")]
-        dest_creds: Option<String>,
-        /// Copy only this platform's image of an index (os/arch[/variant]).
-        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-        platform: Option<irel::manifest::Platform>,
-        /// Copy the image's referrers too (signatures, SBOMs, attestations), before its tag.
-        #[arg(long)]
-        referrers: bool,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-        #[command(flatten)]
-        quiet: Quiet,
-    },
+    Copy(CopyArgs),
     /// Print the digest of an image's manifest (fetched and hashed: the content's digest).
     #[command(
         visible_alias = "dig",
         after_help = "Examples:\n  irel digest registry.example.com/team/app:1.2\n  irel digest --unverified docker.io/library/busybox:1.36   # a HEAD only: the registry's word"
     )]
-    Digest {
-        /// The image.
-        reference: String,
-        /// Print the digest the registry announces for a HEAD, without fetching and hashing the
-        /// manifest: the registry's word, unverified (Docker Hub counts GETs, not HEADs, against
-        /// its pull limit).
-        #[arg(long)]
-        unverified: bool,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-    },
+    Digest(DigestArgs),
     /// Work with OCI image layouts (Go irel's layout commands).
     #[command(subcommand)]
     Layout(LayoutCommand),
     /// Write a thick bundle: images (every platform) in an OCI layout inside a .tar.gz.
     #[command(after_help = "Example:\n  irel save -o bundle.tgz --images images.txt")]
-    Save {
-        /// The archive to write.
-        #[arg(short, long, value_name = "BUNDLE.tgz")]
-        output: PathBuf,
-        /// Images to save.
-        images: Vec<String>,
-        /// A file with one image per line (# comments allowed).
-        #[arg(long = "images", value_name = "FILE")]
-        images_file: Option<PathBuf>,
-        /// Save the images' referrers too (signatures, SBOMs, attestations).
-        #[arg(long)]
-        referrers: bool,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-        #[command(flatten)]
-        quiet: Quiet,
-    },
+    Save(SaveArgs),
     /// Relocate images under a repository prefix, from their registries or from a bundle.
     #[command(
         after_help = "Examples:\n  irel relocate -r registry.internal/acme --images images.txt --mapping-output mapping.json\n  irel relocate -r registry.internal/acme --archive bundle.tgz"
@@ -127,113 +71,233 @@ pub(super) enum Command {
     Sync(SyncArgs),
     /// Measure a registry: push a generated image, pull one, or copy one; print throughput,
     /// per-blob latency, requests, CPU and memory.
-    Bench(bench::BenchArgs),
+    Bench(BenchArgs),
     /// List a repository's tags (every page).
     #[command(
         after_help = "Examples:\n  irel tags registry.example.com/team/app\n  irel tags --json localhost:5000/team/app"
     )]
-    Tags {
-        /// The repository, e.g. registry.example.com/team/app.
-        repository: String,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-    },
+    Tags(TagsArgs),
     /// List a registry's repositories (every page of /v2/_catalog).
     #[command(after_help = "Examples:\n  irel catalog localhost:5000\n  irel catalog --json registry.example.com")]
-    Catalog {
-        /// The registry, e.g. registry.example.com or localhost:5000.
-        registry: String,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-    },
+    Catalog(CatalogArgs),
     /// Print an image's manifest, byte for byte.
     #[command(
         after_help = "Examples:\n  irel manifest registry.example.com/team/app:1.2 | jq .\n  irel manifest --platform linux/arm64 docker.io/library/busybox:1.36"
     )]
-    Manifest {
-        /// The image.
-        reference: String,
-        /// For an index: the manifest of this platform's image (os/arch[/variant]).
-        #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-        platform: Option<irel::manifest::Platform>,
-        #[command(flatten)]
-        remote: Remote,
-    },
+    Manifest(ManifestArgs),
     /// List an image's referrers: the signatures, SBOMs and attestations that name it.
     #[command(
         after_help = "Examples:\n  irel referrers registry.example.com/team/app:1.2\n  irel referrers --artifact-type application/spdx+json registry.example.com/team/app@sha256:…"
     )]
-    Referrers {
-        /// The image.
-        reference: String,
-        /// Only referrers of this artifact type.
-        #[arg(long, value_name = "MEDIA_TYPE")]
-        artifact_type: Option<String>,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-    },
+    Referrers(ReferrersArgs),
     /// Show an image's digest, media type, platforms and sizes.
     #[command(
         after_help = "Examples:\n  irel inspect registry.example.com/team/app:1.2\n  irel inspect --json localhost:5000/team/app@sha256:…"
     )]
-    Inspect {
-        /// The image.
-        reference: String,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-    },
+    Inspect(InspectArgs),
     /// Check credentials against a registry and save them in docker's config.json (0600).
     #[command(after_help = "Example:\n  echo \"$TOKEN\" | irel login registry.example.com -u robot --password-stdin")]
-    Login {
-        /// The registry.
-        registry: String,
-        /// The user name.
-        #[arg(short, long)]
-        username: String,
-        /// The password (prefer --password-stdin: arguments are visible to other users).
-        #[arg(short, long, conflicts_with = "password_stdin")]
-        password: Option<String>,
-        /// Read the password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-        #[command(flatten)]
-        connection: Connection,
-    },
+    Login(LoginArgs),
     /// Remove a registry's saved credentials.
     #[command(after_help = "Example:\n  irel logout registry.example.com")]
-    Logout {
-        /// The registry.
-        registry: String,
-    },
+    Logout(LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Examples:\n  irel completions bash > ~/.local/share/bash-completion/completions/irel\n  irel completions zsh > \"${fpath[1]}/_irel\""
     )]
-    Completions {
-        /// The shell.
-        shell: clap_complete::Shell,
-    },
+    Completions(CompletionsArgs),
     /// Print where an image goes when relocated under a repository prefix.
     #[command(
         after_help = "Examples:\n  irel map -r registry.internal/acme docker.io/istio/proxyv2:1.2\n  irel map --json -r registry.internal/acme busybox"
     )]
-    Map {
-        /// The repository prefix, e.g. registry.internal/acme.
-        #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
-        repository_prefix: String,
+    Map(MapArgs),
+}
+
+impl Command {
+    /// The flag groups this command offers, as given.
+    pub(super) fn groups(&self) -> Groups<'_> {
+        match self {
+            Command::Copy(CopyArgs {
+                remote, json, quiet, ..
+            })
+            | Command::Save(SaveArgs {
+                remote, json, quiet, ..
+            })
+            | Command::Layout(LayoutCommand::Add {
+                remote, json, quiet, ..
+            })
+            | Command::Layout(LayoutCommand::Push {
+                remote, json, quiet, ..
+            })
+            | Command::Relocate(RelocateArgs {
+                remote, json, quiet, ..
+            })
+            | Command::Sync(SyncArgs {
+                remote, json, quiet, ..
+            }) => Groups::remote(remote).json(json).quiet(quiet),
+            Command::Digest(DigestArgs { remote, json, .. })
+            | Command::Tags(TagsArgs { remote, json, .. })
+            | Command::Catalog(CatalogArgs { remote, json, .. })
+            | Command::Referrers(ReferrersArgs { remote, json, .. })
+            | Command::Inspect(InspectArgs { remote, json, .. }) => Groups::remote(remote).json(json),
+            Command::Bench(args) => args.groups(),
+            Command::Manifest(ManifestArgs { remote, .. }) => Groups::remote(remote),
+            Command::Login(LoginArgs { connection, .. }) => Groups {
+                connection: Some(connection),
+                ..Default::default()
+            },
+            Command::Map(MapArgs { json, .. }) | Command::Layout(LayoutCommand::Find { json, .. }) => {
+                Groups::default().json(json)
+            }
+            Command::Logout(_) | Command::Completions(_) => Groups::default(),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub(super) struct CopyArgs {
+    /// The image to copy.
+    pub(super) source: String,
+    /// Where to copy it (its tag is kept; default tag latest).
+    pub(super) destination: String,
+    /// Blobs transferred at once.
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
+    pub(super) concurrency: usize,
+    /// Credentials for the source registry.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub(super) src_creds: Option<String>,
+    /// Credentials for the destination registry.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub(super) dest_creds: Option<String>,
+    /// Copy only this platform's image of an index (os/arch[/variant]).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub(super) platform: Option<irel::manifest::Platform>,
+    /// Copy the image's referrers too (signatures, SBOMs, attestations), before its tag.
+    #[arg(long)]
+    pub(super) referrers: bool,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+    #[command(flatten)]
+    pub(super) quiet: Quiet,
+}
+
+#[derive(clap::Args)]
+pub(super) struct DigestArgs {
+    /// The image.
+    pub(super) reference: String,
+    /// Print the digest the registry announces for a HEAD, without fetching and hashing the
+    /// manifest: the registry's word, unverified (Docker Hub counts GETs, not HEADs, against
+    /// its pull limit).
+    #[arg(long)]
+    pub(super) unverified: bool,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+}
+
+#[derive(Subcommand)]
+pub(super) enum LayoutCommand {
+    /// Add an image (all platforms) from its registry to a layout, creating the layout if needed.
+    #[command(after_help = "Example:\n  irel layout add ./bundle registry.example.com/team/app:1.2")]
+    Add {
+        /// The layout directory.
+        layout: PathBuf,
         /// The image.
+        reference: String,
+        /// Add the image's referrers too (signatures, SBOMs, attestations), unnamed.
+        #[arg(long)]
+        referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
+    },
+    /// Find an image in a layout and print its digest.
+    #[command(after_help = "Example:\n  irel layout find ./bundle registry.example.com/team/app:1.2")]
+    Find {
+        /// The layout directory.
+        layout: PathBuf,
+        /// The image, as it was added.
         reference: String,
         #[command(flatten)]
         json: Json,
     },
+    /// Push an image from a layout, by digest, to a registry.
+    #[command(after_help = "Example:\n  irel layout push ./bundle sha256:… registry.internal/team/app:1.2")]
+    Push {
+        /// The layout directory.
+        layout: PathBuf,
+        /// The digest of the image in the layout.
+        digest: String,
+        /// Where to push it.
+        reference: String,
+        /// Push the referrers the layout holds for it too.
+        #[arg(long)]
+        referrers: bool,
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        json: Json,
+        #[command(flatten)]
+        quiet: Quiet,
+    },
+}
+
+#[derive(clap::Args)]
+pub(super) struct SaveArgs {
+    /// The archive to write.
+    #[arg(short, long, value_name = "BUNDLE.tgz")]
+    pub(super) output: PathBuf,
+    /// Images to save.
+    pub(super) images: Vec<String>,
+    /// A file with one image per line (# comments allowed).
+    #[arg(long = "images", value_name = "FILE")]
+    pub(super) images_file: Option<PathBuf>,
+    /// Save the images' referrers too (signatures, SBOMs, attestations).
+    #[arg(long)]
+    pub(super) referrers: bool,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+    #[command(flatten)]
+    pub(super) quiet: Quiet,
+}
+
+#[derive(clap::Args)]
+pub(super) struct RelocateArgs {
+    /// The repository prefix, e.g. registry.internal/acme.
+    #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
+    pub(super) repository_prefix: String,
+    /// Images to relocate (from a bundle: default every image in it).
+    pub(super) images: Vec<String>,
+    /// A file with one image per line (# comments allowed).
+    #[arg(long = "images", value_name = "FILE")]
+    pub(super) images_file: Option<PathBuf>,
+    /// Relocate from this bundle archive (.tar.gz or .tar) instead of the registries.
+    #[arg(long, value_name = "BUNDLE", conflicts_with = "layout")]
+    pub(super) archive: Option<PathBuf>,
+    /// Relocate from this OCI image layout instead of the registries.
+    #[arg(long, value_name = "DIR")]
+    pub(super) layout: Option<PathBuf>,
+    /// Write the relocation mapping (original → relocated, JSON) here.
+    #[arg(long, value_name = "FILE")]
+    pub(super) mapping_output: Option<PathBuf>,
+    /// Copy each image's referrers too (signatures, SBOMs, attestations; from a bundle, those
+    /// it holds).
+    #[arg(long)]
+    pub(super) referrers: bool,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+    #[command(flatten)]
+    pub(super) quiet: Quiet,
 }
 
 #[derive(clap::Args)]
@@ -297,125 +361,172 @@ pub(super) struct SyncArgs {
 }
 
 #[derive(clap::Args)]
-pub(super) struct RelocateArgs {
-    /// The repository prefix, e.g. registry.internal/acme.
-    #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
-    pub(super) repository_prefix: String,
-    /// Images to relocate (from a bundle: default every image in it).
-    pub(super) images: Vec<String>,
-    /// A file with one image per line (# comments allowed).
-    #[arg(long = "images", value_name = "FILE")]
-    pub(super) images_file: Option<PathBuf>,
-    /// Relocate from this bundle archive (.tar.gz or .tar) instead of the registries.
-    #[arg(long, value_name = "BUNDLE", conflicts_with = "layout")]
-    pub(super) archive: Option<PathBuf>,
-    /// Relocate from this OCI image layout instead of the registries.
-    #[arg(long, value_name = "DIR")]
-    pub(super) layout: Option<PathBuf>,
-    /// Write the relocation mapping (original → relocated, JSON) here.
-    #[arg(long, value_name = "FILE")]
-    pub(super) mapping_output: Option<PathBuf>,
-    /// Copy each image's referrers too (signatures, SBOMs, attestations; from a bundle, those
-    /// it holds).
-    #[arg(long)]
-    pub(super) referrers: bool,
+#[command(
+    after_help = "Examples:\n  irel bench push --size 1GiB --layers 4 localhost:5000/bench/img:1\n  irel bench pull localhost:5000/bench/img:1\n  irel bench copy --json localhost:5000/bench/img:1 localhost:5001/bench/img:1\n\nPush generates random layers on the fly (nothing on disk; the same --seed gives the same\ndigest); pull verifies every blob and discards it; copy is irel copy. Latencies are per blob,\nfrom the presence check to the blob being in place. CPU and peak memory are this process's."
+)]
+pub(super) struct BenchArgs {
+    #[command(subcommand)]
+    pub(super) what: BenchCommand,
+}
+
+impl BenchArgs {
+    /// The flag groups the bench command offers, as given.
+    pub(super) fn groups(&self) -> Groups<'_> {
+        let run = match &self.what {
+            BenchCommand::Push { run, .. } | BenchCommand::Pull { run, .. } | BenchCommand::Copy { run, .. } => run,
+        };
+        Groups::remote(&run.remote).json(&run.json)
+    }
+}
+
+#[derive(Subcommand)]
+pub(super) enum BenchCommand {
+    /// Generate an image of random layers and push it.
+    #[command(after_help = "Example:\n  irel bench push --size 1GiB --layers 4 localhost:5000/bench/img:1")]
+    Push {
+        /// Where to push it.
+        destination: String,
+        #[command(flatten)]
+        shape: Shape,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Pull an image (every platform), verify every blob and discard it.
+    #[command(after_help = "Example:\n  irel bench pull --json localhost:5000/bench/img:1")]
+    Pull {
+        /// The image.
+        source: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Copy an image between registries.
+    #[command(after_help = "Example:\n  irel bench copy localhost:5000/bench/img:1 localhost:5001/bench/img:1")]
+    Copy {
+        /// The image to copy.
+        source: String,
+        /// Where to copy it.
+        destination: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+}
+
+#[derive(clap::Args)]
+pub(super) struct Shape {
+    /// Total layer size: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB; K, M, G are binary).
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub(super) size: u64,
+    /// Number of layers the size is split into (1 or more).
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
+    pub(super) layers: usize,
+    /// Seed of the random data (same seed, same image).
+    #[arg(long, default_value_t = 1)]
+    pub(super) seed: u64,
+}
+
+#[derive(clap::Args)]
+pub(super) struct RunFlags {
+    /// Blobs in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = at_least_one)]
+    pub(super) concurrency: usize,
     #[command(flatten)]
     pub(super) remote: Remote,
     #[command(flatten)]
     pub(super) json: Json,
+}
+
+#[derive(clap::Args)]
+pub(super) struct TagsArgs {
+    /// The repository, e.g. registry.example.com/team/app.
+    pub(super) repository: String,
     #[command(flatten)]
-    pub(super) quiet: Quiet,
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
 }
 
-#[derive(Subcommand)]
-pub(super) enum LayoutCommand {
-    /// Add an image (all platforms) from its registry to a layout, creating the layout if needed.
-    #[command(after_help = "Example:\n  irel layout add ./bundle registry.example.com/team/app:1.2")]
-    Add {
-        /// The layout directory.
-        layout: PathBuf,
-        /// The image.
-        reference: String,
-        /// Add the image's referrers too (signatures, SBOMs, attestations), unnamed.
-        #[arg(long)]
-        referrers: bool,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-        #[command(flatten)]
-        quiet: Quiet,
-    },
-    /// Find an image in a layout and print its digest.
-    #[command(after_help = "Example:\n  irel layout find ./bundle registry.example.com/team/app:1.2")]
-    Find {
-        /// The layout directory.
-        layout: PathBuf,
-        /// The image, as it was added.
-        reference: String,
-        #[command(flatten)]
-        json: Json,
-    },
-    /// Push an image from a layout, by digest, to a registry.
-    #[command(after_help = "Example:\n  irel layout push ./bundle sha256:… registry.internal/team/app:1.2")]
-    Push {
-        /// The layout directory.
-        layout: PathBuf,
-        /// The digest of the image in the layout.
-        digest: String,
-        /// Where to push it.
-        reference: String,
-        /// Push the referrers the layout holds for it too.
-        #[arg(long)]
-        referrers: bool,
-        #[command(flatten)]
-        remote: Remote,
-        #[command(flatten)]
-        json: Json,
-        #[command(flatten)]
-        quiet: Quiet,
-    },
+#[derive(clap::Args)]
+pub(super) struct CatalogArgs {
+    /// The registry, e.g. registry.example.com or localhost:5000.
+    pub(super) registry: String,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
 }
 
-impl Command {
-    /// The flag groups this command offers, as given.
-    pub(super) fn groups(&self) -> Groups<'_> {
-        match self {
-            Command::Copy {
-                remote, json, quiet, ..
-            }
-            | Command::Save {
-                remote, json, quiet, ..
-            }
-            | Command::Layout(LayoutCommand::Add {
-                remote, json, quiet, ..
-            })
-            | Command::Layout(LayoutCommand::Push {
-                remote, json, quiet, ..
-            })
-            | Command::Relocate(RelocateArgs {
-                remote, json, quiet, ..
-            })
-            | Command::Sync(SyncArgs {
-                remote, json, quiet, ..
-            }) => Groups::remote(remote).json(json).quiet(quiet),
-            Command::Digest { remote, json, .. }
-            | Command::Tags { remote, json, .. }
-            | Command::Catalog { remote, json, .. }
-            | Command::Referrers { remote, json, .. }
-            | Command::Inspect { remote, json, .. } => Groups::remote(remote).json(json),
-            Command::Bench(args) => args.groups(),
-            Command::Manifest { remote, .. } => Groups::remote(remote),
-            Command::Login { connection, .. } => Groups {
-                connection: Some(connection),
-                ..Default::default()
-            },
-            Command::Map { json, .. } | Command::Layout(LayoutCommand::Find { json, .. }) => {
-                Groups::default().json(json)
-            }
-            Command::Logout { .. } | Command::Completions { .. } => Groups::default(),
-        }
-    }
+#[derive(clap::Args)]
+pub(super) struct ManifestArgs {
+    /// The image.
+    pub(super) reference: String,
+    /// For an index: the manifest of this platform's image (os/arch[/variant]).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub(super) platform: Option<irel::manifest::Platform>,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+}
+
+#[derive(clap::Args)]
+pub(super) struct ReferrersArgs {
+    /// The image.
+    pub(super) reference: String,
+    /// Only referrers of this artifact type.
+    #[arg(long, value_name = "MEDIA_TYPE")]
+    pub(super) artifact_type: Option<String>,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+}
+
+#[derive(clap::Args)]
+pub(super) struct InspectArgs {
+    /// The image.
+    pub(super) reference: String,
+    #[command(flatten)]
+    pub(super) remote: Remote,
+    #[command(flatten)]
+    pub(super) json: Json,
+}
+
+#[derive(clap::Args)]
+pub(super) struct LoginArgs {
+    /// The registry.
+    pub(super) registry: String,
+    /// The user name.
+    #[arg(short, long)]
+    pub(super) username: String,
+    /// The password (prefer --password-stdin: arguments are visible to other users).
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub(super) password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub(super) password_stdin: bool,
+    #[command(flatten)]
+    pub(super) connection: Connection,
+}
+
+#[derive(clap::Args)]
+pub(super) struct LogoutArgs {
+    /// The registry.
+    pub(super) registry: String,
+}
+
+#[derive(clap::Args)]
+pub(super) struct CompletionsArgs {
+    /// The shell.
+    pub(super) shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub(super) struct MapArgs {
+    /// The repository prefix, e.g. registry.internal/acme.
+    #[arg(short = 'r', long = "repository-prefix", value_name = "PREFIX")]
+    pub(super) repository_prefix: String,
+    /// The image.
+    pub(super) reference: String,
+    #[command(flatten)]
+    pub(super) json: Json,
 }
 
 /// A count that must be 1 or more (`--concurrency 0` would copy nothing, forever).
@@ -427,6 +538,31 @@ pub(super) fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `1GiB`, `512MiB`, `64MB`, `100M`, `4096`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; write e.g. 1GiB, 512MiB or 64MB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?}; use KiB, MiB, GiB, KB, MB or GB"
+            ))
+        }
+    };
+    Ok((number * factor as f64).round() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,5 +571,17 @@ mod tests {
     fn counts_of_zero_are_refused() {
         assert_eq!(at_least_one("3"), Ok(3));
         assert!(at_least_one("0").is_err() && at_least_one("x").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("64MB"), Ok(64_000_000));
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("0.5GiB"), Ok(1 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("1TB").is_err());
     }
 }

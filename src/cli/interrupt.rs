@@ -121,6 +121,19 @@ pub(super) fn idle_until(deadline: tokio::time::Instant) -> bool {
     })
 }
 
+pub(super) fn runtime() -> Result<Runtime, Failure> {
+    Ok(Runtime)
+}
+
+/// Runs the command's async work (see [`block_on`]: Ctrl-C and SIGTERM stop it).
+pub(super) struct Runtime;
+
+impl Runtime {
+    pub(super) fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
+        block_on(work)
+    }
+}
+
 async fn watch(mut interrupt: tokio::signal::unix::Signal, mut terminate: tokio::signal::unix::Signal) {
     loop {
         tokio::select! {

@@ -10,7 +10,10 @@ use std::time::Duration;
 use irel::sync::tasks::{Runner, SyncConfig, TaskReport, TaskState, ValidTask};
 use irel::sync::ItemOutcome;
 
-use super::{base_builder, copy_options, finish_client, interrupt, output, runtime, Cli, Failure, SyncArgs};
+use crate::cli::args::SyncArgs;
+use crate::cli::client::{base_builder, copy_options, finish_client};
+use crate::cli::interrupt::{self, runtime};
+use crate::cli::{output, Cli, Failure};
 
 pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), Failure> {
     let flags = [
