@@ -4,6 +4,8 @@
 
 use irel::Reference;
 
+use super::interrupt::Interrupted;
+
 /// A failure worth one line on stderr, and the exit code it ends with.
 pub(super) struct Failure {
     pub(super) message: String,
@@ -14,6 +16,8 @@ pub(super) struct Failure {
 pub(super) const FAILED: u8 = 1;
 /// Exit code of a command line that is wrong (as clap's own errors).
 pub(super) const USAGE: u8 = 2;
+/// Exit code after Ctrl-C or SIGTERM (128 + SIGINT), as shells report it.
+pub(super) const INTERRUPTED: u8 = 130;
 
 impl Failure {
     /// The command failed (exit 1).
@@ -29,6 +33,16 @@ impl Failure {
         Failure {
             message: message.into(),
             exit: USAGE,
+        }
+    }
+}
+
+// `main` prints nothing for it: the signal watcher has said so already.
+impl From<Interrupted> for Failure {
+    fn from(_: Interrupted) -> Self {
+        Failure {
+            message: "interrupted".into(),
+            exit: INTERRUPTED,
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use args::{Args, Cli, Command};
-use failure::{Failure, USAGE};
+use failure::{Failure, INTERRUPTED, USAGE};
 
 #[macro_use]
 mod output;
@@ -59,14 +59,21 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let result = run(cli);
-    interrupt::finish();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            errln!("irel: {}", failure.message);
-            ExitCode::from(failure.exit)
+    let exit = if interrupt::stopped() {
+        // Whatever the command returned, the watcher has said why it ended.
+        interrupt::settle();
+        ExitCode::from(INTERRUPTED)
+    } else {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                errln!("irel: {}", failure.message);
+                ExitCode::from(failure.exit)
+            }
         }
-    }
+    };
+    interrupt::finish();
+    exit
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

@@ -5,12 +5,11 @@ use irel::bench::{BenchOptions, BenchReport};
 
 use crate::cli::args::{BenchArgs, BenchCommand};
 use crate::cli::client::client_for;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::{Cli, Failure};
 
 pub(crate) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
-    let rt = runtime()?;
     let (report, target) = match &args.what {
         BenchCommand::Push {
             destination,
@@ -23,13 +22,13 @@ pub(crate) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
                 .image(shape.size, shape.layers)
                 .seed(shape.seed)
                 .concurrency(run.concurrency);
-            (rt.block_on(client.bench_push(&dst, &options))?, dst.to_string())
+            (block_on(client.bench_push(&dst, &options))??, dst.to_string())
         }
         BenchCommand::Pull { source, run } => {
             let src = parse_ref("image", source)?;
             let client = client_for(cli, &[(&src, None, "--creds")])?;
             let options = BenchOptions::default().concurrency(run.concurrency);
-            (rt.block_on(client.bench_pull(&src, &options))?, src.to_string())
+            (block_on(client.bench_pull(&src, &options))??, src.to_string())
         }
         BenchCommand::Copy {
             source,
@@ -40,7 +39,7 @@ pub(crate) fn run(cli: &Cli, args: &BenchArgs) -> Result<(), Failure> {
             let dst = parse_ref("destination image", destination)?;
             let client = client_for(cli, &[(&src, None, "--creds"), (&dst, None, "--creds")])?;
             let options = BenchOptions::default().concurrency(run.concurrency);
-            let report = rt.block_on(client.bench_copy(&src, &dst, &options))?;
+            let report = block_on(client.bench_copy(&src, &dst, &options))??;
             (report, format!("{src} -> {dst}"))
         }
     };

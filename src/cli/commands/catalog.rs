@@ -3,7 +3,7 @@
 
 use crate::cli::args::CatalogArgs;
 use crate::cli::client::client_for;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::output::print_lines;
 use crate::cli::{Cli, Failure};
@@ -18,7 +18,7 @@ pub(crate) fn run(cli: &Cli, args: &CatalogArgs) -> Result<(), Failure> {
     // Any repository of the registry names it for credentials.
     let r = parse_ref("registry", &format!("{registry}/catalog"))?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
-    let repositories = runtime()?.block_on(client.catalog(r.registry(), None))?;
+    let repositories = block_on(client.catalog(r.registry(), None))??;
     if cli.flags.json {
         outln!(
             "{}",

@@ -4,7 +4,7 @@
 use crate::cli::args::CopyArgs;
 use crate::cli::client::{client_for, copy_options};
 use crate::cli::failure::naming_side;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::{Cli, Failure};
 
@@ -27,20 +27,15 @@ pub(crate) fn run(cli: &Cli, args: &CopyArgs) -> Result<(), Failure> {
     ];
     let client = client_for(cli, &named)?;
     let options = copy_options(cli).concurrency(*concurrency).referrers(*referrers);
-    let rt = runtime()?;
     let sides = [
         ("source image", source.as_str(), &src),
         ("destination image", destination.as_str(), &dst),
     ];
     let src_resolved = match platform {
-        Some(p) => rt
-            .block_on(client.resolve_platform(&src, p))
-            .map_err(|e| naming_side(e, &sides))?,
+        Some(p) => block_on(client.resolve_platform(&src, p))?.map_err(|e| naming_side(e, &sides))?,
         None => src.clone(),
     };
-    let report = rt
-        .block_on(client.copy(&src_resolved, &dst, &options))
-        .map_err(|e| naming_side(e, &sides))?;
+    let report = block_on(client.copy(&src_resolved, &dst, &options))?.map_err(|e| naming_side(e, &sides))?;
     let src = src_resolved;
     if cli.flags.json {
         let mut v = serde_json::to_value(&report)?;

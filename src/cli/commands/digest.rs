@@ -4,7 +4,7 @@
 use crate::cli::args::DigestArgs;
 use crate::cli::client::client_for;
 use crate::cli::failure::naming_side;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::{Cli, Failure};
 
@@ -16,8 +16,8 @@ pub(crate) fn run(cli: &Cli, args: &DigestArgs) -> Result<(), Failure> {
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let sides = [("image", reference.as_str(), &r)];
     let digest = match unverified {
-        true => runtime()?.block_on(client.registry_digest(&r)),
-        false => runtime()?.block_on(client.digest(&r)),
+        true => block_on(client.registry_digest(&r))?,
+        false => block_on(client.digest(&r))?,
     }
     .map_err(|e| naming_side(e, &sides))?;
     if cli.flags.json {

@@ -2,14 +2,14 @@
 
 use crate::cli::args::InspectArgs;
 use crate::cli::client::client_for;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::{Cli, Failure};
 
 pub(crate) fn run(cli: &Cli, args: &InspectArgs) -> Result<(), Failure> {
     let r = parse_ref("image", &args.reference)?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
-    let s = runtime()?.block_on(client.inspect(&r))?;
+    let s = block_on(client.inspect(&r))??;
     if cli.flags.json {
         outln!("{}", serde_json::to_string(&s)?);
         return Ok(());

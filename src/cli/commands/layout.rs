@@ -3,7 +3,7 @@
 
 use crate::cli::args::LayoutCommand;
 use crate::cli::client::{client_for, copy_options};
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::{Cli, Failure};
 
@@ -20,7 +20,7 @@ pub(crate) fn run(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             // A layout this add creates is removed again if the add fails.
             let (layout_dir, creation) = irel::layout::OciLayout::create_undoable(layout)?;
             let options = copy_options(cli).referrers(*referrers);
-            let digest = runtime()?.block_on(client.pull_to_layout(&r, &layout_dir, &options))?;
+            let digest = block_on(client.pull_to_layout(&r, &layout_dir, &options))??;
             creation.keep();
             match cli.flags.json {
                 true => outln!(
@@ -70,7 +70,7 @@ pub(crate) fn run(cli: &Cli, cmd: &LayoutCommand) -> Result<(), Failure> {
             let layout_dir = irel::layout::OciLayout::open(layout)?;
             let client = client_for(cli, &[(&r, None, "--creds")])?;
             let options = copy_options(cli).referrers(*referrers);
-            runtime()?.block_on(client.push_from_layout(&layout_dir, &d, &r, &options))?;
+            block_on(client.push_from_layout(&layout_dir, &d, &r, &options))??;
             match cli.flags.json {
                 true => outln!(
                     "{}",

@@ -7,7 +7,7 @@ use irel::auth::{Credential, StaticCredentials, Stored};
 
 use crate::cli::args::LoginArgs;
 use crate::cli::client::base_builder;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::{block_on, block_on_blocking};
 use crate::cli::{Cli, Failure};
 
 pub(crate) fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
@@ -21,8 +21,11 @@ pub(crate) fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
     let password = match (password.as_deref(), *password_stdin) {
         (Some(p), false) => p.to_string(),
         (None, true) => {
-            let mut p = String::new();
-            std::io::stdin().read_to_string(&mut p)?;
+            // On a thread of its own, so that Ctrl-C at a terminal waiting for input ends irel.
+            let p = block_on_blocking(|| {
+                let mut p = String::new();
+                std::io::stdin().read_to_string(&mut p).map(|_| p)
+            })??;
             p.trim_end_matches(['\n', '\r']).to_string()
         }
         _ => return Err(Failure::usage("login: give the password with --password-stdin (or -p)")),
@@ -40,7 +43,7 @@ pub(crate) fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
     );
     // Only the credentials being saved: a stored login must not vouch for them.
     let client = base_builder(cli)?.credentials(creds).build()?;
-    runtime()?.block_on(client.check_login(registry))?;
+    block_on(client.check_login(registry))??;
     let config =
         irel::auth::docker_config_path().ok_or_else(|| Failure::new("login: neither DOCKER_CONFIG nor HOME is set"))?;
     match irel::auth::store_login(&config, registry, username, &password)? {

@@ -3,7 +3,7 @@
 
 use crate::cli::args::ReferrersArgs;
 use crate::cli::client::client_for;
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::parse_ref;
 use crate::cli::output::print_lines;
 use crate::cli::{Cli, Failure};
@@ -11,12 +11,11 @@ use crate::cli::{Cli, Failure};
 pub(crate) fn run(cli: &Cli, args: &ReferrersArgs) -> Result<(), Failure> {
     let r = parse_ref("image", &args.reference)?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
-    let rt = runtime()?;
     let subject = match r.digest() {
         Some(d) => d.clone(),
-        None => rt.block_on(client.digest(&r))?,
+        None => block_on(client.digest(&r))??,
     };
-    let found = rt.block_on(client.referrers(&r, &subject, args.artifact_type.as_deref()))?;
+    let found = block_on(client.referrers(&r, &subject, args.artifact_type.as_deref()))??;
     if cli.flags.json {
         outln!(
             "{}",

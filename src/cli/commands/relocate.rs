@@ -5,7 +5,7 @@ use irel::Reference;
 
 use crate::cli::args::RelocateArgs;
 use crate::cli::client::{client_for, copy_options};
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::{block_on, block_on_blocking};
 use crate::cli::operands::{image_list, parse_ref, parse_ref_as_docker, writable_output};
 use crate::cli::{Cli, Failure};
 
@@ -29,7 +29,11 @@ pub(crate) fn run(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     if let Some(path) = mapping_output {
         writable_output("--mapping-output", path)?;
     }
-    let opened_archive = archive.as_deref().map(irel::layout::archive::open).transpose()?;
+    // A thread of its own: a bundle can take minutes to decompress, and Ctrl-C must not wait.
+    let opened_archive = match archive.clone() {
+        Some(path) => Some(block_on_blocking(move || irel::layout::archive::open(&path))??),
+        None => None,
+    };
     let opened_layout = layout.as_deref().map(irel::layout::OciLayout::open).transpose()?;
     let bundle = opened_archive.as_ref().map(|a| a.layout()).or(opened_layout.as_ref());
     if list.is_empty() {
@@ -66,7 +70,7 @@ pub(crate) fn run(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
     // relocation has said (and written down) what landed.
     let seen = std::cell::Cell::new((0usize, 0usize));
     let mapping_error = std::cell::RefCell::new(None);
-    let report = runtime()?.block_on(client.relocate_observed(prefix, &list, source, &options, |so_far| {
+    let report = block_on(client.relocate_observed(prefix, &list, source, &options, |so_far| {
         let (relocated, failed) = seen.get();
         for r in &so_far.relocated[relocated..] {
             if cli.flags.json {
@@ -90,7 +94,7 @@ pub(crate) fn run(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
             }
         }
         seen.set((so_far.relocated.len(), so_far.failed.len()));
-    }));
+    }))?;
     if let Some(e) = mapping_error.into_inner() {
         return Err(e.into());
     }

@@ -3,7 +3,7 @@
 
 use crate::cli::args::SaveArgs;
 use crate::cli::client::{client_for, copy_options};
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::{image_list, parse_ref, writable_output};
 use crate::cli::{Cli, Failure};
 
@@ -27,7 +27,7 @@ pub(crate) fn run(cli: &Cli, args: &SaveArgs) -> Result<(), Failure> {
     let named: Vec<_> = refs.iter().map(|r| (r, None, "--creds")).collect();
     let client = client_for(cli, &named)?;
     let options = copy_options(cli).referrers(*referrers);
-    let digests = runtime()?.block_on(client.save(&refs, output, &options))?;
+    let digests = block_on(client.save(&refs, output, &options))??;
     for (r, d) in refs.iter().zip(digests) {
         match cli.flags.json {
             true => outln!(

@@ -10,7 +10,7 @@ use irel::Reference;
 
 use crate::cli::args::SyncArgs;
 use crate::cli::client::{base_builder, copy_options, credential, finish_client};
-use crate::cli::interrupt::runtime;
+use crate::cli::interrupt::block_on;
 use crate::cli::operands::bare_registry_advice;
 use crate::cli::{output, Cli, Failure};
 
@@ -126,13 +126,12 @@ pub(crate) fn run(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
         }
         Ok(t)
     };
-    let rt = runtime()?;
-    let plan = rt.block_on(async {
+    let plan = block_on(async {
         match &yaml {
             Some(y) => SyncPlan::from_yaml(&client, y, &target()?, naming).await,
             None => SyncPlan::from_endpoint(&client, &endpoints[0], &target()?, naming).await,
         }
-    })?;
+    })??;
     for w in &plan.warnings {
         errln!("irel: warning: {w}");
     }
@@ -184,11 +183,11 @@ pub(crate) fn run(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     }
     let keep_going = !request.skopeo || sk.keep_going;
     let options = copy_options(cli).referrers(args.referrers);
-    let report = rt.block_on(
+    let report = block_on(
         client.sync_observed(&plan, args.jobs, &options, keep_going, |item, outcome| {
             report_sync_item(cli, &item.from, &item.to, outcome)
         }),
-    );
+    )?;
     report_sync(cli, &plan, &report);
     if let Some(path) = &sk.digestfile {
         write_digestfile(path, &report)?;
