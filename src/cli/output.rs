@@ -27,6 +27,13 @@ pub(crate) fn stderr_line(line: &str) {
     });
 }
 
+/// Prints each line as it is (tags, repositories: one per line).
+pub(crate) fn print_lines(lines: &[String]) {
+    for l in lines {
+        outln!("{l}");
+    }
+}
+
 /// A byte count for a person: `2.3 GiB`, `512 B`.
 pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -10,7 +10,10 @@ use std::time::Duration;
 use irel::sync::tasks::{Runner, SyncConfig, TaskReport, TaskState, ValidTask};
 use irel::sync::ItemOutcome;
 
-use super::{base_builder, copy_options, finish_client, interrupt, output, runtime, Cli, Failure, SyncArgs};
+use crate::cli::args::SyncArgs;
+use crate::cli::client::{base_builder, copy_options, finish_client};
+use crate::cli::interrupt::{self, block_on, Interrupted};
+use crate::cli::{output, Cli, Failure};
 
 pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), Failure> {
     let flags = [
@@ -57,22 +60,25 @@ pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), 
     let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].0.interval == 0).collect();
     order.extend((0..tasks.len()).filter(|&i| tasks[i].0.interval > 0));
     let mut failed = vec![false; tasks.len()];
-    let rt = runtime()?;
-    let mut run_one = |i: usize, tasks: &mut Vec<(&ValidTask, irel::Client, irel::Client, TaskState)>| {
-        let (task, source, target, state) = &mut tasks[i];
-        let runner = Runner {
-            source,
-            target,
-            jobs: args.jobs,
-            options: &options,
-            dry_run: args.dry_run,
+    // Each run blocks on the runtime anew: after a signal it returns at once, and the
+    // daemon ends instead of starting the next task.
+    let mut run_one =
+        |i: usize, tasks: &mut Vec<(&ValidTask, irel::Client, irel::Client, TaskState)>| -> Result<(), Interrupted> {
+            let (task, source, target, state) = &mut tasks[i];
+            let runner = Runner {
+                source,
+                target,
+                jobs: args.jobs,
+                options: &options,
+                dry_run: args.dry_run,
+            };
+            let report = block_on(task.run(&runner, state))?;
+            failed[i] = report.failed();
+            print_report(cli, task, &report, args.dry_run);
+            Ok(())
         };
-        let report = rt.block_on(task.run(&runner, state));
-        failed[i] = report.failed();
-        print_report(cli, task, &report, args.dry_run);
-    };
     for &i in &order {
-        run_one(i, &mut tasks);
+        run_one(i, &mut tasks)?;
     }
     let periodic: Vec<usize> = order.iter().copied().filter(|&i| tasks[i].0.interval > 0).collect();
     if !(args.once || args.dry_run || periodic.is_empty()) {
@@ -91,7 +97,7 @@ pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), 
                 break;
             }
             let i = periodic[k];
-            run_one(i, &mut tasks);
+            run_one(i, &mut tasks)?;
             // As dregsy's ticker: ticks missed during a long run are dropped, and one less
             // than half an interval after the run ended is skipped.
             let every = Duration::from_secs(tasks[i].0.interval);

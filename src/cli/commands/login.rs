@@ -1,23 +1,31 @@
-//! `irel login` and `irel logout`, writing where docker reads.
+//! `irel login REGISTRY`: checks the credentials against the registry, then stores them where
+//! docker reads them (config.json, 0600, or its credential helper).
 
 use std::io::Read;
 
 use irel::auth::{Credential, StaticCredentials, Stored};
 
-use super::{base_builder, Cli, Failure};
+use crate::cli::args::LoginArgs;
+use crate::cli::client::base_builder;
+use crate::cli::interrupt::{block_on, block_on_blocking};
+use crate::cli::{Cli, Failure};
 
-pub(super) fn login(
-    cli: &Cli,
-    registry: &str,
-    username: &str,
-    password: Option<&str>,
-    password_stdin: bool,
-) -> Result<(), Failure> {
-    let password = match (password, password_stdin) {
+pub(crate) fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
+    let LoginArgs {
+        registry,
+        username,
+        password,
+        password_stdin,
+        ..
+    } = args;
+    let password = match (password.as_deref(), *password_stdin) {
         (Some(p), false) => p.to_string(),
         (None, true) => {
-            let mut p = String::new();
-            std::io::stdin().read_to_string(&mut p)?;
+            // On a thread of its own, so that Ctrl-C at a terminal waiting for input ends irel.
+            let p = block_on_blocking(|| {
+                let mut p = String::new();
+                std::io::stdin().read_to_string(&mut p).map(|_| p)
+            })??;
             p.trim_end_matches(['\n', '\r']).to_string()
         }
         _ => return Err(Failure::usage("login: give the password with --password-stdin (or -p)")),
@@ -35,7 +43,7 @@ pub(super) fn login(
     );
     // Only the credentials being saved: a stored login must not vouch for them.
     let client = base_builder(cli)?.credentials(creds).build()?;
-    super::runtime()?.block_on(client.check_login(registry))?;
+    block_on(client.check_login(registry))??;
     let config =
         irel::auth::docker_config_path().ok_or_else(|| Failure::new("login: neither DOCKER_CONFIG nor HOME is set"))?;
     match irel::auth::store_login(&config, registry, username, &password)? {
@@ -43,15 +51,4 @@ pub(super) fn login(
         Stored::Helper(program) => outln!("Login Succeeded (credentials stored by {program})"),
     }
     Ok(())
-}
-
-pub(super) fn logout(registry: &str) -> Result<(), Failure> {
-    let config = irel::auth::docker_config_path()
-        .ok_or_else(|| Failure::new("logout: neither DOCKER_CONFIG nor HOME is set"))?;
-    if irel::auth::remove_login(&config, registry)? {
-        outln!("Removed login credentials for {registry}");
-        Ok(())
-    } else {
-        Err(Failure::new(format!("not logged in to {registry}")))
-    }
 }

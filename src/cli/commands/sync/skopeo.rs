@@ -10,7 +10,7 @@ use irel::sync::Endpoint;
 
 /// A skopeo sync source transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(super) enum SrcTransport {
+pub(crate) enum SrcTransport {
     /// A registry repository or image.
     Docker,
     /// A tree of skopeo image directories (or one).
@@ -23,7 +23,7 @@ pub(super) enum SrcTransport {
 
 /// A skopeo sync destination transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(super) enum DestTransport {
+pub(crate) enum DestTransport {
     /// A registry (and namespace).
     Docker,
     /// A directory of skopeo image directories.
@@ -34,7 +34,7 @@ pub(super) enum DestTransport {
 
 /// skopeo sync's own flags, as `irel sync` takes them.
 #[derive(Args, Clone, Debug, Default)]
-pub(super) struct SkopeoSync {
+pub(crate) struct SkopeoSync {
     /// skopeo's spelling: the source transport; SRC is then bare (a repository, a path, a file).
     #[arg(short = 's', long = "src", value_name = "TRANSPORT", value_enum)]
     pub src: Option<SrcTransport>,
@@ -97,7 +97,7 @@ pub(super) struct SkopeoSync {
 
 /// skopeo sync flags irel cannot honour: given, they are refused by name.
 #[derive(Args, Clone, Debug, Default)]
-pub(super) struct Refused {
+pub(crate) struct Refused {
     #[arg(short = 'f', long, hide = true)]
     format: Option<String>,
     #[arg(long, hide = true)]
@@ -189,7 +189,7 @@ impl Refused {
 /// sync …`): `--insecure-policy` is accepted (irel has no signature policy to relax); the others
 /// are refused by name.
 #[derive(Args, Clone, Debug, Default)]
-pub(super) struct SkopeoGlobals {
+pub(crate) struct SkopeoGlobals {
     #[arg(long, hide = true)]
     pub insecure_policy: bool,
     #[arg(long, hide = true)]
@@ -245,7 +245,7 @@ impl SkopeoGlobals {
 
 /// A bare skopeo location as an endpoint of this transport (a `docker://`/`dir:`/`oci:`
 /// prefix of the same transport is tolerated).
-pub(super) fn source_endpoint(transport: SrcTransport, location: &str) -> Option<Endpoint> {
+pub(crate) fn source_endpoint(transport: SrcTransport, location: &str) -> Option<Endpoint> {
     Some(match transport {
         SrcTransport::Docker => Endpoint::Registry(bare(location, "docker://").trim_end_matches('/').to_string()),
         SrcTransport::Dir => Endpoint::Dir(bare(location, "dir:").into()),
@@ -255,7 +255,7 @@ pub(super) fn source_endpoint(transport: SrcTransport, location: &str) -> Option
 }
 
 /// A bare skopeo destination as an endpoint (`None` for `oci`, which irel does not write).
-pub(super) fn destination_endpoint(transport: DestTransport, location: &str) -> Option<Endpoint> {
+pub(crate) fn destination_endpoint(transport: DestTransport, location: &str) -> Option<Endpoint> {
     Some(match transport {
         DestTransport::Docker => Endpoint::Registry(bare(location, "docker://").trim_end_matches('/').to_string()),
         DestTransport::Dir => Endpoint::Dir(bare(location, "dir:").into()),
@@ -270,7 +270,7 @@ fn bare<'a>(location: &'a str, prefix: &str) -> &'a str {
 /// One side's credential from skopeo's flags: `--X-creds USER:PASSWORD`, `--X-username` with
 /// `--X-password`, or `--X-registry-token`; more than one, or half a pair, is refused as skopeo
 /// refuses it.
-pub(super) fn side_credential(
+pub(crate) fn side_credential(
     side: &str,
     creds: Option<&str>,
     username: Option<&str>,
