@@ -22,7 +22,16 @@ def module_of(path):
 mods = {tuple(module_of(p)): p for p in files if not p.startswith('main') and not p.startswith('cli/')}
 mods[()] = 'lib.rs'
 
+# Names the crate root re-exports (`pub use a::b::{X, Y};`): `crate::X` imports a::b.
+root_names = {}
+for m in re.finditer(r'^pub use ([\w:]+?)(?:::\{([^}]*)\}|::(\w+));', files['lib.rs'], re.M):
+    path = m.group(1).split('::')
+    for name in (m.group(2).split(',') if m.group(2) else [m.group(3)]):
+        root_names[name.strip()] = path + [name.strip()]
+
 def resolve(parts):
+    if parts and parts[0] in root_names:
+        parts = root_names[parts[0]] + parts[1:]
     for n in range(len(parts), 0, -1):
         if tuple(parts[:n]) in mods:
             return mods[tuple(parts[:n])]

@@ -2,20 +2,19 @@
 //! image verifying and discarding every byte, or copy between registries, and measure it.
 //!
 //! All three go through the copy engine, so what is measured is what `irel copy` does: a
-//! [`SyntheticImage`] is a [`ContentSource`] that makes its layers from a seeded generator (no
-//! disk), and [`Discard`] a [`ContentDestination`] that checks and drops what it gets.
+//! [`SyntheticImage`](crate::places::SyntheticImage) is a source that makes its layers from a
+//! seeded generator (no disk), and [`Discard`](crate::places::Discard) a destination that checks
+//! and drops what it gets.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-
-use crate::places::registry::Registry;
 use crate::copy::{copy_content, BlobDisposition, CopyEvent, CopyOptions};
 use crate::copy::{destination_name, RegistryRepository};
-use crate::places::{Discard, SyntheticImage};
 use crate::error::Error;
+use crate::places::registry::Registry;
+use crate::places::{Discard, SyntheticImage};
 use crate::reference::{Digest, Reference};
-
 
 /// What to generate and how hard to push.
 #[derive(Debug, Clone)]
@@ -124,7 +123,11 @@ impl Latency {
 }
 
 /// The work of [`Client::bench_push`](crate::Client::bench_push).
-pub(crate) async fn bench_push(registry: &Registry, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+pub(crate) async fn bench_push(
+    registry: &Registry,
+    dst: &Reference,
+    options: &BenchOptions,
+) -> Result<BenchReport, Error> {
     let opts = options.clone();
     let image = tokio::task::spawn_blocking(move || SyntheticImage::generate(opts.size, opts.layers, opts.seed))
         .await
@@ -137,7 +140,11 @@ pub(crate) async fn bench_push(registry: &Registry, dst: &Reference, options: &B
 }
 
 /// The work of [`Client::bench_pull`](crate::Client::bench_pull).
-pub(crate) async fn bench_pull(registry: &Registry, src: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+pub(crate) async fn bench_pull(
+    registry: &Registry,
+    src: &Reference,
+    options: &BenchOptions,
+) -> Result<BenchReport, Error> {
     let from = RegistryRepository::new(registry.clone(), src);
     measure(registry, "pull", options, |o| async move {
         copy_content(&from, src.manifest_reference(), &Discard, "pulled", src.digest(), &o).await
@@ -146,15 +153,28 @@ pub(crate) async fn bench_pull(registry: &Registry, src: &Reference, options: &B
 }
 
 /// The work of [`Client::bench_copy`](crate::Client::bench_copy).
-pub(crate) async fn bench_copy(registry: &Registry, src: &Reference, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
-    measure(registry, "copy", options, |o| async move { crate::copy::copy(registry, src, dst, &o).await })
-        .await
+pub(crate) async fn bench_copy(
+    registry: &Registry,
+    src: &Reference,
+    dst: &Reference,
+    options: &BenchOptions,
+) -> Result<BenchReport, Error> {
+    measure(registry, "copy", options, |o| async move {
+        crate::copy::copy(registry, src, dst, &o).await
+    })
+    .await
 }
 
-async fn measure<F, Fut>(registry: &Registry, operation: &'static str, options: &BenchOptions, run: F) -> Result<BenchReport, Error>
+async fn measure<F, Fut>(
+    registry: &Registry,
+    operation: &'static str,
+    options: &BenchOptions,
+    run: F,
+) -> Result<BenchReport, Error>
 where
     F: FnOnce(CopyOptions) -> Fut,
-    Fut: std::future::Future<Output = Result<crate::CopyReport, Error>>, {
+    Fut: std::future::Future<Output = Result<crate::CopyReport, Error>>,
+{
     let samples = Arc::new(Mutex::new(Vec::new()));
     let (blobs, seen) = (Arc::new(Mutex::new(0usize)), samples.clone());
     let planned = blobs.clone();
@@ -194,15 +214,6 @@ where
     })
 }
 
-
-
-
-
-
-
-
-
-
 /// CPU time and peak memory of this process, from `/proc/self` (Linux).
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessUsage {
@@ -240,27 +251,6 @@ impl ProcessUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn synthetic_images_are_deterministic_and_sized() {
-        let a = SyntheticImage::generate(1_000_003, 3, 7);
-        let b = SyntheticImage::generate(1_000_003, 3, 7);
-        let c = SyntheticImage::generate(1_000_003, 3, 8);
-        assert_eq!(a.manifest().digest, b.manifest().digest);
-        assert_ne!(a.manifest().digest, c.manifest().digest);
-        let sizes: Vec<u64> = a.layers.iter().map(|(d, _)| d.size).collect();
-        assert_eq!(sizes, [333_335, 333_334, 333_334]);
-    }
-
-    #[tokio::test]
-    async fn generated_layers_match_their_digests() {
-        let image = SyntheticImage::generate(600_000, 2, 1);
-        for (desc, _) in image.layers.iter() {
-            let body = image.blob(desc, true).await.unwrap();
-            let checked = VerifyingBody::new(body, desc.digest.clone(), desc.size);
-            assert_eq!(checked.collect().await.unwrap().to_bytes().len() as u64, desc.size);
-        }
-    }
 
     #[test]
     fn percentiles_use_the_nearest_rank() {

@@ -7,19 +7,19 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::auth::CredentialSource;
-use crate::error::Error;
-use crate::reference::Reference;
 use crate::bench::{BenchOptions, BenchReport};
 use crate::copy::{CopyOptions, CopyReport};
+use crate::error::Error;
 use crate::inspect::ImageSummary;
 use crate::model::manifest::Platform;
 use crate::model::reference::Digest;
 use crate::places::layout::OciLayout;
 use crate::places::registry::{ListingLimits, Registry};
+use crate::reference::Reference;
 use crate::relocate::{RelocationReport, RelocationSource};
+use crate::session::{Session, SessionBuilder};
 #[cfg(feature = "sync")]
 use crate::sync::{ItemOutcome, SyncItem, SyncPlan, SyncReport};
-use crate::session::{Session, SessionBuilder};
 use crate::transport::{self, TransportConfig};
 
 /// Builds a [`Client`].
@@ -253,12 +253,23 @@ impl Client {
 
     /// Copies the image `src` names (all of an index) into `layout`, named by its full
     /// reference, and returns its digest (`irel layout add`).
-    pub async fn pull_to_layout(&self, src: &Reference, layout: &OciLayout, options: &CopyOptions) -> Result<Digest, Error> {
+    pub async fn pull_to_layout(
+        &self,
+        src: &Reference,
+        layout: &OciLayout,
+        options: &CopyOptions,
+    ) -> Result<Digest, Error> {
         crate::relocate::pull_to_layout(&self.registry, src, layout, options).await
     }
 
     /// Pushes the image with `digest` in `layout` to `dst` (`irel layout push`).
-    pub async fn push_from_layout(&self, layout: &OciLayout, digest: &Digest, dst: &Reference, options: &CopyOptions) -> Result<(), Error> {
+    pub async fn push_from_layout(
+        &self,
+        layout: &OciLayout,
+        digest: &Digest,
+        dst: &Reference,
+        options: &CopyOptions,
+    ) -> Result<(), Error> {
         crate::relocate::push_from_layout(&self.registry, layout, digest, dst, options).await
     }
 
@@ -280,7 +291,13 @@ impl Client {
     /// report.write_mapping("relocation-mapping.json".as_ref())?;
     /// # Ok(()) }
     /// ```
-    pub async fn relocate(&self, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions) -> RelocationReport {
+    pub async fn relocate(
+        &self,
+        prefix: &str,
+        images: &[String],
+        source: RelocationSource<'_>,
+        options: &CopyOptions,
+    ) -> RelocationReport {
         crate::relocate::relocate(&self.registry, prefix, images, source, options).await
     }
 
@@ -299,7 +316,14 @@ impl Client {
     ///     .await;
     /// # }
     /// ```
-    pub async fn relocate_observed(&self, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions, on_each: impl Fn(&RelocationReport)) -> RelocationReport {
+    pub async fn relocate_observed(
+        &self,
+        prefix: &str,
+        images: &[String],
+        source: RelocationSource<'_>,
+        options: &CopyOptions,
+        on_each: impl Fn(&RelocationReport),
+    ) -> RelocationReport {
         crate::relocate::relocate_observed(&self.registry, prefix, images, source, options, on_each).await
     }
 
@@ -332,11 +356,18 @@ impl Client {
     ///     .await;
     /// # }
     /// ```
-    pub async fn sync_observed(&self, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool, on_item: impl Fn(&SyncItem, &ItemOutcome)) -> SyncReport {
+    pub async fn sync_observed(
+        &self,
+        plan: &SyncPlan,
+        jobs: usize,
+        options: &CopyOptions,
+        keep_going: bool,
+        on_item: impl Fn(&SyncItem, &ItemOutcome),
+    ) -> SyncReport {
         crate::sync::sync_observed(&self.registry, plan, jobs, options, keep_going, on_item).await
     }
 
-    /// Generates an image of random layers (see [`SyntheticImage`]) and pushes it to `dst`,
+    /// Generates an image of random layers (see [`SyntheticImage`](crate::places::SyntheticImage)) and pushes it to `dst`,
     /// measuring the push. Generating the digests costs one hashing pass before the clock starts.
     ///
     /// ```no_run
@@ -359,7 +390,12 @@ impl Client {
     }
 
     /// Copies `src` to `dst` as [`Client::copy`] does, and measures the copy.
-    pub async fn bench_copy(&self, src: &Reference, dst: &Reference, options: &BenchOptions) -> Result<BenchReport, Error> {
+    pub async fn bench_copy(
+        &self,
+        src: &Reference,
+        dst: &Reference,
+        options: &BenchOptions,
+    ) -> Result<BenchReport, Error> {
         crate::bench::bench_copy(&self.registry, src, dst, options).await
     }
 }

@@ -1,9 +1,9 @@
 //! What an image is, without copying it: its digest, media type, platforms and sizes
 //! (`irel inspect`), and picking one platform's image out of an index (`--platform`).
 
-use crate::places::registry::Registry;
 use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, Platform, MAX_MANIFEST_SIZE};
+use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
 impl std::str::FromStr for Platform {
@@ -77,7 +77,7 @@ pub struct ImageSummary {
     /// For an image: config and layers together.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_size: Option<u64>,
-    /// What refers to it (signatures, SBOMs, attestations): filled by [`Client::inspect`].
+    /// What refers to it (signatures, SBOMs, attestations): filled by [`Client::inspect`](crate::Client::inspect).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub referrers: Vec<crate::model::referrer::Referrer>,
 }
@@ -117,7 +117,11 @@ impl ImageSummary {
 }
 
 /// The work of [`Client::resolve_platform`](crate::Client::resolve_platform).
-pub(crate) async fn resolve_platform(registry: &Registry, r: &Reference, platform: &Platform) -> Result<Reference, Error> {
+pub(crate) async fn resolve_platform(
+    registry: &Registry,
+    r: &Reference,
+    platform: &Platform,
+) -> Result<Reference, Error> {
     let manifest = registry.get_manifest(r).await?;
     let manifests = match &manifest.contents {
         Contents::Index { manifests } => manifests,

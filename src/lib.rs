@@ -38,11 +38,11 @@ pub mod sync;
 pub mod text;
 pub mod transport;
 
-pub use model::{manifest, reference};
-pub use places::layout;
-pub use places::registry::{ListingLimits, MountOutcome, Registry};
 pub use client::{Client, ClientBuilder};
 pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 pub use error::{Error, RegistryErrorEntry};
 pub use inspect::{ImageSummary, InstanceSummary};
+pub use model::{manifest, reference};
+pub use places::layout;
+pub use places::registry::{ListingLimits, MountOutcome, Registry};
 pub use reference::{Digest, Reference};

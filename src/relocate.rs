@@ -10,12 +10,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::places::registry::Registry;
 use crate::copy::{copy_content, destination_name, CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::layout::locked_dir::LockedDir;
 use crate::layout::OciLayout;
 use crate::mapping::flatten_repo_path_preserve_tag_digest;
+use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
 /// One image that was relocated.
@@ -70,7 +70,12 @@ pub enum RelocationSource<'a> {
 }
 
 /// The work of [`Client::pull_to_layout`](crate::Client::pull_to_layout).
-pub(crate) async fn pull_to_layout(registry: &Registry, src: &Reference, layout: &OciLayout, options: &CopyOptions) -> Result<Digest, Error> {
+pub(crate) async fn pull_to_layout(
+    registry: &Registry,
+    src: &Reference,
+    layout: &OciLayout,
+    options: &CopyOptions,
+) -> Result<Digest, Error> {
     let from = RegistryRepository::new(registry.clone(), src);
     let report = copy_content(
         &from,
@@ -85,7 +90,13 @@ pub(crate) async fn pull_to_layout(registry: &Registry, src: &Reference, layout:
 }
 
 /// The work of [`Client::push_from_layout`](crate::Client::push_from_layout).
-pub(crate) async fn push_from_layout(registry: &Registry, layout: &OciLayout, digest: &Digest, dst: &Reference, options: &CopyOptions) -> Result<(), Error> {
+pub(crate) async fn push_from_layout(
+    registry: &Registry,
+    layout: &OciLayout,
+    digest: &Digest,
+    dst: &Reference,
+    options: &CopyOptions,
+) -> Result<(), Error> {
     let to = RegistryRepository::new(registry.clone(), dst);
     copy_content(
         layout,
@@ -100,7 +111,12 @@ pub(crate) async fn push_from_layout(registry: &Registry, layout: &OciLayout, di
 }
 
 /// The work of [`Client::save`](crate::Client::save).
-pub(crate) async fn save(registry: &Registry, images: &[Reference], out: &Path, options: &CopyOptions) -> Result<Vec<Digest>, Error> {
+pub(crate) async fn save(
+    registry: &Registry,
+    images: &[Reference],
+    out: &Path,
+    options: &CopyOptions,
+) -> Result<Vec<Digest>, Error> {
     let (dir, name) = crate::layout::output_parts(out)?;
     if !dir.is_dir() {
         // A typo in the path must not become a tree of new directories.
@@ -126,11 +142,9 @@ pub(crate) async fn save(registry: &Registry, images: &[Reference], out: &Path, 
         let (staging, out) = (staging.path().to_path_buf(), out.to_path_buf());
         // The archive is written in the staging directory too, so that what removes one
         // (a drop, an interrupted run's cleanup, the next save) removes both.
-        tokio::task::spawn_blocking(move || {
-            crate::layout::archive::write_via(&staging.join("layout"), &out, &staging)
-        })
-        .await
-        .expect("archive writing does not panic")?;
+        tokio::task::spawn_blocking(move || crate::layout::archive::write_via(&staging.join("layout"), &out, &staging))
+            .await
+            .expect("archive writing does not panic")?;
         Ok(digests)
     }
     .await;
@@ -139,12 +153,25 @@ pub(crate) async fn save(registry: &Registry, images: &[Reference], out: &Path, 
 }
 
 /// The work of [`Client::relocate`](crate::Client::relocate).
-pub(crate) async fn relocate(registry: &Registry, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions) -> RelocationReport {
+pub(crate) async fn relocate(
+    registry: &Registry,
+    prefix: &str,
+    images: &[String],
+    source: RelocationSource<'_>,
+    options: &CopyOptions,
+) -> RelocationReport {
     relocate_observed(registry, prefix, images, source, options, |_| {}).await
 }
 
 /// The work of [`Client::relocate_observed`](crate::Client::relocate_observed).
-pub(crate) async fn relocate_observed(registry: &Registry, prefix: &str, images: &[String], source: RelocationSource<'_>, options: &CopyOptions, on_each: impl Fn(&RelocationReport)) -> RelocationReport {
+pub(crate) async fn relocate_observed(
+    registry: &Registry,
+    prefix: &str,
+    images: &[String],
+    source: RelocationSource<'_>,
+    options: &CopyOptions,
+    on_each: impl Fn(&RelocationReport),
+) -> RelocationReport {
     let mut report = RelocationReport::default();
     for original in images {
         match relocate_one(registry, prefix, original, source, options).await {
@@ -156,7 +183,13 @@ pub(crate) async fn relocate_observed(registry: &Registry, prefix: &str, images:
     report
 }
 
-async fn relocate_one(registry: &Registry, prefix: &str, original: &str, source: RelocationSource<'_>, options: &CopyOptions) -> Result<Relocated, Error> {
+async fn relocate_one(
+    registry: &Registry,
+    prefix: &str,
+    original: &str,
+    source: RelocationSource<'_>,
+    options: &CopyOptions,
+) -> Result<Relocated, Error> {
     let parsed: Reference = original.parse()?;
     let relocated = flatten_repo_path_preserve_tag_digest(prefix, &parsed)?;
     let report = match source {

@@ -152,4 +152,3 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     }
     result
 }
-

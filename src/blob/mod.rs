@@ -40,13 +40,20 @@ pub struct BlobStream {
 
 impl std::fmt::Debug for BlobStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStream").field("size", &self.size()).finish_non_exhaustive()
+        f.debug_struct("BlobStream")
+            .field("size", &self.size())
+            .finish_non_exhaustive()
     }
 }
 
 impl BlobStream {
     /// A download checked against `digest` and `size` as it goes (hashed only when `hash`).
-    pub(crate) fn new(body: resume::ResumingBody, digest: crate::model::reference::Digest, size: u64, hash: bool) -> Self {
+    pub(crate) fn new(
+        body: resume::ResumingBody,
+        digest: crate::model::reference::Digest,
+        size: u64,
+        hash: bool,
+    ) -> Self {
         BlobStream {
             body: VerifyingBody::with_hashing(body, digest, size, hash),
         }
@@ -86,5 +93,3 @@ impl HttpBody for BlobStream {
         self.body.size_hint()
     }
 }
-
-

@@ -15,20 +15,19 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::places::registry::Registry;
 use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
+use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 use crate::transport::error_chain;
 use crate::MountOutcome;
 
-mod cleanup;
 mod events;
 
-pub use cleanup::{CleanupGuard, Cleanups};
-pub use events::{BlobDisposition, CopyEvent, EventListener};
+pub use crate::places::cleanup::{CleanupGuard, Cleanups};
 pub use crate::places::content::{BlobProbe, ContentDestination, ContentSource};
 pub use crate::places::registry::RegistryRepository;
+pub use events::{BlobDisposition, CopyEvent, EventListener};
 
 /// How a copy runs.
 #[derive(Clone)]
@@ -134,7 +133,7 @@ impl CopyOptions {
     /// Copies the referrers of the image too: the manifests that name it (or, for an index,
     /// one of its manifests) as their `subject`, such as signatures, SBOMs and attestations,
     /// and their referrers in turn. They are found with the referrers API or the fallback tag
-    /// (see [`Client::referrers`]), pushed by digest before the image's tag (cosign's
+    /// (see [`Registry::referrers`](crate::places::registry::Registry::referrers)), pushed by digest before the image's tag (cosign's
     /// tag-based `sha256-<hex>.sig`/`.att`/`.sbom` come too, as tags), and listed in the
     /// destination's fallback index when it has no referrers API (in a layout: entries of its
     /// `index.json` without a name). Between registries and OCI layouts only.
@@ -220,7 +219,12 @@ enum BlobOutcome {
 }
 
 /// The work of [`Client::copy`](crate::Client::copy).
-pub(crate) async fn copy(registry: &Registry, src: &Reference, dst: &Reference, options: &CopyOptions) -> Result<CopyReport, Error> {
+pub(crate) async fn copy(
+    registry: &Registry,
+    src: &Reference,
+    dst: &Reference,
+    options: &CopyOptions,
+) -> Result<CopyReport, Error> {
     let from = RegistryRepository::new(registry.clone(), src);
     let to = RegistryRepository::new(registry.clone(), dst);
     copy_content(
@@ -607,7 +611,11 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
             body = events::reporting_body(body, desc.digest.clone(), listener.clone());
         }
         match dst
-            .put_blob(desc, body, upload.take().map(crate::places::content::OpenUpload::hand_over))
+            .put_blob(
+                desc,
+                body,
+                upload.take().map(crate::places::content::OpenUpload::hand_over),
+            )
             .await
         {
             Err(e) if worth_restarting(&e) => {

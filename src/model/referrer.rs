@@ -63,7 +63,7 @@ struct ConfigField {
 ///
 /// ```
 /// let d: irel::reference::Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
-/// assert_eq!(irel::manifest::fallback_tag(&d), format!("sha256-{}", "ab".repeat(32)));
+/// assert_eq!(irel::model::referrer::fallback_tag(&d), format!("sha256-{}", "ab".repeat(32)));
 /// ```
 pub fn fallback_tag(subject: &Digest) -> String {
     let clean = |s: &str, n: usize| -> String {

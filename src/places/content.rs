@@ -8,10 +8,10 @@
 
 use std::future::Future;
 
-use crate::places::registry::MountOutcome;
 use crate::error::Error;
 use crate::model::manifest::{Descriptor, Manifest};
 use crate::model::referrer::Referrer;
+use crate::places::registry::MountOutcome;
 use crate::reference::{Digest, Reference};
 use crate::transport::Body;
 
@@ -47,7 +47,7 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
         false
     }
 
-    /// The manifests here that name `subject` as theirs (see [`Client::referrers`]).
+    /// The manifests here that name `subject` as theirs (see [`Registry::referrers`](crate::places::registry::Registry::referrers)).
     fn referrers(&self, subject: &Digest) -> impl Future<Output = Result<Vec<Referrer>, Error>> + Send {
         let what = format!("{} cannot list the referrers of {subject}", self.describe());
         async move { Err(Error::Unsupported(what)) }
@@ -133,7 +133,7 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
 
     /// A cleanup counted from now until the guard is dropped, for a place whose cancellations
     /// a program stopping on a signal waits for (a registry's, through its client).
-    fn cleanup_guard(&self) -> Option<crate::copy::CleanupGuard> {
+    fn cleanup_guard(&self) -> Option<crate::places::cleanup::CleanupGuard> {
         None
     }
 
@@ -171,9 +171,6 @@ pub enum BlobProbe {
     Absent(Option<String>),
 }
 
-
-
-
 /// An upload session at a destination that no transfer has finished yet: cancelled if it is
 /// dropped before being handed over (a source that failed, a copy aborted by a sibling's
 /// failure), so the destination frees it instead of keeping it until it purges old uploads.
@@ -202,4 +199,3 @@ impl<D: ContentDestination> Drop for OpenUpload<D> {
         }
     }
 }
-

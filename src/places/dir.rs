@@ -63,6 +63,7 @@ impl SkopeoDir {
 
     /// Removes the image directory and what it holds (an image whose copy failed). A link in
     /// its place is removed, not followed.
+    #[cfg_attr(not(feature = "sync"), allow(dead_code))]
     pub(crate) fn remove(&self) {
         match std::fs::symlink_metadata(&self.path) {
             Ok(m) if m.is_dir() => {

@@ -4,6 +4,7 @@
 //! ([`discard`]). The copy engine ([`copy`](crate::copy)) works against the traits only, so
 //! every pair of places goes through the same code.
 
+pub mod cleanup;
 pub mod content;
 pub mod dir;
 pub mod discard;

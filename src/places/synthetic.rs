@@ -164,3 +164,30 @@ impl RandomBytes {
         Some(buf.freeze())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::VerifyingBody;
+
+    #[test]
+    fn synthetic_images_are_deterministic_and_sized() {
+        let a = SyntheticImage::generate(1_000_003, 3, 7);
+        let b = SyntheticImage::generate(1_000_003, 3, 7);
+        let c = SyntheticImage::generate(1_000_003, 3, 8);
+        assert_eq!(a.manifest().digest, b.manifest().digest);
+        assert_ne!(a.manifest().digest, c.manifest().digest);
+        let sizes: Vec<u64> = a.layers.iter().map(|(d, _)| d.size).collect();
+        assert_eq!(sizes, [333_335, 333_334, 333_334]);
+    }
+
+    #[tokio::test]
+    async fn generated_layers_match_their_digests() {
+        let image = SyntheticImage::generate(600_000, 2, 1);
+        for (desc, _) in image.layers.iter() {
+            let body = image.blob(desc, true).await.unwrap();
+            let checked = VerifyingBody::new(body, desc.digest.clone(), desc.size);
+            assert_eq!(checked.collect().await.unwrap().to_bytes().len() as u64, desc.size);
+        }
+    }
+}

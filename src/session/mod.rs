@@ -144,7 +144,7 @@ impl SessionBuilder {
     /// Wraps the stack in `layer`, outside irel's own layers: it sees each registry request
     /// once, as [`Session::send`] hands it over (a concurrency limit bounds requests in flight;
     /// a timeout bounds one request with its retries). Layers added later wrap earlier ones.
-    /// An error of the layer's own becomes [`Error::Layer`](crate::Error::Layer).
+    /// An error of the layer's own becomes [`Error::Layer`].
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: tower::Layer<SessionService> + Send + 'static,

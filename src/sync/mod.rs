@@ -22,10 +22,10 @@ pub use crate::places::dir::SkopeoDir;
 pub use semver_constraint::{ConstraintError, SemverConstraint};
 pub use yaml::{add_cert_dir, SourceDefaults, SourceYaml, YamlCredentials, YamlRegistry};
 
-use crate::places::registry::Registry;
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 use crate::error::Error;
 use crate::layout::{safe_path, OciLayout};
+use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
 /// A place content is synced from or to.
@@ -742,12 +742,25 @@ pub(crate) async fn sync(registry: &Registry, plan: &SyncPlan, jobs: usize, opti
 }
 
 /// The work of [`Client::sync_with`](crate::Client::sync_with).
-pub(crate) async fn sync_with(registry: &Registry, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool) -> SyncReport {
+pub(crate) async fn sync_with(
+    registry: &Registry,
+    plan: &SyncPlan,
+    jobs: usize,
+    options: &CopyOptions,
+    keep_going: bool,
+) -> SyncReport {
     sync_observed(registry, plan, jobs, options, keep_going, |_, _| {}).await
 }
 
 /// The work of [`Client::sync_observed`](crate::Client::sync_observed).
-pub(crate) async fn sync_observed(registry: &Registry, plan: &SyncPlan, jobs: usize, options: &CopyOptions, keep_going: bool, on_item: impl Fn(&SyncItem, &ItemOutcome)) -> SyncReport {
+pub(crate) async fn sync_observed(
+    registry: &Registry,
+    plan: &SyncPlan,
+    jobs: usize,
+    options: &CopyOptions,
+    keep_going: bool,
+    on_item: impl Fn(&SyncItem, &ItemOutcome),
+) -> SyncReport {
     let limit = Arc::new(Semaphore::new(jobs.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
     let mut options = options.clone();

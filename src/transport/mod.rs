@@ -1,22 +1,17 @@
-//! The HTTP layer: one pooled hyper client for every registry host, the scheme policy, and
-//! manual redirects.
+//! The HTTP layer: one pooled hyper client for every registry host, TLS, the scheme policy,
+//! and timeouts. Redirects, retries and auth are layers of the [`session`](crate::session)
+//! above it.
 //!
 //! How a request to a registry goes:
 //! 1. The registry's `host[:port]` gets a [`RegistryPolicy`] from the names the user marked
 //!    insecure and from whether it is loopback.
-//! 2. The first request to a host pings `GET /v2/` over https (verified, or unverified for an
-//!    insecure host). If that fails and the policy allows plain http, `GET /v2/` is tried over
-//!    http; a 200 or 401 there means the registry speaks http, and that scheme is kept for the
-//!    host. A secure host whose https port answers in plain http gets
-//!    [`Error::PlainHttpRefused`], which names the flag to pass.
+//! 2. The session pings each registry once to find its scheme (`session/scheme.rs`): https
+//!    first, plain http only where the policy allows it. A secure host whose https port answers
+//!    in plain http gets [`Error::PlainHttpRefused`].
 //! 3. Requests go out through the verifying client, or the non-verifying one for insecure hosts;
 //!    both pool connections per host.
-//! 4. GET and HEAD follow redirects by hand, so `Authorization` is dropped when the origin
-//!    changes and an https → http downgrade is refused.
-//! 5. Every request is bounded in time (see [`Timeouts`]): connecting, waiting for the
+//! 4. Every request is bounded in time (see [`Timeouts`]): connecting, waiting for the
 //!    response head, and each wait for more of a response body.
-//!
-//! [`Transport`] is public so embedders can send any registry request through it.
 
 mod policy;
 mod registries_conf;
@@ -386,16 +381,19 @@ impl TransportConfig {
 
 type Pool = HyperClient<HttpsConnector<HttpConnector<OverrideResolver>>, Body>;
 
-/// The pooled HTTP client for all registry hosts. Cheap to clone; clones share pools and pings.
+/// The pooled HTTP client for all registry hosts: the bottom of a [`Session`](crate::session::Session)'s
+/// stack. Cheap to clone; clones share pools. It sends each request as it is (no redirects, no
+/// auth, no retries: the session's layers add those).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), irel::transport::Error> {
-/// use irel::transport::{Transport, TransportConfig};
+/// use irel::transport::{full_body, Transport, TransportConfig};
 /// let mut config = TransportConfig::default();
 /// config.insecure_registry("lab-registry:5000");
 /// let transport = Transport::new(&config)?;
-/// let ping = transport.ping("lab-registry:5000").await?;
-/// println!("speaks {}", ping.scheme.as_str());
+/// let request = http::Request::get("http://lab-registry:5000/v2/").body(full_body("")).unwrap();
+/// let response = transport.send(request).await?;
+/// println!("{}", response.status());
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

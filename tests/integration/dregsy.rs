@@ -40,7 +40,13 @@ async fn seed(client: &Client, reg: &Registry, repo: &str, tags: &[&str], seed: 
 
 async fn tags(client: &Client, reg: &Registry, repo: &str) -> BTreeSet<String> {
     let r: Reference = format!("{}/{repo}", reg.addr).parse().unwrap();
-    client.tags(&r).await.unwrap_or_default().into_iter().collect()
+    client
+        .registry()
+        .tags(&r)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 fn set(list: &[&str]) -> BTreeSet<String> {
@@ -482,7 +488,13 @@ tasks:
     for (repo, want) in expected {
         assert_eq!(tags(&c, &dst, repo).await, set(want), "{repo}");
     }
-    let all: BTreeSet<String> = c.catalog(&dst.addr, None).await.unwrap().into_iter().collect();
+    let all: BTreeSet<String> = c
+        .registry()
+        .catalog(&dst.addr, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let want: BTreeSet<String> = expected.iter().map(|(r, _)| r.to_string()).collect();
     assert_eq!(all, want, "decoys are not copied");
 }

@@ -480,7 +480,11 @@ async fn a_tag_list_of_null_is_no_tags() {
         fault("GET /v2/f/app/tags/list", 1, Action::Replace("application/json", body)),
     );
     let client = Client::builder().build().unwrap();
-    let tags = client.tags(&reference(&format!("{}/f/app", proxy.addr))).await.unwrap();
+    let tags = client
+        .registry()
+        .tags(&reference(&format!("{}/f/app", proxy.addr)))
+        .await
+        .unwrap();
     assert!(tags.is_empty(), "{tags:?}");
 }
 

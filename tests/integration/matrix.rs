@@ -6,7 +6,8 @@
 use std::process::Output;
 
 use bytes::Bytes;
-use irel::manifest::{fallback_tag, Manifest, OCI_MANIFEST};
+use irel::manifest::{Manifest, OCI_MANIFEST};
+use irel::model::referrer::fallback_tag;
 use irel::{Digest, Reference};
 
 use crate::support::matrix::{Kind, Server};
@@ -197,10 +198,19 @@ fn referrers(kind: Kind) {
 async fn push_artifact(srv: &Server, repo: &str, subject: &Digest) -> Digest {
     let client = srv.client();
     let repo: Reference = repo.parse().unwrap();
-    let subject_manifest = client.get_manifest(&repo.with_digest(subject.clone())).await.unwrap();
-    let empty = client.push_blob_bytes(&repo, Bytes::from_static(b"{}")).await.unwrap();
+    let subject_manifest = client
+        .registry()
+        .get_manifest(&repo.with_digest(subject.clone()))
+        .await
+        .unwrap();
+    let empty = client
+        .registry()
+        .push_blob_bytes(&repo, Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
     let payload = format!("signature on {}", srv.kind.name());
     let layer = client
+        .registry()
         .push_blob_bytes(&repo, Bytes::from(payload.clone()))
         .await
         .unwrap();
@@ -219,6 +229,7 @@ async fn push_artifact(srv: &Server, repo: &str, subject: &Digest) -> Digest {
     )
     .unwrap();
     client
+        .registry()
         .put_manifest(&repo, manifest.digest.as_str(), &manifest)
         .await
         .unwrap();

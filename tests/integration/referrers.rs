@@ -3,7 +3,8 @@
 //! them with the image when asked.
 
 use bytes::Bytes;
-use irel::manifest::{fallback_tag, Manifest, OCI_MANIFEST};
+use irel::manifest::{Manifest, OCI_MANIFEST};
+use irel::model::referrer::fallback_tag;
 use irel::{Client, CopyOptions, Digest, Reference};
 
 use crate::support::{irel, make_layout, ok_stdout, skopeo, skopeo_digest, skopeo_push, Registry};
@@ -24,8 +25,13 @@ async fn push_artifact(
     artifact_type: &str,
     payload: &str,
 ) -> Digest {
-    let empty = client.push_blob_bytes(repo, Bytes::from_static(b"{}")).await.unwrap();
+    let empty = client
+        .registry()
+        .push_blob_bytes(repo, Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
     let layer = client
+        .registry()
         .push_blob_bytes(repo, Bytes::from(payload.to_string()))
         .await
         .unwrap();
@@ -45,6 +51,7 @@ async fn push_artifact(
     )
     .unwrap();
     client
+        .registry()
         .put_manifest(repo, manifest.digest.as_str(), &manifest)
         .await
         .unwrap();
@@ -54,9 +61,17 @@ async fn push_artifact(
 /// Pushes a signature the way cosign does without OCI 1.1: a manifest with no `subject`,
 /// tagged `sha256-<hex>.sig` after the image it signs.
 async fn push_cosign_signature(client: &Client, repo: &Reference, subject: &Digest) -> (String, Digest) {
-    let empty = client.push_blob_bytes(repo, Bytes::from_static(b"{}")).await.unwrap();
+    let empty = client
+        .registry()
+        .push_blob_bytes(repo, Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
     let payload = "cosign simple signing payload";
-    let layer = client.push_blob_bytes(repo, Bytes::from(payload)).await.unwrap();
+    let layer = client
+        .registry()
+        .push_blob_bytes(repo, Bytes::from(payload))
+        .await
+        .unwrap();
     let json = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -70,7 +85,7 @@ async fn push_cosign_signature(client: &Client, repo: &Reference, subject: &Dige
     )
     .unwrap();
     let tag = format!("{}.sig", fallback_tag(subject));
-    client.put_manifest(repo, &tag, &manifest).await.unwrap();
+    client.registry().put_manifest(repo, &tag, &manifest).await.unwrap();
     (tag, manifest.digest)
 }
 
@@ -104,7 +119,7 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     skopeo_push(&layout, "1", &image, &[]);
     let client = Client::builder().build().unwrap();
     let repo = reference(&image);
-    let subject = client.get_manifest(&repo).await.unwrap();
+    let subject = client.registry().get_manifest(&repo).await.unwrap();
 
     // Pushed at once: the index must end with both (one client serializes its updates).
     let (sbom, sig) = tokio::join!(
@@ -119,9 +134,13 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     push_artifact(&client, &repo, &subject, SBOM, "sbom").await;
     assert_eq!(fallback_listing(&format!("{}/team/app", a.addr), &fx.digest), expected);
 
-    let all = client.referrers(&repo, &subject.digest, None).await.unwrap();
+    let all = client.registry().referrers(&repo, &subject.digest, None).await.unwrap();
     assert_eq!(all.len(), 2);
-    let sboms = client.referrers(&repo, &subject.digest, Some(SBOM)).await.unwrap();
+    let sboms = client
+        .registry()
+        .referrers(&repo, &subject.digest, Some(SBOM))
+        .await
+        .unwrap();
     assert_eq!(sboms.len(), 1);
     assert_eq!(sboms[0].digest, sbom);
     assert_eq!(sboms[0].annotations["org.example.note"], "sbom");
@@ -150,6 +169,7 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
         &[],
     );
     let none = client
+        .registry()
         .referrers(
             &reference(&format!("{}/team/other", a.addr)),
             &other.digest.parse().unwrap(),
@@ -183,15 +203,19 @@ async fn signed_index(a: &Registry, seed: u64) -> Signed {
     skopeo_push(&layout, "multi", &image, &[]);
     let client = Client::builder().build().unwrap();
     let repo = reference(&image);
-    let index = client.get_manifest(&repo).await.unwrap();
+    let index = client.registry().get_manifest(&repo).await.unwrap();
     let sig = push_artifact(&client, &repo, &index, SIGNATURE, "index signature").await;
     let child = match &index.contents {
         irel::manifest::Contents::Index { manifests } => manifests[0].digest.clone(),
         _ => unreachable!(),
     };
-    let child = client.get_manifest(&repo.with_digest(child)).await.unwrap();
+    let child = client.registry().get_manifest(&repo.with_digest(child)).await.unwrap();
     let sbom = push_artifact(&client, &repo, &child, SBOM, "amd64 sbom").await;
-    let sbom_manifest = client.get_manifest(&repo.with_digest(sbom.clone())).await.unwrap();
+    let sbom_manifest = client
+        .registry()
+        .get_manifest(&repo.with_digest(sbom.clone()))
+        .await
+        .unwrap();
     let sbom_sig = push_artifact(&client, &repo, &sbom_manifest, SIGNATURE, "sbom signature").await;
     let cosign = push_cosign_signature(&client, &repo, &index.digest).await;
     Signed {
@@ -467,10 +491,11 @@ async fn digest_tags_naming_each_other_in_a_circle_end_in_an_error_not_a_hang() 
     skopeo_push(&layout, "1", &image, &[]);
     let client = Client::builder().build().unwrap();
     let repo = reference(&image);
-    let x = client.get_manifest(&repo).await.unwrap();
+    let x = client.registry().get_manifest(&repo).await.unwrap();
     // X's ".sig" tag is Y, and Y's ".sig" tag is X again.
     let (_, y) = push_cosign_signature(&client, &repo, &x.digest).await;
     client
+        .registry()
         .put_manifest(&repo, &format!("{}.sig", fallback_tag(&y)), &x)
         .await
         .unwrap();

@@ -266,7 +266,7 @@ async fn regex_tasks_over_a_paginated_catalog() {
         }
     }
     // 30 repositories with the seed; 7 per page means 5 pages.
-    let listed = client.catalog_paged(&src.addr, None, 7).await.unwrap();
+    let listed = client.registry().catalog_paged(&src.addr, None, 7).await.unwrap();
     assert_eq!(listed.len(), 30);
     assert!(
         src.log_text().contains("GET /v2/_catalog?last="),
@@ -313,7 +313,13 @@ async fn regex_tasks_over_a_paginated_catalog() {
         )),
         "{out}"
     );
-    let target_repos: BTreeSet<String> = client.catalog(&dst.addr, None).await.unwrap().into_iter().collect();
+    let target_repos: BTreeSet<String> = client
+        .registry()
+        .catalog(&dst.addr, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     let expected_repos: BTreeSet<String> = expected
         .iter()
         .map(|e| e.split(':').next().unwrap().to_string())

@@ -18,7 +18,7 @@ pub(crate) fn run(cli: &Cli, args: &CatalogArgs) -> Result<(), Failure> {
     // Any repository of the registry names it for credentials.
     let r = parse_ref("registry", &format!("{registry}/catalog"))?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
-    let repositories = block_on(client.catalog(r.registry(), None))??;
+    let repositories = block_on(client.registry().catalog(r.registry(), None))??;
     if cli.flags.json {
         outln!(
             "{}",

@@ -16,7 +16,7 @@ pub(crate) fn run(cli: &Cli, args: &DigestArgs) -> Result<(), Failure> {
     let client = client_for(cli, &[(&r, None, "--creds")])?;
     let sides = [("image", reference.as_str(), &r)];
     let digest = match unverified {
-        true => block_on(client.registry_digest(&r))?,
+        true => block_on(client.registry().registry_digest(&r))?,
         false => block_on(client.digest(&r))?,
     }
     .map_err(|e| naming_side(e, &sides))?;

@@ -43,7 +43,7 @@ pub(crate) fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
     );
     // Only the credentials being saved: a stored login must not vouch for them.
     let client = base_builder(cli)?.credentials(creds).build()?;
-    block_on(client.check_login(registry))??;
+    block_on(client.registry().check_login(registry))??;
     let config =
         irel::auth::docker_config_path().ok_or_else(|| Failure::new("login: neither DOCKER_CONFIG nor HOME is set"))?;
     match irel::auth::store_login(&config, registry, username, &password)? {

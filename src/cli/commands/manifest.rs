@@ -15,7 +15,7 @@ pub(crate) fn run(cli: &Cli, args: &ManifestArgs) -> Result<(), Failure> {
         Some(p) => block_on(client.resolve_platform(&r, p))??,
         None => r,
     };
-    let m = block_on(client.get_manifest(&r))??;
+    let m = block_on(client.registry().get_manifest(&r))??;
     std::io::stdout().write_all(&m.bytes)?;
     Ok(())
 }

@@ -8,8 +8,8 @@
 use http::header::LINK;
 use http::{HeaderMap, Method, StatusCode};
 
-use crate::auth::Scope;
 use super::Registry;
+use crate::auth::Scope;
 use crate::error::Error;
 use crate::model::reference::Reference;
 use crate::session::RequestBody;
@@ -45,7 +45,6 @@ impl Default for ListingLimits {
 }
 
 impl Registry {
-
     /// Repositories of `registry` (`host[:port]`), at most `max_items` (all when `None`),
     /// asked 100 at a time.
     pub async fn catalog(&self, registry: &str, max_items: Option<usize>) -> Result<Vec<String>, Error> {

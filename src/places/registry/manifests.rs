@@ -122,7 +122,7 @@ impl Registry {
     ///
     /// ```no_run
     /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
-    /// let announced = client.registry_digest(&"docker.io/library/busybox:1.36".parse()?).await?;
+    /// let announced = client.registry().registry_digest(&"docker.io/library/busybox:1.36".parse()?).await?;
     /// # Ok(()) }
     /// ```
     pub async fn registry_digest(&self, r: &Reference) -> Result<Digest, Error> {
@@ -218,7 +218,6 @@ fn accept_headers() -> HeaderMap {
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
-
 
 /// A 404 for a manifest says which image is missing and how to see what is there.
 fn not_found_hint(e: Error, r: &Reference) -> Error {

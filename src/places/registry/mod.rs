@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex};
 
 use http::Response;
 
-use crate::copy::Cleanups;
 use crate::error::Error;
 use crate::model::reference::Reference;
+use crate::places::cleanup::Cleanups;
 use crate::session::{RegistryRequest, Session};
 use crate::transport::ResponseBody;
 

@@ -39,7 +39,7 @@ impl Registry {
     /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
     /// let image: irel::Reference = "localhost:5000/team/app:1.2".parse()?;
     /// let digest = client.digest(&image).await?;
-    /// for r in client.referrers(&image, &digest, None).await? {
+    /// for r in client.registry().referrers(&image, &digest, None).await? {
     ///     println!("{} {}", r.digest, r.artifact_type.unwrap_or_default());
     /// }
     /// # Ok(()) }
@@ -188,4 +188,3 @@ fn parse_listing(body: &[u8], what: &str) -> Result<Vec<Referrer>, Error> {
     })?;
     Ok(listing.manifests)
 }
-

@@ -77,7 +77,11 @@ impl ContentDestination for RegistryRepository {
     }
 
     async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
-        Ok(self.registry.head_manifest(&self.at(reference)?).await?.map(|h| h.digest))
+        Ok(self
+            .registry
+            .head_manifest(&self.at(reference)?)
+            .await?
+            .map(|h| h.digest))
     }
 
     async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
@@ -139,7 +143,7 @@ impl ContentDestination for RegistryRepository {
         result
     }
 
-    fn cleanup_guard(&self) -> Option<crate::copy::CleanupGuard> {
+    fn cleanup_guard(&self) -> Option<crate::places::cleanup::CleanupGuard> {
         Some(self.registry.cleanups.enter())
     }
 

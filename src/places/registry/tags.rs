@@ -1,6 +1,5 @@
 //! Tag listings: every page of `/v2/<name>/tags/list`, within the listing limits.
 
-
 use super::Registry;
 use crate::auth::Scope;
 use crate::error::Error;
@@ -11,7 +10,7 @@ impl Registry {
     ///
     /// ```no_run
     /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
-    /// for tag in client.tags(&"localhost:5000/team/app".parse()?).await? {
+    /// for tag in client.registry().tags(&"localhost:5000/team/app".parse()?).await? {
     ///     println!("{tag}");
     /// }
     /// # Ok(()) }

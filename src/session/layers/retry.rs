@@ -138,7 +138,7 @@ fn retry_after(value: &str) -> Option<Duration> {
 
 /// Sends retry-safe requests again: bodiless GET and HEAD, the POSTs that open upload
 /// sessions, and PUTs of bytes in memory (manifests), after connection failures, timeouts and
-/// transient statuses, within a [`Budget`] of `retry_times` failures plus its own budget for
+/// transient statuses, within a budget of `retry_times` failures plus its own budget for
 /// 429 and 503. Other requests go once: the copy engine restarts a failed blob transfer whole.
 #[derive(Clone, Debug)]
 pub struct RetryLayer {

@@ -7,10 +7,10 @@ use std::time::Instant;
 use super::tagset::Verbatim;
 use super::{PlatformChoice, Relay, ValidMapping, ValidTask};
 use crate::auth::Scope;
-use crate::places::registry::Registry;
 use crate::copy::{CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::manifest::{Contents, Platform};
+use crate::places::registry::Registry;
 use crate::reference::Reference;
 use crate::sync::{shown_name, ItemOutcome, Place, SyncItem, SyncPlan};
 

@@ -66,8 +66,8 @@ pub(super) fn run_config(cli: &Cli, args: &SyncArgs, path: &Path) -> Result<(), 
         |i: usize, tasks: &mut Vec<(&ValidTask, irel::Client, irel::Client, TaskState)>| -> Result<(), Interrupted> {
             let (task, source, target, state) = &mut tasks[i];
             let runner = Runner {
-                source,
-                target,
+                source: source.registry(),
+                target: target.registry(),
                 jobs: args.jobs,
                 options: &options,
                 dry_run: args.dry_run,

@@ -128,8 +128,8 @@ pub(crate) fn run(cli: &Cli, args: &SyncArgs) -> Result<(), Failure> {
     };
     let plan = block_on(async {
         match &yaml {
-            Some(y) => SyncPlan::from_yaml(&client, y, &target()?, naming).await,
-            None => SyncPlan::from_endpoint(&client, &endpoints[0], &target()?, naming).await,
+            Some(y) => SyncPlan::from_yaml(client.registry(), y, &target()?, naming).await,
+            None => SyncPlan::from_endpoint(client.registry(), &endpoints[0], &target()?, naming).await,
         }
     })??;
     for w in &plan.warnings {
