@@ -2,8 +2,8 @@
 //! image verifying and discarding every byte, or copy between registries, and measure it.
 //!
 //! All three go through the copy engine, so what is measured is what `irel copy` does: a
-//! [`SyntheticImage`](crate::places::SyntheticImage) is a source that makes its layers from a
-//! seeded generator (no disk), and [`Discard`](crate::places::Discard) a destination that checks
+//! [`SyntheticImage`] is a source that makes its layers from a
+//! seeded generator (no disk), and [`Discard`] a destination that checks
 //! and drops what it gets.
 
 use std::sync::{Arc, Mutex};
