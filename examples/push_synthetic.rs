@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..2 {
             let data = Bytes::from(random_bytes(layer_kib * 1024, &mut seed));
             let size = data.len();
-            let digest = client.registry().push_blob_bytes(&repo, data).await?;
+            let digest = client.registry().push_blob_bytes(&repo.to_repository(), data).await?;
             layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size}));
         }
         let diff_ids: Vec<_> = layers.iter().map(|l| l["digest"].clone()).collect();
@@ -47,7 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {}
         }))?;
         let config_size = config.len();
-        let config_digest = client.registry().push_blob_bytes(&repo, config.into()).await?;
+        let config_digest = client
+            .registry()
+            .push_blob_bytes(&repo.to_repository(), config.into())
+            .await?;
         let body = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
@@ -56,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let manifest = Manifest::parse(body.into(), Some(OCI_MANIFEST), &target.to_string())?;
         client
             .registry()
-            .put_manifest(&repo, manifest.digest.as_str(), &manifest)
+            .put_manifest(&repo.to_repository(), &manifest.digest.clone().into(), &manifest)
             .await?;
         entries.push(
             serde_json::json!({"mediaType": OCI_MANIFEST, "digest": manifest.digest, "size": manifest.bytes.len(),
@@ -68,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let index = Manifest::parse(index.into(), Some(OCI_INDEX), &target.to_string())?;
     client
         .registry()
-        .put_manifest(&repo, target.manifest_reference(), &index)
+        .put_manifest(&repo.to_repository(), &target.tag_or_digest(), &index)
         .await?;
     println!("{}", index.digest);
     Ok(())

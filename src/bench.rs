@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::copy::{copy_content, BlobDisposition, CopyEvent, CopyOptions};
 use crate::copy::{destination_name, RegistryRepository};
 use crate::error::Error;
+use crate::model::name::{Tag, TagOrDigest};
 use crate::places::registry::Registry;
 use crate::places::{Discard, SyntheticImage};
 use crate::reference::{Digest, Reference};
@@ -132,11 +133,16 @@ pub(crate) async fn bench_push(
     let image = tokio::task::spawn_blocking(move || SyntheticImage::generate(opts.size, opts.layers, opts.seed))
         .await
         .expect("image generation does not panic");
-    let to = RegistryRepository::new(registry.clone(), dst);
+    let to = RegistryRepository::new(registry.clone(), &dst.to_repository());
     measure(registry, "push", options, |o| async move {
-        copy_content(&image, "latest", &to, &destination_name(dst), None, &o).await
+        copy_content(&image, &latest(), &to, &destination_name(dst), None, &o).await
     })
     .await
+}
+
+/// The name a synthetic image is read by (it has one image, whatever the name).
+fn latest() -> TagOrDigest {
+    TagOrDigest::Tag(Tag::new("latest").expect("a tag"))
 }
 
 /// The work of [`Client::bench_pull`](crate::Client::bench_pull).
@@ -145,9 +151,10 @@ pub(crate) async fn bench_pull(
     src: &Reference,
     options: &BenchOptions,
 ) -> Result<BenchReport, Error> {
-    let from = RegistryRepository::new(registry.clone(), src);
+    let from = RegistryRepository::new(registry.clone(), &src.to_repository());
     measure(registry, "pull", options, |o| async move {
-        copy_content(&from, src.manifest_reference(), &Discard, "pulled", src.digest(), &o).await
+        let pulled = TagOrDigest::Tag(Tag::new("pulled").expect("a tag"));
+        copy_content(&from, &src.tag_or_digest(), &Discard, &pulled, src.digest(), &o).await
     })
     .await
 }

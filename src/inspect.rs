@@ -181,7 +181,9 @@ async fn config_platform(registry: &Registry, r: &Reference, config: &Descriptor
     if config.size > MAX_MANIFEST_SIZE as u64 {
         return Ok(None);
     }
-    let mut stream = registry.get_blob(r, &config.digest, config.size).await?;
+    let mut stream = registry
+        .get_blob(&r.to_repository(), &config.digest, config.size)
+        .await?;
     let mut bytes = Vec::with_capacity(config.size as usize);
     while let Some(chunk) = stream.chunk().await {
         bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
@@ -202,7 +204,7 @@ async fn config_platform(registry: &Registry, r: &Reference, config: &Descriptor
 /// The work of [`Client::inspect`](crate::Client::inspect).
 pub(crate) async fn inspect(registry: &Registry, r: &Reference) -> Result<ImageSummary, Error> {
     let mut summary = ImageSummary::of(&registry.get_manifest(r).await?);
-    summary.referrers = registry.referrers(r, &summary.digest, None).await?;
+    summary.referrers = registry.referrers(&r.to_repository(), &summary.digest, None).await?;
     Ok(summary)
 }
 

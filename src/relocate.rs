@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::layout::locked_dir::LockedDir;
 use crate::layout::OciLayout;
 use crate::mapping::flatten_repo_path_preserve_tag_digest;
+use crate::model::name::{Tag, TagOrDigest};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
@@ -76,12 +77,12 @@ pub(crate) async fn pull_to_layout(
     layout: &OciLayout,
     options: &CopyOptions,
 ) -> Result<Digest, Error> {
-    let from = RegistryRepository::new(registry.clone(), src);
+    let from = RegistryRepository::new(registry.clone(), &src.to_repository());
     let report = copy_content(
         &from,
-        src.manifest_reference(),
+        &src.tag_or_digest(),
         layout,
-        &src.to_string(),
+        &TagOrDigest::Tag(Tag::new(&src.to_string())?),
         src.digest(),
         options,
     )
@@ -97,10 +98,10 @@ pub(crate) async fn push_from_layout(
     dst: &Reference,
     options: &CopyOptions,
 ) -> Result<(), Error> {
-    let to = RegistryRepository::new(registry.clone(), dst);
+    let to = RegistryRepository::new(registry.clone(), &dst.to_repository());
     copy_content(
         layout,
-        digest.as_str(),
+        &TagOrDigest::Digest(digest.clone()),
         &to,
         &destination_name(dst),
         Some(digest),
@@ -199,11 +200,11 @@ async fn relocate_one(
                 path: layout.shown_path().display().to_string(),
                 reason: format!("holds no image named {original}"),
             })?;
-            let to = RegistryRepository::new(registry.clone(), &relocated);
+            let to = RegistryRepository::new(registry.clone(), &relocated.to_repository());
             let target = destination_name(&relocated);
             copy_content(
                 layout,
-                entry.descriptor.digest.as_str(),
+                &TagOrDigest::Digest(entry.descriptor.digest.clone()),
                 &to,
                 &target,
                 relocated.digest(),

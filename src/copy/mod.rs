@@ -17,10 +17,11 @@ use tokio::task::JoinSet;
 
 use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
-use crate::places::registry::Registry;
+use crate::model::name::{Repository, TagOrDigest};
+use crate::places::content::OpenUpload;
+use crate::places::registry::{MountOutcome, Registry};
 use crate::reference::{Digest, Reference};
 use crate::transport::error_chain;
-use crate::MountOutcome;
 
 mod events;
 
@@ -93,7 +94,7 @@ pub(crate) struct SharedBlobs {
 type Turn = Arc<tokio::sync::Mutex<()>>;
 
 /// Set once a blob is in some repository of a registry: that repository.
-type BlobHolder = Arc<tokio::sync::OnceCell<Reference>>;
+type BlobHolder = Arc<tokio::sync::OnceCell<Repository>>;
 
 impl std::fmt::Debug for SharedBlobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,10 +109,13 @@ impl SharedBlobs {
     }
 
     /// Waits for this copy's turn to write `digest` into `repository`.
-    async fn turn(&self, repository: &Reference, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
+    async fn turn(&self, repository: &Repository, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut turns = self.turns.lock().expect("shared blob ledger poisoned");
-            turns.entry((repository.name(), digest.clone())).or_default().clone()
+            turns
+                .entry((repository.to_string(), digest.clone()))
+                .or_default()
+                .clone()
         };
         lock.lock_owned().await
     }
@@ -225,11 +229,11 @@ pub(crate) async fn copy(
     dst: &Reference,
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
-    let from = RegistryRepository::new(registry.clone(), src);
-    let to = RegistryRepository::new(registry.clone(), dst);
+    let from = RegistryRepository::new(registry.clone(), &src.to_repository());
+    let to = RegistryRepository::new(registry.clone(), &dst.to_repository());
     copy_content(
         &from,
-        src.manifest_reference(),
+        &src.tag_or_digest(),
         &to,
         &destination_name(dst),
         dst.digest(),
@@ -239,12 +243,8 @@ pub(crate) async fn copy(
 }
 
 /// The name a copy writes at a registry destination: its tag, else its digest, else `latest`.
-pub(crate) fn destination_name(dst: &Reference) -> String {
-    match (dst.tag(), dst.digest()) {
-        (Some(tag), _) => tag.to_string(),
-        (None, Some(d)) => d.to_string(),
-        (None, None) => "latest".to_string(),
-    }
+pub(crate) fn destination_name(dst: &Reference) -> TagOrDigest {
+    dst.name_to_write()
 }
 
 /// Copies the manifest `src_ref` names in `src` (and everything it refers to) into `dst`,
@@ -252,13 +252,13 @@ pub(crate) fn destination_name(dst: &Reference) -> String {
 /// source must have that digest.
 pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     src: &S,
-    src_ref: &str,
+    src_ref: &TagOrDigest,
     dst: &D,
-    dst_ref: &str,
+    dst_ref: &TagOrDigest,
     expected: Option<&Digest>,
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
-    if options.referrers && !(src.lists_referrers() && dst.keeps_referrers()) {
+    if options.referrers && !(src.capabilities().referrers.is_some() && dst.capabilities().referrers.is_some()) {
         return Err(Error::Unsupported(format!(
             "referrers are copied between registries and OCI layouts only, not from {} to {}",
             src.describe(),
@@ -269,7 +269,10 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     // Referrer copies run inside their image's turn and take none of their own: tags naming
     // each other (a digest tag is only a name) could otherwise have two images wait on each
     // other's turn, or one on its own.
-    let _turn = match (&options.shared_blobs, dst.registry_repository()) {
+    let _turn = match (
+        &options.shared_blobs,
+        dst.capabilities().uploads.map(|u| u.repository()),
+    ) {
         (Some(shared), Some(repo)) if options.referrer_chain.is_empty() => Some(shared.turn(repo, &root.digest).await),
         _ => None,
     };
@@ -295,8 +298,10 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     // Already there under that name: nothing to do (but referrers may have come since).
     if !options.name_known_absent && dst.manifest_digest(dst_ref).await?.as_ref() == Some(&root.digest) {
         // A referrer being copied: there by digest is not yet listed as one.
-        if !options.referrer_chain.is_empty() && dst.list_present_referrer(&root).await? {
-            report.manifests_pushed += 1;
+        if let (false, Some(keeper)) = (options.referrer_chain.is_empty(), dst.capabilities().referrers) {
+            if keeper.list_present_referrer(&root).await? {
+                report.manifests_pushed += 1;
+            }
         }
         if options.referrers {
             copy_referrers(src, src_ref, dst, dst_ref, &root, options, &mut report).await?;
@@ -306,15 +311,17 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     // The content is there by digest (a manifest is accepted only once what it refers to is
     // present): only the name is missing. Asked for indexes only: for an image the blob checks
     // answer the same question, and asking first costs every fresh copy a request.
+    let by_digest = TagOrDigest::Digest(root.digest.clone());
     let present = matches!(root.contents, Contents::Index { .. })
-        && dst.manifest_digest(root.digest.as_str()).await?.as_ref() == Some(&root.digest);
+        && dst.manifest_digest(&by_digest).await?.as_ref() == Some(&root.digest);
     if !present {
         let mut children = Vec::new();
         let mut blobs = BTreeMap::new();
         collect(src, &root, 0, &mut children, &mut blobs).await?;
         copy_blobs(src, dst, blobs, options, &mut report).await?;
         for child in &children {
-            dst.put_manifest(child.digest.as_str(), child).await?;
+            dst.put_manifest(&TagOrDigest::Digest(child.digest.clone()), child)
+                .await?;
             report.manifests_pushed += 1;
             options.emit(|| CopyEvent::ManifestPushed {
                 digest: child.digest.clone(),
@@ -324,15 +331,15 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     }
     // With referrers: the manifest first by digest, so no registry refuses a referrer for a
     // missing subject (a referrer of a referrer included); its tag only once they are all there.
-    let by_digest = if options.referrers {
-        let confirmed = dst.put_manifest(root.digest.as_str(), &root).await?;
+    let pushed_by_digest = if options.referrers {
+        let confirmed = dst.put_manifest(&by_digest, &root).await?;
         copy_referrers(src, src_ref, dst, dst_ref, &root, options, &mut report).await?;
         Some(confirmed)
     } else {
         None
     };
-    let confirmed = match by_digest {
-        Some(confirmed) if dst_ref == root.digest.as_str() => confirmed,
+    let confirmed = match pushed_by_digest {
+        Some(confirmed) if *dst_ref == by_digest => confirmed,
         _ => dst.put_manifest(dst_ref, &root).await?,
     };
     report.manifests_pushed += 1;
@@ -343,7 +350,7 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     if confirmed {
         return Ok(report);
     }
-    let landed = dst.manifest_digest(root.digest.as_str()).await?;
+    let landed = dst.manifest_digest(&by_digest).await?;
     if landed.as_ref() != Some(&root.digest) {
         return Err(Error::DigestMismatch {
             what: format!("copy of {src_ref} from {} to {}", src.describe(), dst.describe()),
@@ -358,9 +365,9 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
 /// each through [`copy_content`], which copies their referrers in turn.
 async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     src: &S,
-    src_ref: &str,
+    src_ref: &TagOrDigest,
     dst: &D,
-    dst_ref: &str,
+    dst_ref: &TagOrDigest,
     root: &Manifest,
     options: &CopyOptions,
     report: &mut CopyReport,
@@ -373,8 +380,12 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     // named after their subject (`sha256-<hex>.sig`, `.att`, `.sbom`) beside the image, where
     // the destination can keep such a tag; by digest, the OCI referrers.
     // (source name, destination name, digest expected)
-    let mut wanted: Vec<(String, String, Option<Digest>)> = Vec::new();
-    let tags = match src.tags_beside(src_ref).await {
+    let mut wanted: Vec<(TagOrDigest, TagOrDigest, Option<Digest>)> = Vec::new();
+    let listed = match src.capabilities().tags_beside {
+        Some(lister) => lister.tags_beside(src_ref).await,
+        None => Ok(Vec::new()),
+    };
+    let tags = match listed {
         Ok(tags) => tags,
         // A registry that will not list the tags has no digest tags to give.
         Err(e) if e.status().is_some_and(|s| matches!(s.as_u16(), 401 | 403 | 404)) => Vec::new(),
@@ -384,26 +395,30 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
         let prefix = format!("{}.", crate::model::referrer::fallback_tag(subject));
         for (name, tag) in tags
             .iter()
-            .filter(|(_, t)| t.len() > prefix.len() && t.starts_with(&prefix))
+            .filter(|(_, t)| t.as_str().len() > prefix.len() && t.as_str().starts_with(&prefix))
         {
-            if let Some(to) = dst.name_beside(dst_ref, tag) {
+            if let Some(to) = dst
+                .capabilities()
+                .names_beside
+                .and_then(|n| n.name_beside(dst_ref, tag))
+            {
                 wanted.push((name.clone(), to, None));
             }
         }
     }
     let mut seen = HashSet::new();
+    let Some(lister) = src.capabilities().referrers else {
+        return Err(Error::Unsupported(format!("{} cannot list referrers", src.describe())));
+    };
     for subject in &subjects {
-        for referrer in src.referrers(subject).await? {
+        for referrer in lister.referrers(subject).await? {
             // A listing naming the image itself (or one this copy is inside) is no referrer.
             if referrer.digest != root.digest
                 && !options.referrer_chain.contains(&referrer.digest)
                 && seen.insert(referrer.digest.clone())
             {
-                wanted.push((
-                    referrer.digest.to_string(),
-                    referrer.digest.to_string(),
-                    Some(referrer.digest),
-                ));
+                let name = TagOrDigest::Digest(referrer.digest.clone());
+                wanted.push((name.clone(), name, Some(referrer.digest)));
             }
         }
     }
@@ -467,7 +482,7 @@ async fn collect<S: ContentSource>(
                 if !seen.insert(d.digest.clone()) {
                     continue;
                 }
-                let child = Box::pin(src.manifest(d.digest.as_str())).await?;
+                let child = Box::pin(src.manifest(&TagOrDigest::Digest(d.digest.clone()))).await?;
                 Box::pin(collect(src, &child, depth + 1, children, blobs)).await?;
                 if !children.iter().any(|c| c.digest == child.digest) {
                     children.push(child);
@@ -500,7 +515,10 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
                 digest: desc.digest.clone(),
                 size: desc.size,
             });
-            let outcome = match (&options.shared_blobs, dst.registry_repository()) {
+            let outcome = match (
+                &options.shared_blobs,
+                dst.capabilities().uploads.map(|u| u.repository()),
+            ) {
                 (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, shared, repo, &options).await,
                 _ => copy_blob(&src, &dst, &desc, &options).await,
             };
@@ -548,22 +566,23 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     dst: &D,
     desc: &Descriptor,
     shared: &SharedBlobs,
-    repo: &Reference,
+    repo: &Repository,
     options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
-    let in_repo = shared.cell(&repo.name(), &desc.digest);
+    let in_repo = shared.cell(&repo.to_string(), &desc.digest);
+    let uploads = dst.capabilities().uploads.expect("shared blobs go to registries");
     let bring = async {
         let in_registry = shared.cell(repo.api_host(), &desc.digest);
         let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc, options)).await?;
         if let Some(outcome) = ours {
             return Ok(outcome);
         }
-        match dst.mount(holder, &desc.digest).await? {
+        match uploads.mount(holder, &desc.digest).await? {
             Some(MountOutcome::Mounted) => Ok(BlobOutcome::Mounted),
             // Refused with an upload session instead (a registry without mounts): give it back,
             // so it does not hold on to it until a purge, and transfer the blob after all.
             Some(MountOutcome::Upload(location)) => {
-                dst.cancel_upload(&location).await;
+                uploads.cancel(location).await;
                 copy_blob(src, dst, desc, options).await
             }
             None => copy_blob(src, dst, desc, options).await,
@@ -577,10 +596,10 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
 /// succeeds), else waits for the one that is. Returns this copy's outcome when it ran `work`,
 /// and the repository recorded in the cell.
 async fn first_or_wait<'c>(
-    cell: &'c tokio::sync::OnceCell<Reference>,
-    repo: &Reference,
+    cell: &'c tokio::sync::OnceCell<Repository>,
+    repo: &Repository,
     work: impl std::future::Future<Output = Result<BlobOutcome, Error>>,
-) -> Result<(Option<BlobOutcome>, &'c Reference), Error> {
+) -> Result<(Option<BlobOutcome>, &'c Repository), Error> {
     let mut ours = None;
     let holder = cell
         .get_or_try_init(|| async {
@@ -597,11 +616,18 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
     desc: &Descriptor,
     options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
-    let mut upload = match dst.probe_blob(&desc.digest, src.registry_repository()).await? {
-        BlobProbe::Present => return Ok(BlobOutcome::Skipped),
-        BlobProbe::Mounted => return Ok(BlobOutcome::Mounted),
+    let uploads = dst.capabilities().uploads;
+    let probe = match uploads {
+        Some(uploads) => uploads.probe(&desc.digest, src.capabilities().repository).await?,
+        None if dst.has_blob(&desc.digest).await? => BlobProbe::Present,
+        None => BlobProbe::Absent(None),
+    };
+    let mut upload = match (probe, uploads) {
+        (BlobProbe::Present, _) => return Ok(BlobOutcome::Skipped),
+        (BlobProbe::Mounted, _) => return Ok(BlobOutcome::Mounted),
         // Cancelled if the source fails, or this copy is dropped, before the upload starts.
-        BlobProbe::Absent(upload) => upload.map(|location| crate::places::content::OpenUpload::new(dst, location)),
+        (BlobProbe::Absent(Some(location)), Some(uploads)) => Some(OpenUpload::new(uploads, location)),
+        (BlobProbe::Absent(_), _) => None,
     };
     let mut budget = crate::session::layers::retry::Budget::new(options.retry_times);
     loop {
@@ -610,14 +636,11 @@ async fn copy_blob<S: ContentSource, D: ContentDestination>(
         if let Some(listener) = &options.listener {
             body = events::reporting_body(body, desc.digest.clone(), listener.clone());
         }
-        match dst
-            .put_blob(
-                desc,
-                body,
-                upload.take().map(crate::places::content::OpenUpload::hand_over),
-            )
-            .await
-        {
+        let put = match (upload.take(), uploads) {
+            (Some(open), Some(uploads)) => uploads.put_blob_at(desc, body, open.hand_over()).await,
+            _ => dst.put_blob(desc, body).await,
+        };
+        match put {
             Err(e) if worth_restarting(&e) => {
                 // A 429 or 503 accepted nothing: it has its budget (and Retry-After) of its own.
                 let wait = match &e {

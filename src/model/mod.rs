@@ -4,5 +4,6 @@
 //! [`Error`](crate::Error).
 
 pub mod manifest;
+pub mod name;
 pub mod reference;
 pub mod referrer;

@@ -1,56 +1,68 @@
-//! The two traits the copy engine works against.
+//! The traits the copy engine works against: two lean ones every place implements, and the
+//! optional capabilities some places have, each a small trait of its own.
 //!
-//! Registries, OCI layouts and layout archives are all places that hold content addressed by
-//! digest. A [`ContentSource`] serves manifests and verified blob streams; a
-//! [`ContentDestination`] checks for, accepts and names content. The engine never asks which
-//! kind it has, so every pair (registry → registry, registry → layout, layout → registry, …)
-//! goes through the same code, with the same verification and concurrency.
+//! Registries, OCI layouts and layout archives, skopeo `dir:` trees and the benchmark's
+//! synthetic source and discarding sink all hold content addressed by digest. A
+//! [`ContentSource`] serves manifests and verified blob streams; a [`ContentDestination`]
+//! checks for, accepts and names content. Beyond that, a place says what more it can do
+//! through [`ContentSource::capabilities`] and [`ContentDestination::capabilities`]: upload
+//! sessions and mounts ([`Uploads`]), referrers ([`ListReferrers`], [`KeepReferrers`]), tags
+//! beside an image ([`ListTagsBeside`], [`NameBeside`]). The engine asks for a capability where
+//! it would use one and takes the plain way when a place has none, so every pair of places
+//! (registry → registry, registry → layout, layout → registry, …) goes through the same code,
+//! with the same verification and concurrency.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use crate::error::Error;
 use crate::model::manifest::{Descriptor, Manifest};
+use crate::model::name::{Repository, Tag, TagOrDigest};
+use crate::model::reference::Digest;
 use crate::model::referrer::Referrer;
-use crate::places::registry::MountOutcome;
-use crate::reference::{Digest, Reference};
+use crate::places::registry::{MountOutcome, UploadLocation};
 use crate::transport::Body;
+
+/// The future a capability's method returns (capabilities are used as trait objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where content is copied from.
 pub trait ContentSource: Clone + Send + Sync + 'static {
     /// A human name for messages (`registry.example/app`, `OCI image layout at /x`).
     fn describe(&self) -> String;
 
-    /// The manifest `reference` names: a tag (or layout ref name) or a digest. Fetched by digest,
-    /// it is verified against that digest.
-    fn manifest(&self, reference: &str) -> impl Future<Output = Result<Manifest, Error>> + Send;
+    /// The manifest `name` names here. Fetched by digest, it is verified against that digest.
+    fn manifest(&self, name: &TagOrDigest) -> impl Future<Output = Result<Manifest, Error>> + Send;
 
     /// A stream of the blob `desc` describes, failing if its size does not match it, or its
     /// digest when `hash` (the engine skips hashing for destinations that verify digests).
     fn blob(&self, desc: &Descriptor, hash: bool) -> impl Future<Output = Result<Body, Error>> + Send;
 
-    /// The registry repository this source is, when it is one (destinations on the same
-    /// registry can mount from it).
-    fn registry_repository(&self) -> Option<&Reference> {
-        None
+    /// What this source can do beyond serving content; nothing by default.
+    fn capabilities(&self) -> SourceCapabilities<'_> {
+        SourceCapabilities::default()
     }
+}
 
-    /// The tags beside `reference` (the name a copy was asked for), each with the name that
-    /// fetches it here, for the ones that name referrers by their subject's digest (cosign's
-    /// `sha256-<hex>.sig`). Places without tags have none.
-    fn tags_beside(&self, reference: &str) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send {
-        let _ = reference;
-        async { Ok(Vec::new()) }
-    }
+/// The optional capabilities of a [`ContentSource`].
+#[derive(Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct SourceCapabilities<'a> {
+    /// The registry repository this source is: destinations on the same registry mount from it.
+    pub repository: Option<&'a Repository>,
+    /// Lists the referrers of a manifest (OCI 1.1).
+    pub referrers: Option<&'a dyn ListReferrers>,
+    /// Lists the tags beside an image (cosign's `sha256-<hex>.sig`).
+    pub tags_beside: Option<&'a dyn ListTagsBeside>,
+}
 
-    /// Whether [`referrers`](Self::referrers) can answer here.
-    fn lists_referrers(&self) -> bool {
-        false
-    }
-
-    /// The manifests here that name `subject` as theirs (see [`Registry::referrers`](crate::places::registry::Registry::referrers)).
-    fn referrers(&self, subject: &Digest) -> impl Future<Output = Result<Vec<Referrer>, Error>> + Send {
-        let what = format!("{} cannot list the referrers of {subject}", self.describe());
-        async move { Err(Error::Unsupported(what)) }
+impl std::fmt::Debug for SourceCapabilities<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceCapabilities")
+            .field("repository", &self.repository)
+            .field("referrers", &self.referrers.is_some())
+            .field("tags_beside", &self.tags_beside.is_some())
+            .finish()
     }
 }
 
@@ -59,65 +71,19 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
     /// A human name for messages.
     fn describe(&self) -> String;
 
-    /// The digest of the manifest `reference` names here, if any.
-    fn manifest_digest(&self, reference: &str) -> impl Future<Output = Result<Option<Digest>, Error>> + Send;
+    /// The digest of the manifest `name` names here, if any.
+    fn manifest_digest(&self, name: &TagOrDigest) -> impl Future<Output = Result<Option<Digest>, Error>> + Send;
 
     /// Whether the blob is already here.
     fn has_blob(&self, digest: &Digest) -> impl Future<Output = Result<bool, Error>> + Send;
 
-    /// Asks to link `digest` from `from` instead of transferring it. `None` when this
-    /// destination cannot mount from there; `Some(Upload(location))` when it refused and opened
-    /// an upload the blob should go to.
-    fn mount(
-        &self,
-        _from: &Reference,
-        _digest: &Digest,
-    ) -> impl Future<Output = Result<Option<MountOutcome>, Error>> + Send {
-        async { Ok(None) }
-    }
+    /// Stores a blob from a verified stream.
+    fn put_blob(&self, desc: &Descriptor, body: Body) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Finds out whether a blob needs transferring: present already, mounted from `from` (a
-    /// registry repository the content comes from), or to be sent (with an upload session
-    /// already open, perhaps). By default [`has_blob`](Self::has_blob), then
-    /// [`mount`](Self::mount).
-    fn probe_blob(
-        &self,
-        digest: &Digest,
-        from: Option<&Reference>,
-    ) -> impl Future<Output = Result<BlobProbe, Error>> + Send {
-        async move {
-            if self.has_blob(digest).await? {
-                return Ok(BlobProbe::Present);
-            }
-            let Some(from) = from else {
-                return Ok(BlobProbe::Absent(None));
-            };
-            Ok(match self.mount(from, digest).await? {
-                Some(MountOutcome::Mounted) => BlobProbe::Mounted,
-                Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
-                None => BlobProbe::Absent(None),
-            })
-        }
-    }
-
-    /// Stores a blob from a verified stream (`upload` is a session a refused mount opened).
-    fn put_blob(
-        &self,
-        desc: &Descriptor,
-        body: Body,
-        upload: Option<String>,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Stores a manifest's exact bytes under `reference` (a digest, or a tag / ref name).
-    /// Returns whether the destination confirmed the digest it stored (when not, the engine
-    /// reads it back).
-    fn put_manifest(&self, reference: &str, manifest: &Manifest) -> impl Future<Output = Result<bool, Error>> + Send;
-
-    /// The registry repository this destination is, when it is one (other copies into the same
-    /// registry can mount from it).
-    fn registry_repository(&self) -> Option<&Reference> {
-        None
-    }
+    /// Stores a manifest's exact bytes under `name`. Returns whether the destination confirmed
+    /// the digest it stored (when not, the engine reads it back).
+    fn put_manifest(&self, name: &TagOrDigest, manifest: &Manifest)
+        -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// Whether this destination checks every blob's digest itself (a registry does on upload,
     /// irel's layout and dir: writers do before renaming), so the source need not hash too.
@@ -125,42 +91,98 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
         false
     }
 
-    /// Abandons an upload session this destination opened (best effort).
-    fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {
-        let _ = location;
-        async {}
-    }
-
-    /// A cleanup counted from now until the guard is dropped, for a place whose cancellations
-    /// a program stopping on a signal waits for (a registry's, through its client).
-    fn cleanup_guard(&self) -> Option<crate::places::cleanup::CleanupGuard> {
-        None
-    }
-
-    /// Whether referrers pushed here by digest can be found again (a registry's referrers
-    /// API or fallback tag, a layout's `index.json`).
-    fn keeps_referrers(&self) -> bool {
-        false
-    }
-
-    /// Makes sure `referrer`, already here by digest, is listed among its subject's referrers
-    /// here, pushing it again when it is not (a registry whose storage is shared by all its
-    /// repositories, zuul-registry's, has it by digest in a repository whose fallback index never
-    /// named it). Returns whether it pushed. By default nothing to do.
-    fn list_present_referrer(&self, referrer: &Manifest) -> impl Future<Output = Result<bool, Error>> + Send {
-        let _ = referrer;
-        async { Ok(false) }
-    }
-
-    /// The name under which tag `tag` of the repository a copy named `reference` here is kept
-    /// (for cosign's `sha256-<hex>.sig` beside its image), if this place can keep it.
-    fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
-        let _ = (reference, tag);
-        None
+    /// What this destination can do beyond storing content; nothing by default.
+    fn capabilities(&self) -> DestinationCapabilities<'_> {
+        DestinationCapabilities::default()
     }
 }
 
-/// What [`ContentDestination::probe_blob`] found.
+/// The optional capabilities of a [`ContentDestination`].
+#[derive(Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct DestinationCapabilities<'a> {
+    /// Upload sessions and mounts (a registry).
+    pub uploads: Option<&'a dyn Uploads>,
+    /// Keeps referrers pushed by digest findable (a registry's referrers API or fallback tag,
+    /// a layout's `index.json`).
+    pub referrers: Option<&'a dyn KeepReferrers>,
+    /// Keeps tags beside an image (cosign's `sha256-<hex>.sig`).
+    pub names_beside: Option<&'a dyn NameBeside>,
+}
+
+impl std::fmt::Debug for DestinationCapabilities<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationCapabilities")
+            .field("uploads", &self.uploads.map(|u| u.repository()))
+            .field("referrers", &self.referrers.is_some())
+            .field("names_beside", &self.names_beside.is_some())
+            .finish()
+    }
+}
+
+/// A source's referrers listing.
+pub trait ListReferrers: Send + Sync {
+    /// The manifests here that name `subject` as theirs.
+    fn referrers<'a>(&'a self, subject: &'a Digest) -> BoxFuture<'a, Result<Vec<Referrer>, Error>>;
+}
+
+/// A source's tags beside an image.
+pub trait ListTagsBeside: Send + Sync {
+    /// The tags beside `name` (the name a copy was asked for), each with the name that fetches
+    /// it here.
+    fn tags_beside<'a>(&'a self, name: &'a TagOrDigest) -> BoxFuture<'a, Result<Vec<(TagOrDigest, Tag)>, Error>>;
+}
+
+/// A destination that keeps referrers findable.
+pub trait KeepReferrers: Send + Sync {
+    /// Makes sure `referrer`, already here by digest, is listed among its subject's referrers
+    /// here, pushing it again when it is not (a registry whose storage is shared by all its
+    /// repositories, zuul-registry's, has it by digest in a repository whose fallback index
+    /// never named it). Returns whether it pushed.
+    fn list_present_referrer<'a>(&'a self, referrer: &'a Manifest) -> BoxFuture<'a, Result<bool, Error>>;
+}
+
+/// A destination that keeps tags beside an image.
+pub trait NameBeside: Send + Sync {
+    /// The name under which tag `tag` of the repository a copy named `name` here is kept.
+    fn name_beside(&self, name: &TagOrDigest, tag: &Tag) -> Option<TagOrDigest>;
+}
+
+/// A destination's upload sessions and mounts: what a registry offers beyond a plain store.
+pub trait Uploads: Send + Sync {
+    /// The registry repository blobs go to (copies into one registry share blobs through it).
+    fn repository(&self) -> &Repository;
+
+    /// Finds out whether a blob needs transferring: present already, mounted from `from` (a
+    /// repository the content comes from), or to be sent, with an upload session already open
+    /// perhaps.
+    fn probe<'a>(&'a self, digest: &'a Digest, from: Option<&'a Repository>)
+        -> BoxFuture<'a, Result<BlobProbe, Error>>;
+
+    /// Asks to link `digest` from `from` instead of transferring it. `None` when this
+    /// destination cannot mount from there; `Some(Upload(location))` when it refused and opened
+    /// an upload the blob should go to.
+    fn mount<'a>(
+        &'a self,
+        from: &'a Repository,
+        digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Option<MountOutcome>, Error>>;
+
+    /// Stores a blob through the upload session `upload` (one a probe or a refused mount
+    /// opened).
+    fn put_blob_at<'a>(
+        &'a self,
+        desc: &'a Descriptor,
+        body: Body,
+        upload: UploadLocation,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Abandons an upload session (best effort). The work is counted among the place's
+    /// cleanups from this call on, so a program stopping on a signal waits for it.
+    fn cancel(&self, upload: UploadLocation) -> BoxFuture<'static, ()>;
+}
+
+/// What [`Uploads::probe`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobProbe {
     /// The destination has the blob.
@@ -168,34 +190,31 @@ pub enum BlobProbe {
     /// The destination linked it from the source repository.
     Mounted,
     /// It must be sent; to this upload session, if one was opened.
-    Absent(Option<String>),
+    Absent(Option<UploadLocation>),
 }
 
 /// An upload session at a destination that no transfer has finished yet: cancelled if it is
 /// dropped before being handed over (a source that failed, a copy aborted by a sibling's
 /// failure), so the destination frees it instead of keeping it until it purges old uploads.
-pub(crate) struct OpenUpload<D: ContentDestination>(Option<(D, String)>);
+pub(crate) struct OpenUpload<'a>(Option<(&'a dyn Uploads, UploadLocation)>);
 
-impl<D: ContentDestination> OpenUpload<D> {
-    pub(crate) fn new(dst: &D, location: String) -> Self {
-        OpenUpload(Some((dst.clone(), location)))
+impl<'a> OpenUpload<'a> {
+    pub(crate) fn new(uploads: &'a dyn Uploads, location: UploadLocation) -> Self {
+        OpenUpload(Some((uploads, location)))
     }
 
     /// The location, for the transfer that now answers for the session.
-    pub(crate) fn hand_over(mut self) -> String {
+    pub(crate) fn hand_over(mut self) -> UploadLocation {
         self.0.take().expect("an open upload is handed over once").1
     }
 }
 
-impl<D: ContentDestination> Drop for OpenUpload<D> {
+impl Drop for OpenUpload<'_> {
     fn drop(&mut self) {
-        if let (Some((dst, location)), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
-            // Counted now, before the task runs: a program stopping on Ctrl-C waits for it.
-            let guard = dst.cleanup_guard();
-            runtime.spawn(async move {
-                dst.cancel_upload(&location).await;
-                drop(guard);
-            });
+        if let (Some((uploads, location)), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            // Counted as the future is made, before the task runs: a program stopping on
+            // Ctrl-C waits for it.
+            runtime.spawn(uploads.cancel(location));
         }
     }
 }

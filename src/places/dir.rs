@@ -14,11 +14,12 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 
 use crate::blob::{FileBody, VerifyingBody};
-use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
 use crate::layout::safe_path::{self, PathError};
 use crate::layout::{write_atomically, write_verified, WriteError};
 use crate::manifest::{Descriptor, Manifest, MAX_MANIFEST_SIZE};
+use crate::model::name::TagOrDigest;
+use crate::places::content::{ContentDestination, ContentSource};
 use crate::reference::Digest;
 use crate::transport::Body;
 
@@ -123,19 +124,19 @@ impl SkopeoDir {
         Ok(Some(out))
     }
 
-    /// The manifest `reference` names: a digest (the top manifest or an instance), or any name
-    /// for the top manifest.
-    fn read_manifest(&self, reference: &str) -> Result<Option<Manifest>, Error> {
+    /// The manifest `name` names: a digest (the top manifest or an instance), or any name for
+    /// the top manifest.
+    fn read_manifest(&self, name: &TagOrDigest) -> Result<Option<Manifest>, Error> {
         let top = self.read_file(MANIFEST)?;
-        let (bytes, digest) = match reference.parse::<Digest>() {
-            Err(_) => match top {
+        let (bytes, digest) = match name.digest().cloned() {
+            None => match top {
                 Some(b) => {
                     let d = Digest::sha256_of(&b);
                     (b, d)
                 }
                 None => return Ok(None),
             },
-            Ok(d) => match top.filter(|b| d.matches(b)) {
+            Some(d) => match top.filter(|b| d.matches(b)) {
                 Some(b) => (b, d),
                 None => match self.read_file(&Self::instance_name(&d))? {
                     Some(b) if d.matches(&b) => (b, d),
@@ -186,9 +187,9 @@ impl ContentSource for SkopeoDir {
         format!("dir:{}", self.path.display())
     }
 
-    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
-        self.read_manifest(reference)?
-            .ok_or_else(|| dir_error(&self.path, format!("no manifest {reference} in this image directory")))
+    async fn manifest(&self, name: &TagOrDigest) -> Result<Manifest, Error> {
+        self.read_manifest(name)?
+            .ok_or_else(|| dir_error(&self.path, format!("no manifest {name} in this image directory")))
     }
 
     async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
@@ -230,8 +231,8 @@ impl ContentDestination for SkopeoDir {
         ContentSource::describe(self)
     }
 
-    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
-        Ok(self.read_manifest(reference)?.map(|m| m.digest))
+    async fn manifest_digest(&self, name: &TagOrDigest) -> Result<Option<Digest>, Error> {
+        Ok(self.read_manifest(name)?.map(|m| m.digest))
     }
 
     async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
@@ -244,14 +245,14 @@ impl ContentDestination for SkopeoDir {
         true
     }
 
-    async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
+    async fn put_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
         self.write_stream(desc, body).await
     }
 
-    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
+    async fn put_manifest(&self, name: &TagOrDigest, manifest: &Manifest) -> Result<bool, Error> {
         let io = |e: std::io::Error| dir_error(&self.path, format!("writing manifest: {e}"));
         self.ensure_dir()?;
-        let name = if reference.parse::<Digest>().is_ok() {
+        let name = if name.digest().is_some() {
             format!("{}.manifest.json", manifest.digest.encoded())
         } else {
             MANIFEST.to_string()

@@ -6,6 +6,7 @@ use http_body_util::BodyExt;
 use crate::blob::VerifyingBody;
 use crate::error::Error;
 use crate::model::manifest::{Descriptor, Manifest};
+use crate::model::name::TagOrDigest;
 use crate::model::reference::Digest;
 use crate::places::content::ContentDestination;
 use crate::transport::Body;
@@ -20,7 +21,7 @@ impl ContentDestination for Discard {
         "nowhere (discarded after verification)".to_string()
     }
 
-    async fn manifest_digest(&self, _reference: &str) -> Result<Option<Digest>, Error> {
+    async fn manifest_digest(&self, _name: &TagOrDigest) -> Result<Option<Digest>, Error> {
         Ok(None)
     }
 
@@ -28,7 +29,7 @@ impl ContentDestination for Discard {
         Ok(false)
     }
 
-    async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
+    async fn put_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
         // The source checked the digest (this destination does not claim to); the size is
         // checked again here so a source that skipped it still cannot pass short content.
         let mut body = VerifyingBody::with_hashing(body, desc.digest.clone(), desc.size, false);
@@ -43,7 +44,7 @@ impl ContentDestination for Discard {
         Ok(())
     }
 
-    async fn put_manifest(&self, _reference: &str, _manifest: &Manifest) -> Result<bool, Error> {
+    async fn put_manifest(&self, _name: &TagOrDigest, _manifest: &Manifest) -> Result<bool, Error> {
         Ok(true)
     }
 }

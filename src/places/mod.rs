@@ -12,7 +12,10 @@ pub mod layout;
 pub mod registry;
 pub mod synthetic;
 
-pub use content::{BlobProbe, ContentDestination, ContentSource};
+pub use content::{
+    BlobProbe, ContentDestination, ContentSource, DestinationCapabilities, KeepReferrers, ListReferrers,
+    ListTagsBeside, NameBeside, SourceCapabilities, Uploads,
+};
 pub use dir::SkopeoDir;
 pub use discard::Discard;
 pub use synthetic::SyntheticImage;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::error::Error;
 use crate::model::manifest::{Descriptor, Manifest, OCI_MANIFEST};
+use crate::model::name::TagOrDigest;
 use crate::model::reference::Digest;
 use crate::places::content::ContentSource;
 use crate::transport::{full_body, Body, BoxError};
@@ -91,7 +92,7 @@ impl ContentSource for SyntheticImage {
         "a synthetic image".to_string()
     }
 
-    async fn manifest(&self, _reference: &str) -> Result<Manifest, Error> {
+    async fn manifest(&self, _name: &TagOrDigest) -> Result<Manifest, Error> {
         Ok(self.manifest.clone())
     }
 

@@ -12,7 +12,7 @@
 //!     .build()?;
 //! let image: irel::Reference = "registry.example/team/app:1.0".parse()?;
 //! let tags = session
-//!     .send(RegistryRequest::get(&image, "/v2/team/app/tags/list").expect([http::StatusCode::OK]))
+//!     .send(RegistryRequest::get(&image.to_repository(), "/v2/team/app/tags/list").expect([http::StatusCode::OK]))
 //!     .await?;
 //! println!("{}", tags.status());
 //! # Ok(()) }
@@ -36,7 +36,7 @@ use tower::{ServiceBuilder, ServiceExt as _};
 
 use crate::auth::{CredentialChain, CredentialSource};
 use crate::error::{parse_error_body, Error};
-use crate::reference::Reference;
+use crate::model::name::Repository;
 use crate::transport::{self, read_body_limited, BoxError, Ping, Transport, TransportConfig};
 use layers::{
     AuthLayer, CountLayer, HttpRequest, HttpResponse, RedirectLayer, RequestCounter, RetryLayer, UserAgentLayer,
@@ -287,12 +287,12 @@ impl Session {
     }
 
     /// What the registry serving `r` answered to its ping (sent now if it was not yet).
-    pub async fn ping(&self, r: &Reference) -> Result<Ping, Error> {
+    pub async fn ping(&self, r: &Repository) -> Result<Ping, Error> {
         Ok(self.0.schemes.ping(r.api_host()).await?)
     }
 
     /// `scheme://host[:port]` of the registry serving `r`.
-    pub async fn base_url(&self, r: &Reference) -> Result<String, Error> {
+    pub async fn base_url(&self, r: &Repository) -> Result<String, Error> {
         Ok(self.0.schemes.base_url(r.api_host()).await?)
     }
 

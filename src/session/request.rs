@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::auth::Scope;
-use crate::reference::Reference;
+use crate::model::name::Repository;
 use crate::transport::Body;
 
 /// A request body, and whether it can be sent again (after a 401 or a transient failure).
@@ -79,7 +79,7 @@ pub struct RegistryContext {
 /// ```
 /// use irel::session::RegistryRequest;
 /// let image: irel::Reference = "registry.example/team/app:1.0".parse().unwrap();
-/// let request = RegistryRequest::get(&image, "/v2/team/app/tags/list")
+/// let request = RegistryRequest::get(&image.to_repository(), "/v2/team/app/tags/list")
 ///     .header(http::header::ACCEPT, "application/json")
 ///     .expect([http::StatusCode::OK]);
 /// assert_eq!(request.scopes()[0].to_string(), "repository:team/app:pull");
@@ -95,39 +95,40 @@ pub struct RegistryRequest {
 }
 
 impl RegistryRequest {
-    /// A request in `repository`'s repository (its tag or digest is not used). The scope is
-    /// pull for GET and HEAD, pull and push otherwise; [`scopes`](Self::with_scopes) changes it.
-    pub fn new(method: Method, repository: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    /// A request in `repository`. The scope is pull for GET and HEAD, pull and push otherwise;
+    /// [`with_scopes`](Self::with_scopes) changes it.
+    pub fn new(method: Method, repository: &Repository, target: impl Into<Target>) -> RegistryRequest {
         let scope = if method == Method::GET || method == Method::HEAD {
-            Scope::pull(repository.repository())
+            Scope::pull(repository.path())
         } else {
-            Scope::push(repository.repository())
+            Scope::push(repository.path())
         };
         operation_from(method, repository, target, vec![scope])
     }
 
-    /// A request about the registry as a whole (`/v2/`, `/v2/_catalog`), with no scopes.
-    pub fn registry_wide(method: Method, registry_of: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    /// A request about the registry of `registry_of` as a whole (`/v2/`, `/v2/_catalog`), with
+    /// no scopes.
+    pub fn registry_wide(method: Method, registry_of: &Repository, target: impl Into<Target>) -> RegistryRequest {
         operation_from(method, registry_of, target, Vec::new())
     }
 
     /// A GET in `repository`.
-    pub fn get(repository: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    pub fn get(repository: &Repository, target: impl Into<Target>) -> RegistryRequest {
         RegistryRequest::new(Method::GET, repository, target)
     }
 
     /// A HEAD in `repository`.
-    pub fn head(repository: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    pub fn head(repository: &Repository, target: impl Into<Target>) -> RegistryRequest {
         RegistryRequest::new(Method::HEAD, repository, target)
     }
 
     /// A PUT in `repository`.
-    pub fn put(repository: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    pub fn put(repository: &Repository, target: impl Into<Target>) -> RegistryRequest {
         RegistryRequest::new(Method::PUT, repository, target)
     }
 
     /// A POST in `repository`.
-    pub fn post(repository: &Reference, target: impl Into<Target>) -> RegistryRequest {
+    pub fn post(repository: &Repository, target: impl Into<Target>) -> RegistryRequest {
         RegistryRequest::new(Method::POST, repository, target)
     }
 
@@ -181,7 +182,7 @@ impl RegistryRequest {
     }
 }
 
-fn operation_from(method: Method, r: &Reference, target: impl Into<Target>, scopes: Vec<Scope>) -> RegistryRequest {
+fn operation_from(method: Method, r: &Repository, target: impl Into<Target>, scopes: Vec<Scope>) -> RegistryRequest {
     RegistryRequest {
         context: RegistryContext {
             registry: r.registry().to_string(),

@@ -25,6 +25,7 @@ pub use yaml::{add_cert_dir, SourceDefaults, SourceYaml, YamlCredentials, YamlRe
 use crate::copy::{copy_content, ContentSource, CopyOptions, CopyReport, RegistryRepository};
 use crate::error::Error;
 use crate::layout::{safe_path, OciLayout};
+use crate::model::name::{Repository, TagOrDigest};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
@@ -45,11 +46,11 @@ pub struct SyncItem {
     /// Where it comes from.
     pub source: Place,
     /// Its tag or digest there.
-    pub source_ref: String,
+    pub source_ref: TagOrDigest,
     /// Where it goes.
     pub destination: Place,
-    /// Its tag there.
-    pub destination_ref: String,
+    /// Its tag (or digest) there.
+    pub destination_ref: TagOrDigest,
     /// `source` as a person reads it (`docker://host/repo:tag`, `dir:/path`).
     pub from: String,
     /// `destination` as a person reads it.
@@ -222,7 +223,7 @@ pub struct Target {
 struct Placed {
     place: Place,
     shown: String,
-    reference: String,
+    reference: TagOrDigest,
 }
 
 impl Target {
@@ -301,9 +302,9 @@ impl Target {
                     None => format!("{base}/{path}:{tag}").parse()?,
                 };
                 Ok(Placed {
-                    place: Place::Registry(RegistryRepository::new(client.clone(), &r)),
+                    place: Place::Registry(RegistryRepository::new(client.clone(), &r.to_repository())),
                     shown: format!("docker://{r}"),
-                    reference: tag,
+                    reference: tag.parse()?,
                 })
             }
             Endpoint::Dir(root) => {
@@ -317,7 +318,11 @@ impl Target {
                     shown: format!("dir:{}", full.display()),
                     // The directory's manifest.json, whatever the name: a digest would name an
                     // instance file.
-                    reference: if digest.is_some() { "latest".into() } else { tag },
+                    reference: if digest.is_some() {
+                        "latest".parse()?
+                    } else {
+                        tag.parse()?
+                    },
                 })
             }
             Endpoint::Oci(_) => unreachable!("refused in Target::new"),
@@ -334,6 +339,7 @@ impl SyncPlan {
         self.items.retain(|item| {
             let fallback = item
                 .source_ref
+                .to_string()
                 .strip_prefix("sha256-")
                 .is_some_and(|hex| format!("sha256:{hex}").parse::<Digest>().is_ok());
             !(fallback && matches!(item.source, Place::Registry(_)))
@@ -368,7 +374,7 @@ impl SyncPlan {
     /// `repo`'s tags (digests listed among them dropped); a listing the registry refuses (401)
     /// is a warning and `None`.
     async fn list_tags_or_warn(&mut self, client: &Registry, repo: &Reference) -> Result<Option<Vec<String>>, Error> {
-        match client.tags(repo).await {
+        match client.tags(&repo.to_repository()).await {
             Ok(all) => Ok(Some(self.drop_listed_digests(repo, all))),
             Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => {
                 self.warnings
@@ -391,7 +397,7 @@ impl SyncPlan {
         if !refs.is_empty() {
             self.sources += 1;
         }
-        let source = RegistryRepository::new(client.clone(), repo);
+        let source = RegistryRepository::new(client.clone(), &repo.to_repository());
         for name in refs {
             // A registry's listing is not trusted to hold only valid tags; one bad name must
             // not stop the mirror, nor reach a path or a URL.
@@ -416,7 +422,7 @@ impl SyncPlan {
             self.items.push(SyncItem {
                 from: format!("docker://{from}"),
                 source: Place::Registry(source.clone()),
-                source_ref: name.clone(),
+                source_ref: name.parse()?,
                 destination: placed.place,
                 destination_ref: placed.reference,
                 to: placed.shown,
@@ -444,7 +450,7 @@ impl SyncPlan {
                     (Some(tag), _) => vec![tag.to_string()],
                     (None, Some(d)) => vec![d.to_string()],
                     (None, None) => {
-                        let tags = client.tags(&repo).await.map_err(|e| {
+                        let tags = client.tags(&repo.to_repository()).await.map_err(|e| {
                             // What to do depends on why: a missing repository is a typo, a
                             // refusal wants credentials.
                             let advice = match e.status().map(|s| s.as_u16()) {
@@ -499,7 +505,7 @@ impl SyncPlan {
                     plan.items.push(SyncItem {
                         from: format!("dir:{}", image_dir.display()),
                         source: Place::Dir(SkopeoDir::new(image_dir)),
-                        source_ref: tag,
+                        source_ref: tag.parse()?,
                         destination: placed.place,
                         destination_ref: placed.reference,
                         to: placed.shown,
@@ -539,7 +545,7 @@ impl SyncPlan {
                     plan.items.push(SyncItem {
                         from: format!("oci:{}:{name}", path.display()),
                         source: Place::Layout(layout.clone()),
-                        source_ref: entry.descriptor.digest.to_string(),
+                        source_ref: TagOrDigest::Digest(entry.descriptor.digest.clone()),
                         destination: placed.place,
                         destination_ref: placed.reference,
                         to: placed.shown,
@@ -787,11 +793,10 @@ pub(crate) async fn sync_observed(
     for (i, item) in plan.items.iter().cloned().enumerate() {
         let (stop, mut options) = (stop.clone(), options.clone());
         if let Place::Registry(dst) = &item.destination {
-            let repo = dst.registry_repository().map(Reference::name);
-            options.name_known_absent = repo
-                .and_then(|r| present.get(&r))
+            options.name_known_absent = present
+                .get(&dst.repository().name())
                 .and_then(Option::as_ref)
-                .is_some_and(|tags| !tags.contains(&item.destination_ref));
+                .is_some_and(|tags| !tags.contains(&item.destination_ref.to_string()));
         }
         // Taken here, not in the task: the images start in the plan's order (spawned tasks
         // may reach the semaphore in any order), so without --keep-going the ones after the
@@ -834,12 +839,11 @@ pub(crate) async fn sync_observed(
 /// repository that does not exist has none; one that cannot be listed is `None` (its
 /// items ask as usual).
 async fn destination_tags(registry: &Registry, plan: &SyncPlan) -> HashMap<String, Option<HashSet<String>>> {
-    let mut repos: HashMap<String, Reference> = HashMap::new();
+    let mut repos: HashMap<String, Repository> = HashMap::new();
     for item in &plan.items {
         if let Place::Registry(dst) = &item.destination {
-            if let Some(r) = dst.registry_repository() {
-                repos.entry(r.name()).or_insert_with(|| r.clone());
-            }
+            let r = dst.repository();
+            repos.entry(r.name()).or_insert_with(|| r.clone());
         }
     }
     let mut lists = JoinSet::new();

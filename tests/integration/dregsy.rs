@@ -42,7 +42,7 @@ async fn tags(client: &Client, reg: &Registry, repo: &str) -> BTreeSet<String> {
     let r: Reference = format!("{}/{repo}", reg.addr).parse().unwrap();
     client
         .registry()
-        .tags(&r)
+        .tags(&r.to_repository())
         .await
         .unwrap_or_default()
         .into_iter()

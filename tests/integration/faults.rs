@@ -482,7 +482,7 @@ async fn a_tag_list_of_null_is_no_tags() {
     let client = Client::builder().build().unwrap();
     let tags = client
         .registry()
-        .tags(&reference(&format!("{}/f/app", proxy.addr)))
+        .tags(&(reference(&format!("{}/f/app", proxy.addr))).to_repository())
         .await
         .unwrap();
     assert!(tags.is_empty(), "{tags:?}");

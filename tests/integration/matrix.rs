@@ -205,13 +205,13 @@ async fn push_artifact(srv: &Server, repo: &str, subject: &Digest) -> Digest {
         .unwrap();
     let empty = client
         .registry()
-        .push_blob_bytes(&repo, Bytes::from_static(b"{}"))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from_static(b"{}"))
         .await
         .unwrap();
     let payload = format!("signature on {}", srv.kind.name());
     let layer = client
         .registry()
-        .push_blob_bytes(&repo, Bytes::from(payload.clone()))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from(payload.clone()))
         .await
         .unwrap();
     let json = serde_json::json!({
@@ -230,7 +230,7 @@ async fn push_artifact(srv: &Server, repo: &str, subject: &Digest) -> Digest {
     .unwrap();
     client
         .registry()
-        .put_manifest(&repo, manifest.digest.as_str(), &manifest)
+        .put_manifest(&repo.to_repository(), &manifest.digest.clone().into(), &manifest)
         .await
         .unwrap();
     manifest.digest

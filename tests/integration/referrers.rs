@@ -27,12 +27,12 @@ async fn push_artifact(
 ) -> Digest {
     let empty = client
         .registry()
-        .push_blob_bytes(repo, Bytes::from_static(b"{}"))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from_static(b"{}"))
         .await
         .unwrap();
     let layer = client
         .registry()
-        .push_blob_bytes(repo, Bytes::from(payload.to_string()))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from(payload.to_string()))
         .await
         .unwrap();
     let json = serde_json::json!({
@@ -52,7 +52,7 @@ async fn push_artifact(
     .unwrap();
     client
         .registry()
-        .put_manifest(repo, manifest.digest.as_str(), &manifest)
+        .put_manifest(&repo.to_repository(), &manifest.digest.clone().into(), &manifest)
         .await
         .unwrap();
     manifest.digest
@@ -63,13 +63,13 @@ async fn push_artifact(
 async fn push_cosign_signature(client: &Client, repo: &Reference, subject: &Digest) -> (String, Digest) {
     let empty = client
         .registry()
-        .push_blob_bytes(repo, Bytes::from_static(b"{}"))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from_static(b"{}"))
         .await
         .unwrap();
     let payload = "cosign simple signing payload";
     let layer = client
         .registry()
-        .push_blob_bytes(repo, Bytes::from(payload))
+        .push_blob_bytes(&repo.to_repository(), Bytes::from(payload))
         .await
         .unwrap();
     let json = serde_json::json!({
@@ -85,7 +85,11 @@ async fn push_cosign_signature(client: &Client, repo: &Reference, subject: &Dige
     )
     .unwrap();
     let tag = format!("{}.sig", fallback_tag(subject));
-    client.registry().put_manifest(repo, &tag, &manifest).await.unwrap();
+    client
+        .registry()
+        .put_manifest(&repo.to_repository(), &tag.parse().unwrap(), &manifest)
+        .await
+        .unwrap();
     (tag, manifest.digest)
 }
 
@@ -134,11 +138,15 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     push_artifact(&client, &repo, &subject, SBOM, "sbom").await;
     assert_eq!(fallback_listing(&format!("{}/team/app", a.addr), &fx.digest), expected);
 
-    let all = client.registry().referrers(&repo, &subject.digest, None).await.unwrap();
+    let all = client
+        .registry()
+        .referrers(&repo.to_repository(), &subject.digest, None)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 2);
     let sboms = client
         .registry()
-        .referrers(&repo, &subject.digest, Some(SBOM))
+        .referrers(&repo.to_repository(), &subject.digest, Some(SBOM))
         .await
         .unwrap();
     assert_eq!(sboms.len(), 1);
@@ -171,7 +179,7 @@ async fn pushing_referrers_keeps_the_fallback_index_and_lists_them() {
     let none = client
         .registry()
         .referrers(
-            &reference(&format!("{}/team/other", a.addr)),
+            &(reference(&format!("{}/team/other", a.addr))).to_repository(),
             &other.digest.parse().unwrap(),
             None,
         )
@@ -496,7 +504,11 @@ async fn digest_tags_naming_each_other_in_a_circle_end_in_an_error_not_a_hang() 
     let (_, y) = push_cosign_signature(&client, &repo, &x.digest).await;
     client
         .registry()
-        .put_manifest(&repo, &format!("{}.sig", fallback_tag(&y)), &x)
+        .put_manifest(
+            &repo.to_repository(),
+            &format!("{}.sig", fallback_tag(&y)).parse().unwrap(),
+            &x,
+        )
         .await
         .unwrap();
 

@@ -15,7 +15,11 @@ pub(crate) fn run(cli: &Cli, args: &ReferrersArgs) -> Result<(), Failure> {
         Some(d) => d.clone(),
         None => block_on(client.digest(&r))??,
     };
-    let found = block_on(client.registry().referrers(&r, &subject, args.artifact_type.as_deref()))??;
+    let found = block_on(
+        client
+            .registry()
+            .referrers(&r.to_repository(), &subject, args.artifact_type.as_deref()),
+    )??;
     if cli.flags.json {
         outln!(
             "{}",

@@ -10,7 +10,7 @@ use crate::cli::{Cli, Failure};
 pub(crate) fn run(cli: &Cli, args: &TagsArgs) -> Result<(), Failure> {
     let r = parse_ref("repository", &args.repository)?;
     let client = client_for(cli, &[(&r, None, "--creds")])?;
-    let tags = block_on(client.registry().tags(&r))??;
+    let tags = block_on(client.registry().tags(&r.to_repository()))??;
     if cli.flags.json {
         outln!("{}", serde_json::json!({"repository": r.name(), "tags": tags}));
     } else {

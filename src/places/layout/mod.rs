@@ -24,12 +24,16 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use crate::blob::{FileBody, VerifyingBody};
-use crate::copy::{ContentDestination, ContentSource};
 use crate::error::Error;
 use crate::manifest::{
     Descriptor, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST,
 };
+use crate::model::name::{Tag, TagOrDigest};
 use crate::model::referrer::Referrer;
+use crate::places::content::{
+    BoxFuture, DestinationCapabilities, KeepReferrers, ListReferrers, ListTagsBeside, NameBeside, SourceCapabilities,
+};
+use crate::places::content::{ContentDestination, ContentSource};
 use crate::reference::Digest;
 use crate::transport::Body;
 
@@ -513,12 +517,12 @@ impl ContentSource for OciLayout {
         format!("OCI image layout at {}", self.shown_path().display())
     }
 
-    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
-        let digest = match reference.parse::<Digest>() {
-            Ok(d) => d,
-            Err(_) => {
-                self.find(reference)?
-                    .ok_or_else(|| layout_error(self.shown_path(), format!("no image named {reference} in it")))?
+    async fn manifest(&self, name: &TagOrDigest) -> Result<Manifest, Error> {
+        let digest = match name {
+            TagOrDigest::Digest(d) => d.clone(),
+            TagOrDigest::Tag(t) => {
+                self.find(t.as_str())?
+                    .ok_or_else(|| layout_error(self.shown_path(), format!("no image named {t} in it")))?
                     .descriptor
                     .digest
             }
@@ -577,41 +581,53 @@ impl ContentSource for OciLayout {
         Ok(VerifyingBody::with_hashing(file, desc.digest.clone(), desc.size, hash).boxed())
     }
 
-    fn lists_referrers(&self) -> bool {
-        true
+    fn capabilities(&self) -> SourceCapabilities<'_> {
+        SourceCapabilities {
+            referrers: Some(self),
+            tags_beside: Some(self),
+            ..SourceCapabilities::default()
+        }
     }
+}
 
-    /// Entries named with a full reference in the same repository as `reference` (irel names
+impl ListReferrers for OciLayout {
+    fn referrers<'a>(&'a self, subject: &'a Digest) -> BoxFuture<'a, Result<Vec<Referrer>, Error>> {
+        let (layout, subject) = (self.clone(), subject.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || layout.referrers_of(&subject))
+                .await
+                .expect("referrer lookup does not panic")
+        })
+    }
+}
+
+impl ListTagsBeside for OciLayout {
+    /// Entries named with a full reference in the same repository as `name` (irel names
     /// entries so; a digest stands for the repository of an entry with that digest), with
     /// their tags.
-    async fn tags_beside(&self, reference: &str) -> Result<Vec<(String, String)>, Error> {
-        let entries = self.entries()?;
-        let named = match reference.parse::<Digest>() {
-            Ok(d) => entries
-                .iter()
-                .filter(|e| e.descriptor.digest == d)
-                .find_map(|e| e.name.as_deref().and_then(full_reference)),
-            Err(_) => full_reference(reference),
-        };
-        let Some(repository) = named.map(|r| r.name()) else {
-            return Ok(Vec::new());
-        };
-        Ok(entries
-            .into_iter()
-            .filter_map(|e| {
-                let name = e.name?;
-                let r = full_reference(&name)?;
-                let tag = r.tag()?.to_string();
-                (r.name() == repository).then_some((name, tag))
-            })
-            .collect())
-    }
-
-    async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
-        let (layout, subject) = (self.clone(), subject.clone());
-        tokio::task::spawn_blocking(move || layout.referrers_of(&subject))
-            .await
-            .expect("referrer lookup does not panic")
+    fn tags_beside<'a>(&'a self, name: &'a TagOrDigest) -> BoxFuture<'a, Result<Vec<(TagOrDigest, Tag)>, Error>> {
+        Box::pin(async move {
+            let entries = self.entries()?;
+            let named = match name {
+                TagOrDigest::Digest(d) => entries
+                    .iter()
+                    .filter(|e| e.descriptor.digest == *d)
+                    .find_map(|e| e.name.as_deref().and_then(full_reference)),
+                TagOrDigest::Tag(t) => full_reference(t.as_str()),
+            };
+            let Some(repository) = named.map(|r| r.name()) else {
+                return Ok(Vec::new());
+            };
+            Ok(entries
+                .into_iter()
+                .filter_map(|e| {
+                    let name = Tag::new(e.name.as_deref()?).ok()?;
+                    let r = full_reference(name.as_str())?;
+                    let tag = Tag::new(r.tag()?).ok()?;
+                    (r.name() == repository).then_some((TagOrDigest::Tag(name), tag))
+                })
+                .collect())
+        })
     }
 }
 
@@ -620,10 +636,10 @@ impl ContentDestination for OciLayout {
         ContentSource::describe(self)
     }
 
-    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
-        match reference.parse::<Digest>() {
-            Ok(d) => Ok(self.blob_len(&d).is_some().then_some(d)),
-            Err(_) => Ok(self.find(reference)?.map(|e| e.descriptor.digest)),
+    async fn manifest_digest(&self, name: &TagOrDigest) -> Result<Option<Digest>, Error> {
+        match name {
+            TagOrDigest::Digest(d) => Ok(self.blob_len(d).is_some().then(|| d.clone())),
+            TagOrDigest::Tag(t) => Ok(self.find(t.as_str())?.map(|e| e.descriptor.digest)),
         }
     }
 
@@ -636,11 +652,11 @@ impl ContentDestination for OciLayout {
         true
     }
 
-    async fn put_blob(&self, desc: &Descriptor, body: Body, _upload: Option<String>) -> Result<(), Error> {
+    async fn put_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
         self.write_blob(desc, body).await
     }
 
-    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
+    async fn put_manifest(&self, name: &TagOrDigest, manifest: &Manifest) -> Result<bool, Error> {
         if self.blob_len(&manifest.digest).is_none() {
             let desc = Descriptor {
                 media_type: manifest.media_type.clone(),
@@ -652,8 +668,8 @@ impl ContentDestination for OciLayout {
             let body = crate::transport::full_body(manifest.bytes.clone());
             self.write_blob(&desc, body).await?;
         }
-        if reference.parse::<Digest>().is_err() {
-            self.set_name(reference, manifest).await?;
+        if let TagOrDigest::Tag(t) = name {
+            self.set_name(t.as_str(), manifest).await?;
         } else if let Some((_, referrer)) = manifest.subject_and_referrer() {
             self.add_referrer(referrer).await?;
         }
@@ -661,14 +677,28 @@ impl ContentDestination for OciLayout {
         Ok(false)
     }
 
-    fn keeps_referrers(&self) -> bool {
-        true
+    fn capabilities(&self) -> DestinationCapabilities<'_> {
+        DestinationCapabilities {
+            referrers: Some(self),
+            names_beside: Some(self),
+            ..DestinationCapabilities::default()
+        }
     }
+}
 
+impl KeepReferrers for OciLayout {
+    /// A referrer here by digest is in `index.json` already: nothing to do.
+    fn list_present_referrer<'a>(&'a self, _referrer: &'a Manifest) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async { Ok(false) })
+    }
+}
+
+impl NameBeside for OciLayout {
     /// Beside an entry named with a full reference, the same repository with `tag`.
-    fn name_beside(&self, reference: &str, tag: &str) -> Option<String> {
-        let r = full_reference(reference)?;
-        r.without_tag_or_digest().with_tag(tag).ok().map(|r| r.to_string())
+    fn name_beside(&self, name: &TagOrDigest, tag: &Tag) -> Option<TagOrDigest> {
+        let r = full_reference(name.tag()?.as_str())?;
+        let beside = r.without_tag_or_digest().with_tag(tag.as_str()).ok()?;
+        Tag::new(&beside.to_string()).ok().map(TagOrDigest::Tag)
     }
 }
 

@@ -9,17 +9,18 @@ use super::Registry;
 use crate::auth::Scope;
 use crate::blob::{resume, BlobStream};
 use crate::error::Error;
-use crate::model::reference::{Digest, Reference};
+use crate::model::name::Repository;
+use crate::model::reference::Digest;
 use crate::session::RequestBody;
 use crate::transport::{self, ResponseBody};
 
-fn blob_path(r: &Reference, digest: &Digest) -> String {
-    format!("/v2/{}/blobs/{}", r.repository(), digest)
+fn blob_path(r: &Repository, digest: &Digest) -> String {
+    format!("/v2/{}/blobs/{}", r.path(), digest)
 }
 
 impl Registry {
     /// The size of `digest` in `r`'s repository, or `None` if it is not there.
-    pub async fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<Option<u64>, Error> {
+    pub async fn blob_exists(&self, r: &Repository, digest: &Digest) -> Result<Option<u64>, Error> {
         let path = blob_path(r, digest);
         let (resp, _) = self
             .send(
@@ -28,7 +29,7 @@ impl Registry {
                     r,
                     crate::session::Target::Path(path.clone().to_string()),
                 )
-                .with_scopes([Scope::pull(r.repository())])
+                .with_scopes([Scope::pull(r.path())])
                 .headers(HeaderMap::new())
                 .body(RequestBody::Empty)
                 .expect([StatusCode::OK, StatusCode::NOT_FOUND])
@@ -49,14 +50,14 @@ impl Registry {
 
     /// Starts downloading `digest` (of `size` bytes) from `r`'s repository; redirects to
     /// storage are followed without credentials. The stream checks size and digest.
-    pub async fn get_blob(&self, r: &Reference, digest: &Digest, size: u64) -> Result<BlobStream, Error> {
+    pub async fn get_blob(&self, r: &Repository, digest: &Digest, size: u64) -> Result<BlobStream, Error> {
         self.get_blob_checked(r, digest, size, true).await
     }
 
     /// [`get_blob`](Self::get_blob), hashing only when `hash` (the size is always checked).
     pub(crate) async fn get_blob_checked(
         &self,
-        r: &Reference,
+        r: &Repository,
         digest: &Digest,
         size: u64,
         hash: bool,
@@ -91,7 +92,7 @@ impl Registry {
     /// GET of a blob, from byte `offset` on (a `Range` request) when it is not 0.
     async fn get_blob_from(
         &self,
-        r: &Reference,
+        r: &Repository,
         digest: &Digest,
         offset: u64,
     ) -> Result<Response<ResponseBody>, Error> {
@@ -109,7 +110,7 @@ impl Registry {
                     r,
                     crate::session::Target::parse(&blob_path(r, digest))?,
                 )
-                .with_scopes([Scope::pull(r.repository())])
+                .with_scopes([Scope::pull(r.path())])
                 .headers(headers)
                 .body(RequestBody::Empty)
                 .expect([StatusCode::OK, StatusCode::PARTIAL_CONTENT])
@@ -120,7 +121,7 @@ impl Registry {
     }
 
     /// Uploads a blob held in memory (configs, small test content).
-    pub async fn push_blob_bytes(&self, dst: &Reference, data: Bytes) -> Result<Digest, Error> {
+    pub async fn push_blob_bytes(&self, dst: &Repository, data: Bytes) -> Result<Digest, Error> {
         let digest = Digest::sha256_of(&data);
         if self.blob_exists(dst, &digest).await?.is_some() {
             return Ok(digest);

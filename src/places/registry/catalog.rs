@@ -11,6 +11,7 @@ use http::{HeaderMap, Method, StatusCode};
 use super::Registry;
 use crate::auth::Scope;
 use crate::error::Error;
+use crate::model::name::Repository;
 use crate::model::reference::Reference;
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
@@ -68,13 +69,19 @@ impl Registry {
         let page_size = max_items.unwrap_or(usize::MAX).min(page_size).max(1);
         let first = format!("/v2/_catalog?n={page_size}");
         let mut out = Vec::new();
-        self.paginate(&anchor, &[Scope::catalog()], first, "GET catalog", |body| {
-            let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-            let repositories = page.repositories.unwrap_or_default();
-            let added = repositories.len();
-            out.extend(repositories);
-            Ok((added, max_items.map_or(true, |n| out.len() < n)))
-        })
+        self.paginate(
+            &anchor.to_repository(),
+            &[Scope::catalog()],
+            first,
+            "GET catalog",
+            |body| {
+                let page: Page = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                let repositories = page.repositories.unwrap_or_default();
+                let added = repositories.len();
+                out.extend(repositories);
+                Ok((added, max_items.map_or(true, |n| out.len() < n)))
+            },
+        )
         .await?;
         if let Some(n) = max_items {
             out.truncate(n);
@@ -87,7 +94,7 @@ impl Registry {
     /// are wanted.
     pub(crate) async fn paginate(
         &self,
-        r: &Reference,
+        r: &Repository,
         scopes: &[Scope],
         first: String,
         operation: &'static str,

@@ -13,7 +13,11 @@ impl Registry {
             .parse()
             .map_err(crate::Error::Reference)?;
         let (resp, url) = self
-            .send(crate::session::RegistryRequest::registry_wide(Method::GET, &r, "/v2/"))
+            .send(crate::session::RegistryRequest::registry_wide(
+                Method::GET,
+                &r.to_repository(),
+                "/v2/",
+            ))
             .await?;
         let status = resp.status();
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;

@@ -8,6 +8,7 @@ use super::Registry;
 use crate::auth::Scope;
 use crate::error::Error;
 use crate::model::manifest::{Manifest, ManifestHead, ACCEPT_ALL, MAX_MANIFEST_SIZE};
+use crate::model::name::{Repository, TagOrDigest};
 use crate::model::reference::{Digest, Reference};
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
@@ -16,19 +17,15 @@ impl Registry {
     /// Fetches the manifest `r` names (its digest if it has one, else its tag, else `latest`),
     /// verifying the bytes against the digest asked for or announced.
     pub async fn get_manifest(&self, r: &Reference) -> Result<Manifest, Error> {
-        let path = manifest_path(r, r.manifest_reference());
+        let path = manifest_path(&r.to_repository(), &r.tag_or_digest());
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(
-                    Method::GET,
-                    r,
-                    crate::session::Target::Path(path.clone().to_string()),
-                )
-                .with_scopes([Scope::pull(r.repository())])
-                .headers(accept_headers())
-                .body(RequestBody::Empty)
-                .expect([StatusCode::OK])
-                .operation("GET manifest"),
+                crate::session::RegistryRequest::new(Method::GET, &r.to_repository(), path)
+                    .with_scopes([Scope::pull(r.repository())])
+                    .headers(accept_headers())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::OK])
+                    .operation("GET manifest"),
             )
             .await
             .map_err(|e| not_found_hint(e, r))?;
@@ -66,19 +63,15 @@ impl Registry {
 
     /// HEADs the manifest `r` names: `None` when the registry does not have it.
     pub async fn head_manifest(&self, r: &Reference) -> Result<Option<ManifestHead>, Error> {
-        let path = manifest_path(r, r.manifest_reference());
+        let path = manifest_path(&r.to_repository(), &r.tag_or_digest());
         let (resp, _) = self
             .send(
-                crate::session::RegistryRequest::new(
-                    Method::HEAD,
-                    r,
-                    crate::session::Target::Path(path.clone().to_string()),
-                )
-                .with_scopes([Scope::pull(r.repository())])
-                .headers(accept_headers())
-                .body(RequestBody::Empty)
-                .expect([StatusCode::OK, StatusCode::NOT_FOUND])
-                .operation("HEAD manifest"),
+                crate::session::RegistryRequest::new(Method::HEAD, &r.to_repository(), path)
+                    .with_scopes([Scope::pull(r.repository())])
+                    .headers(accept_headers())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::OK, StatusCode::NOT_FOUND])
+                    .operation("HEAD manifest"),
             )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
@@ -133,8 +126,8 @@ impl Registry {
                     operation: "HEAD manifest",
                     url: format!(
                         "{}{}",
-                        self.base_url(r).await?,
-                        manifest_path(r, r.manifest_reference())
+                        self.base_url(&r.to_repository()).await?,
+                        manifest_path(&r.to_repository(), &r.tag_or_digest())
                     ),
                     status: StatusCode::NOT_FOUND,
                     errors: Vec::new(),
@@ -146,21 +139,23 @@ impl Registry {
         }
     }
 
-    /// Pushes `manifest`'s exact bytes as `reference` (a tag or its digest) in `repo`'s
-    /// repository, and checks the digest the registry computed.
-    pub async fn put_manifest(&self, repo: &Reference, reference: &str, manifest: &Manifest) -> Result<(), Error> {
-        self.put_manifest_confirmed(repo, reference, manifest).await.map(|_| ())
+    /// Pushes `manifest`'s exact bytes as `name` (a tag or its digest) in `repo`, and checks
+    /// the digest the registry computed.
+    pub async fn put_manifest(&self, repo: &Repository, name: &TagOrDigest, manifest: &Manifest) -> Result<(), Error> {
+        self.put_manifest_confirmed(repo, name, manifest).await.map(|_| ())
     }
 
     /// [`put_manifest`](Self::put_manifest), saying whether the registry confirmed the digest
     /// (an old registry may not send `Docker-Content-Digest`).
     pub(crate) async fn put_manifest_confirmed(
         &self,
-        repo: &Reference,
-        reference: &str,
+        repo: &Repository,
+        name: &TagOrDigest,
         manifest: &Manifest,
     ) -> Result<bool, Error> {
-        let path = manifest_path(repo, reference);
+        // A layout's ref name can hold what a registry tag cannot: refused here, by name.
+        repo.at(name)?;
+        let path = manifest_path(repo, name);
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,
@@ -171,16 +166,12 @@ impl Registry {
         );
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(
-                    Method::PUT,
-                    repo,
-                    crate::session::Target::Path(path.clone().to_string()),
-                )
-                .with_scopes([Scope::push(repo.repository())])
-                .headers(headers)
-                .body(RequestBody::Bytes(manifest.bytes.clone()))
-                .expect([StatusCode::CREATED, StatusCode::OK])
-                .operation("PUT manifest"),
+                crate::session::RegistryRequest::new(Method::PUT, repo, path)
+                    .with_scopes([Scope::push(repo.path())])
+                    .headers(headers)
+                    .body(RequestBody::Bytes(manifest.bytes.clone()))
+                    .expect([StatusCode::CREATED, StatusCode::OK])
+                    .operation("PUT manifest"),
             )
             .await?;
         let confirmed = match header_str(resp.headers(), "docker-content-digest") {
@@ -205,8 +196,8 @@ impl Registry {
     }
 }
 
-fn manifest_path(r: &Reference, reference: &str) -> String {
-    format!("/v2/{}/manifests/{}", r.repository(), reference)
+fn manifest_path(r: &Repository, name: &TagOrDigest) -> String {
+    format!("/v2/{}/manifests/{}", r.path(), name)
 }
 
 fn accept_headers() -> HeaderMap {

@@ -18,7 +18,7 @@ mod uploads;
 pub use catalog::ListingLimits;
 pub(crate) use referrers::FallbackLocks;
 pub use repository::RegistryRepository;
-pub use uploads::MountOutcome;
+pub use uploads::{MountOutcome, UploadLocation};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use http::Response;
 
 use crate::error::Error;
-use crate::model::reference::Reference;
+use crate::model::name::Repository;
 use crate::places::cleanup::Cleanups;
 use crate::session::{RegistryRequest, Session};
 use crate::transport::ResponseBody;
@@ -79,7 +79,7 @@ impl Registry {
     }
 
     /// `scheme://host` of the registry serving `r`.
-    pub(crate) async fn base_url(&self, r: &Reference) -> Result<String, Error> {
+    pub(crate) async fn base_url(&self, r: &Repository) -> Result<String, Error> {
         self.session.base_url(r).await
     }
 

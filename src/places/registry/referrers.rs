@@ -18,7 +18,8 @@ use super::Registry;
 use crate::auth::Scope;
 use crate::error::Error;
 use crate::model::manifest::{Manifest, MAX_MANIFEST_SIZE, OCI_INDEX};
-use crate::model::reference::{Digest, Reference};
+use crate::model::name::{Repository, Tag, TagOrDigest};
+use crate::model::reference::Digest;
 use crate::model::referrer::{fallback_tag, Listing, Referrer};
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
@@ -39,23 +40,23 @@ impl Registry {
     /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
     /// let image: irel::Reference = "localhost:5000/team/app:1.2".parse()?;
     /// let digest = client.digest(&image).await?;
-    /// for r in client.registry().referrers(&image, &digest, None).await? {
+    /// for r in client.registry().referrers(&image.to_repository(), &digest, None).await? {
     ///     println!("{} {}", r.digest, r.artifact_type.unwrap_or_default());
     /// }
     /// # Ok(()) }
     /// ```
     pub async fn referrers(
         &self,
-        repo: &Reference,
+        repo: &Repository,
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, Error> {
-        let mut path = format!("/v2/{}/referrers/{subject}", repo.repository());
+        let mut path = format!("/v2/{}/referrers/{subject}", repo.path());
         if let Some(t) = artifact_type {
             path.push_str("?artifactType=");
             path.extend(url::form_urlencoded::byte_serialize(t.as_bytes()));
         }
-        let scopes = [Scope::pull(repo.repository())];
+        let scopes = [Scope::pull(repo.path())];
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
         // 404: no referrers API (the spec forbids 404 from one that has it); 400 and 406 are
@@ -119,10 +120,10 @@ impl Registry {
     /// the tag does not exist).
     async fn fallback_referrers(
         &self,
-        repo: &Reference,
+        repo: &Repository,
         subject: &Digest,
     ) -> Result<(Vec<Referrer>, Option<Bytes>), Error> {
-        let tag = repo.without_tag_or_digest().with_tag(&fallback_tag(subject))?;
+        let tag = repo.as_reference().with_tag(&fallback_tag(subject))?;
         let index = match self.get_manifest(&tag).await {
             Ok(m) => m,
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok((Vec::new(), None)),
@@ -144,7 +145,7 @@ impl Registry {
     /// the registry did not answer with `OCI-Subject`.
     pub(crate) async fn add_to_fallback_index(
         &self,
-        repo: &Reference,
+        repo: &Repository,
         subject: &Digest,
         referrer: &Referrer,
     ) -> Result<(), Error> {
@@ -175,7 +176,7 @@ impl Registry {
         let tag = fallback_tag(subject);
         let manifest = Manifest::parse(bytes, Some(OCI_INDEX), &tag)?;
         // Boxed: a push of a referrer comes here, and this pushes (an index, not a referrer).
-        Box::pin(self.put_manifest_confirmed(repo, &tag, &manifest))
+        Box::pin(self.put_manifest_confirmed(repo, &TagOrDigest::Tag(Tag::new(&tag)?), &manifest))
             .await
             .map(|_| ())
     }

@@ -1,38 +1,50 @@
 //! A registry repository as a content place: the [`ContentSource`] and
-//! [`ContentDestination`] the copy engine reaches registries through.
+//! [`ContentDestination`] the copy engine reaches registries through, with every capability
+//! a registry has (uploads and mounts, referrers, tags beside an image).
 
-use std::future::Future;
-
-use super::{MountOutcome, Registry};
+use super::{MountOutcome, Registry, UploadLocation};
 use crate::error::Error;
 use crate::model::manifest::{Descriptor, Manifest};
+use crate::model::name::{Repository, Tag, TagOrDigest};
 use crate::model::reference::{Digest, Reference};
 use crate::model::referrer::Referrer;
-use crate::places::content::{BlobProbe, ContentDestination, ContentSource};
+use crate::places::content::{
+    BlobProbe, BoxFuture, ContentDestination, ContentSource, DestinationCapabilities, KeepReferrers, ListReferrers,
+    ListTagsBeside, NameBeside, OpenUpload, SourceCapabilities, Uploads,
+};
 use crate::transport::Body;
 
 /// A repository on a registry, as a source or a destination.
+///
+/// ```
+/// let client = irel::Client::builder().build().unwrap();
+/// let image: irel::Reference = "localhost:5000/team/app:1.0".parse().unwrap();
+/// let place = irel::RegistryRepository::new(client.registry().clone(), &image.to_repository());
+/// assert_eq!(place.repository().path(), "team/app");
+/// ```
 #[derive(Clone, Debug)]
 pub struct RegistryRepository {
     registry: Registry,
-    repository: Reference,
+    repository: Repository,
 }
 
 impl RegistryRepository {
-    /// The repository `reference` is in (its tag and digest are ignored).
-    pub fn new(registry: Registry, reference: &Reference) -> Self {
+    /// `repository` on the registries `registry` reaches.
+    pub fn new(registry: Registry, repository: &Repository) -> Self {
         RegistryRepository {
             registry,
-            repository: reference.without_tag_or_digest(),
+            repository: repository.clone(),
         }
     }
 
-    /// `reference` (a tag or digest) in this repository.
-    pub fn at(&self, reference: &str) -> Result<Reference, Error> {
-        Ok(match reference.parse::<Digest>() {
-            Ok(d) => self.repository.with_digest(d),
-            Err(_) => self.repository.with_tag(reference)?,
-        })
+    /// The repository.
+    pub fn repository(&self) -> &Repository {
+        &self.repository
+    }
+
+    /// The image `name` names in this repository.
+    pub fn at(&self, name: &TagOrDigest) -> Result<Reference, Error> {
+        Ok(self.repository.at(name)?)
     }
 }
 
@@ -41,8 +53,8 @@ impl ContentSource for RegistryRepository {
         self.repository.to_string()
     }
 
-    async fn manifest(&self, reference: &str) -> Result<Manifest, Error> {
-        self.registry.get_manifest(&self.at(reference)?).await
+    async fn manifest(&self, name: &TagOrDigest) -> Result<Manifest, Error> {
+        self.registry.get_manifest(&self.at(name)?).await
     }
 
     async fn blob(&self, desc: &Descriptor, hash: bool) -> Result<Body, Error> {
@@ -53,21 +65,32 @@ impl ContentSource for RegistryRepository {
             .into_body())
     }
 
-    fn registry_repository(&self) -> Option<&Reference> {
-        Some(&self.repository)
+    fn capabilities(&self) -> SourceCapabilities<'_> {
+        SourceCapabilities {
+            repository: Some(&self.repository),
+            referrers: Some(self),
+            tags_beside: Some(self),
+        }
     }
+}
 
-    fn lists_referrers(&self) -> bool {
-        true
+impl ListReferrers for RegistryRepository {
+    fn referrers<'a>(&'a self, subject: &'a Digest) -> BoxFuture<'a, Result<Vec<Referrer>, Error>> {
+        Box::pin(self.registry.referrers(&self.repository, subject, None))
     }
+}
 
-    async fn referrers(&self, subject: &Digest) -> Result<Vec<Referrer>, Error> {
-        self.registry.referrers(&self.repository, subject, None).await
-    }
-
-    async fn tags_beside(&self, _reference: &str) -> Result<Vec<(String, String)>, Error> {
-        let tags = self.registry.tags(&self.repository).await?;
-        Ok(tags.into_iter().map(|t| (t.clone(), t)).collect())
+impl ListTagsBeside for RegistryRepository {
+    /// Every tag of the repository: each fetched by itself.
+    fn tags_beside<'a>(&'a self, _name: &'a TagOrDigest) -> BoxFuture<'a, Result<Vec<(TagOrDigest, Tag)>, Error>> {
+        Box::pin(async move {
+            let tags = self.registry.tags(&self.repository).await?;
+            Ok(tags
+                .into_iter()
+                .filter_map(|t| Tag::new(&t).ok())
+                .map(|t| (TagOrDigest::Tag(t.clone()), t))
+                .collect())
+        })
     }
 }
 
@@ -76,25 +99,41 @@ impl ContentDestination for RegistryRepository {
         self.repository.to_string()
     }
 
-    async fn manifest_digest(&self, reference: &str) -> Result<Option<Digest>, Error> {
-        Ok(self
-            .registry
-            .head_manifest(&self.at(reference)?)
-            .await?
-            .map(|h| h.digest))
+    async fn manifest_digest(&self, name: &TagOrDigest) -> Result<Option<Digest>, Error> {
+        Ok(self.registry.head_manifest(&self.at(name)?).await?.map(|h| h.digest))
     }
 
     async fn has_blob(&self, digest: &Digest) -> Result<bool, Error> {
         Ok(self.registry.blob_exists(&self.repository, digest).await?.is_some())
     }
 
-    async fn mount(&self, from: &Reference, digest: &Digest) -> Result<Option<MountOutcome>, Error> {
-        if from.api_host() != self.repository.api_host() || from.repository() == self.repository.repository() {
-            return Ok(None);
-        }
+    async fn put_blob(&self, desc: &Descriptor, body: Body) -> Result<(), Error> {
+        let location = self.registry.start_upload(&self.repository).await?;
+        self.put_blob_at(desc, body, location).await
+    }
+
+    async fn put_manifest(&self, name: &TagOrDigest, manifest: &Manifest) -> Result<bool, Error> {
         self.registry
-            .try_mount_blob(&self.repository, digest, from.repository())
+            .put_manifest_confirmed(&self.repository, name, manifest)
             .await
+    }
+
+    fn verifies_digests(&self) -> bool {
+        true
+    }
+
+    fn capabilities(&self) -> DestinationCapabilities<'_> {
+        DestinationCapabilities {
+            uploads: Some(self),
+            referrers: Some(self),
+            names_beside: Some(self),
+        }
+    }
+}
+
+impl Uploads for RegistryRepository {
+    fn repository(&self) -> &Repository {
+        &self.repository
     }
 
     /// One request per blob instead of a HEAD and a POST: a mount from the source repository
@@ -103,95 +142,107 @@ impl ContentDestination for RegistryRepository {
     /// (a registry that cannot mount opens the session too, as the distribution spec asks).
     /// A registry that refuses mount requests altogether gets a HEAD instead, and the blob a
     /// plain upload POST.
-    async fn probe_blob(&self, digest: &Digest, from: Option<&Reference>) -> Result<BlobProbe, Error> {
-        // `mount` decides whether `from` is another repository of this registry.
-        if let Some(from) = from {
-            match self.mount(from, digest).await? {
-                Some(MountOutcome::Mounted) => return Ok(BlobProbe::Mounted),
-                Some(MountOutcome::Upload(location)) => return Ok(BlobProbe::Absent(Some(location))),
-                None => {}
+    fn probe<'a>(
+        &'a self,
+        digest: &'a Digest,
+        from: Option<&'a Repository>,
+    ) -> BoxFuture<'a, Result<BlobProbe, Error>> {
+        Box::pin(async move {
+            // `mount` decides whether `from` is another repository of this registry.
+            if let Some(from) = from {
+                match self.mount(from, digest).await? {
+                    Some(MountOutcome::Mounted) => return Ok(BlobProbe::Mounted),
+                    Some(MountOutcome::Upload(location)) => return Ok(BlobProbe::Absent(Some(location))),
+                    None => {}
+                }
             }
-        }
-        let outcome = self
-            .registry
-            .try_mount_blob(&self.repository, digest, self.repository.repository())
-            .await?;
-        Ok(match outcome {
-            Some(MountOutcome::Mounted) => BlobProbe::Present,
-            Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
-            None if self.has_blob(digest).await? => BlobProbe::Present,
-            None => BlobProbe::Absent(None),
+            let outcome = self
+                .registry
+                .try_mount_blob(&self.repository, digest, &self.repository)
+                .await?;
+            Ok(match outcome {
+                Some(MountOutcome::Mounted) => BlobProbe::Present,
+                Some(MountOutcome::Upload(location)) => BlobProbe::Absent(Some(location)),
+                None if self.has_blob(digest).await? => BlobProbe::Present,
+                None => BlobProbe::Absent(None),
+            })
         })
     }
 
-    async fn put_blob(&self, desc: &Descriptor, body: Body, upload: Option<String>) -> Result<(), Error> {
-        let location = match upload {
-            Some(l) => l,
-            None => self.registry.start_upload(&self.repository).await?,
-        };
-        // Cancelled if the transfer is dropped half-way, and when it fails (whether it starts
-        // over with a new session or gives up): either way the session holds a partial blob.
-        let open = crate::places::content::OpenUpload::new(self, location.clone());
-        let result = self
-            .registry
-            .finish_upload(&self.repository, &location, &desc.digest, desc.size, body)
-            .await;
-        let location = open.hand_over();
-        if result.is_err() {
-            self.cancel_upload(&location).await;
-        }
-        result
+    fn mount<'a>(
+        &'a self,
+        from: &'a Repository,
+        digest: &'a Digest,
+    ) -> BoxFuture<'a, Result<Option<MountOutcome>, Error>> {
+        Box::pin(async move {
+            if from.api_host() != self.repository.api_host() || from.path() == self.repository.path() {
+                return Ok(None);
+            }
+            self.registry.try_mount_blob(&self.repository, digest, from).await
+        })
     }
 
-    fn cleanup_guard(&self) -> Option<crate::places::cleanup::CleanupGuard> {
-        Some(self.registry.cleanups.enter())
+    fn put_blob_at<'a>(
+        &'a self,
+        desc: &'a Descriptor,
+        body: Body,
+        upload: UploadLocation,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            // Cancelled if the transfer is dropped half-way, and when it fails (whether it
+            // starts over with a new session or gives up): either way the session holds a
+            // partial blob.
+            let open = OpenUpload::new(self, upload.clone());
+            let result = self
+                .registry
+                .finish_upload(&self.repository, &upload, &desc.digest, desc.size, body)
+                .await;
+            let location = open.hand_over();
+            if result.is_err() {
+                self.cancel(location).await;
+            }
+            result
+        })
     }
 
-    fn cancel_upload(&self, location: &str) -> impl Future<Output = ()> + Send {
+    fn cancel(&self, upload: UploadLocation) -> BoxFuture<'static, ()> {
         // Counted from now (not from the first poll): a program stopping on Ctrl-C waits for it.
-        let guard = self.registry.cleanups.enter();
-        let (registry, repository, location) = (self.registry.clone(), self.repository.clone(), location.to_string());
-        async move {
-            registry.cancel_upload(&repository, &location).await;
+        let guard = self.registry.cleanups().enter();
+        let (registry, repository) = (self.registry.clone(), self.repository.clone());
+        Box::pin(async move {
+            registry.cancel_upload(&repository, &upload).await;
             drop(guard);
-        }
+        })
     }
+}
 
-    async fn put_manifest(&self, reference: &str, manifest: &Manifest) -> Result<bool, Error> {
-        self.registry
-            .put_manifest_confirmed(&self.repository, reference, manifest)
-            .await
+impl KeepReferrers for RegistryRepository {
+    fn list_present_referrer<'a>(&'a self, referrer: &'a Manifest) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            let Some(subject) = referrer.subject() else {
+                return Ok(false);
+            };
+            let listed = self.registry.referrers(&self.repository, &subject, None).await?;
+            if listed.iter().any(|r| r.digest == referrer.digest) {
+                return Ok(false);
+            }
+            // Pushed again, the registry indexes it (OCI-Subject) or irel adds it to the
+            // fallback index.
+            self.registry
+                .put_manifest_confirmed(
+                    &self.repository,
+                    &TagOrDigest::Digest(referrer.digest.clone()),
+                    referrer,
+                )
+                .await?;
+            Ok(true)
+        })
     }
+}
 
-    fn registry_repository(&self) -> Option<&Reference> {
-        Some(&self.repository)
-    }
-
-    fn verifies_digests(&self) -> bool {
-        true
-    }
-
-    fn keeps_referrers(&self) -> bool {
-        true
-    }
-
-    fn name_beside(&self, _reference: &str, tag: &str) -> Option<String> {
-        Some(tag.to_string())
-    }
-
-    async fn list_present_referrer(&self, referrer: &Manifest) -> Result<bool, Error> {
-        let Some(subject) = referrer.subject() else {
-            return Ok(false);
-        };
-        let listed = self.registry.referrers(&self.repository, &subject, None).await?;
-        if listed.iter().any(|r| r.digest == referrer.digest) {
-            return Ok(false);
-        }
-        // Pushed again, the registry indexes it (OCI-Subject) or irel adds it to the fallback
-        // index.
-        self.registry
-            .put_manifest_confirmed(&self.repository, referrer.digest.as_str(), referrer)
-            .await?;
-        Ok(true)
+impl NameBeside for RegistryRepository {
+    /// The same tag, in this repository.
+    fn name_beside(&self, _name: &TagOrDigest, tag: &Tag) -> Option<TagOrDigest> {
+        Some(TagOrDigest::Tag(tag.clone()))
     }
 }

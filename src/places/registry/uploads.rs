@@ -8,7 +8,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use super::Registry;
 use crate::auth::Scope;
 use crate::error::Error;
-use crate::model::reference::{Digest, Reference};
+use crate::model::name::Repository;
+use crate::model::reference::Digest;
 use crate::session::RequestBody;
 use crate::transport::{self, read_body_limited};
 
@@ -18,14 +19,51 @@ pub enum MountOutcome {
     /// The registry linked the blob into the repository.
     Mounted,
     /// The registry refused and opened an upload session at this location instead.
-    Upload(String),
+    Upload(UploadLocation),
 }
 
-fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Error> {
-    headers
+/// Where an upload session takes its blob: the `Location` a registry answered, resolved to an
+/// absolute URL against the request it answered, and checked (never from https to plain http).
+/// Shown redacted: its query often carries an opaque `_state` or a signature.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UploadLocation(url::Url);
+
+impl UploadLocation {
+    /// The `Location` value `location` of an answer to `request_url`, resolved and checked.
+    pub(crate) fn resolve(location: &str, request_url: &str) -> Result<UploadLocation, Error> {
+        Ok(UploadLocation(upload_url(location, request_url)?))
+    }
+
+    /// The absolute URL.
+    pub fn as_url(&self) -> &url::Url {
+        &self.0
+    }
+
+    /// The URL with `digest=` added, keeping any query the registry put there: what closes the
+    /// session.
+    fn with_digest(&self, digest: &Digest) -> url::Url {
+        let mut url = self.0.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        url
+    }
+}
+
+impl std::fmt::Debug for UploadLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UploadLocation({})", transport::redact_url(self.0.as_str()))
+    }
+}
+
+impl std::fmt::Display for UploadLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&transport::redact_url(self.0.as_str()))
+    }
+}
+
+fn location(r: &Repository, headers: &HeaderMap, url: &str) -> Result<UploadLocation, Error> {
+    let location = headers
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
         .ok_or_else(|| Error::Registry {
             operation: "POST upload",
             url: url.to_string(),
@@ -33,15 +71,8 @@ fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Err
             errors: Vec::new(),
             hint: Some(format!("the registry of {r} opened an upload without a Location")),
             retry_after: None,
-        })
-}
-
-/// The `Location` a response gives, else `fallback`.
-fn location_or(headers: &HeaderMap, fallback: &str) -> String {
-    headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map_or_else(|| fallback.to_string(), str::to_string)
+        })?;
+    UploadLocation::resolve(location, url)
 }
 
 /// An upload `location` (often relative) resolved against `base`, the URL it came from. A
@@ -57,43 +88,37 @@ fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
     Ok(url)
 }
 
-/// `location` with `digest=` added, keeping any query the registry put there.
-fn with_digest(location: &str, base: &str, digest: &Digest) -> Result<String, Error> {
-    let mut url = upload_url(location, base)?;
-    url.query_pairs_mut().append_pair("digest", digest.as_str());
-    Ok(url.to_string())
-}
-
 impl Registry {
     /// Asks `dst`'s registry to link `digest` from repository `from` (same registry) into
     /// `dst`'s repository. The token asked for carries push on `dst` and pull on `from`.
-    pub async fn mount_blob(&self, dst: &Reference, digest: &Digest, from: &str) -> Result<MountOutcome, Error> {
+    pub async fn mount_blob(
+        &self,
+        dst: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<MountOutcome, Error> {
         let path = format!(
             "/v2/{}/blobs/uploads/?mount={}&from={}",
-            dst.repository(),
+            dst.path(),
             digest,
-            url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
+            url::form_urlencoded::byte_serialize(from.path().as_bytes()).collect::<String>()
         );
         // Mounting from the repository itself asks "is it here already?" and needs no scope
         // beyond push there (one token, shared with the upload).
-        let scopes = [Scope::push(dst.repository()), Scope::pull(from)];
-        let scopes = if from == dst.repository() {
+        let scopes = [Scope::push(dst.path()), Scope::pull(from.path())];
+        let scopes = if from.path() == dst.path() {
             &scopes[..1]
         } else {
             &scopes[..]
         };
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(
-                    Method::POST,
-                    dst,
-                    crate::session::Target::Path(path.clone().to_string()),
-                )
-                .with_scopes(scopes.iter().cloned())
-                .headers(HeaderMap::new())
-                .body(RequestBody::Empty)
-                .expect([StatusCode::CREATED, StatusCode::ACCEPTED])
-                .operation("POST mount"),
+                crate::session::RegistryRequest::new(Method::POST, dst, path)
+                    .with_scopes(scopes.iter().cloned())
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::CREATED, StatusCode::ACCEPTED])
+                    .operation("POST mount"),
             )
             .await?;
         let outcome = if resp.status() == StatusCode::CREATED {
@@ -111,9 +136,9 @@ impl Registry {
     /// protocol (a HEAD, an upload POST) then applies, as with skopeo.
     pub async fn try_mount_blob(
         &self,
-        dst: &Reference,
+        dst: &Repository,
         digest: &Digest,
-        from: &str,
+        from: &Repository,
     ) -> Result<Option<MountOutcome>, Error> {
         if self.refuses_mounts(dst.api_host()) {
             return Ok(None);
@@ -137,20 +162,16 @@ impl Registry {
     }
 
     /// Opens an upload session in `dst`'s repository and returns its location.
-    pub async fn start_upload(&self, dst: &Reference) -> Result<String, Error> {
-        let path = format!("/v2/{}/blobs/uploads/", dst.repository());
+    pub async fn start_upload(&self, dst: &Repository) -> Result<UploadLocation, Error> {
+        let path = format!("/v2/{}/blobs/uploads/", dst.path());
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(
-                    Method::POST,
-                    dst,
-                    crate::session::Target::Path(path.clone().to_string()),
-                )
-                .with_scopes([Scope::push(dst.repository())])
-                .headers(HeaderMap::new())
-                .body(RequestBody::Empty)
-                .expect([StatusCode::ACCEPTED])
-                .operation("POST upload"),
+                crate::session::RegistryRequest::new(Method::POST, dst, path)
+                    .with_scopes([Scope::push(dst.path())])
+                    .headers(HeaderMap::new())
+                    .body(RequestBody::Empty)
+                    .expect([StatusCode::ACCEPTED])
+                    .operation("POST upload"),
             )
             .await?;
         let loc = location(dst, resp.headers(), &url)?;
@@ -165,8 +186,8 @@ impl Registry {
     /// returned as an error; the blob must then be sent again (the copy engine does so).
     pub async fn finish_upload(
         &self,
-        dst: &Reference,
-        location: &str,
+        dst: &Repository,
+        location: &UploadLocation,
         digest: &Digest,
         size: u64,
         body: transport::Body,
@@ -178,8 +199,8 @@ impl Registry {
 
     async fn finish_upload_at(
         &self,
-        dst: &Reference,
-        location: &str,
+        dst: &Repository,
+        location: &UploadLocation,
         digest: &Digest,
         size: u64,
         body: transport::Body,
@@ -187,14 +208,13 @@ impl Registry {
         if self.uses_chunked_uploads(dst.api_host()) {
             return self.finish_upload_chunked(dst, location, digest, size, body).await;
         }
-        let base = self.base_url(dst).await?;
-        let url = with_digest(location, &base, digest)?;
+        let url = location.with_digest(digest);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         let result = self
             .send(
-                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&url)?)
-                    .with_scopes([Scope::push(dst.repository())])
+                crate::session::RegistryRequest::new(Method::PUT, dst, url.clone())
+                    .with_scopes([Scope::push(dst.path())])
                     .headers(headers)
                     .body(RequestBody::Stream(body, size))
                     .expect([StatusCode::CREATED, StatusCode::NO_CONTENT])
@@ -209,7 +229,7 @@ impl Registry {
                     .insert(dst.api_host().to_string());
             }
         }
-        let (resp, _) = result?;
+        let (resp, url) = result?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(())
     }
@@ -217,20 +237,11 @@ impl Registry {
     /// Abandons an upload session (`DELETE` its location), so the registry frees what it
     /// received. Best effort: a session the registry already dropped, or an answer that is not
     /// a success, changes nothing for the caller.
-    pub async fn cancel_upload(&self, dst: &Reference, location: &str) {
-        let Some(url) = self
-            .base_url(dst)
-            .await
-            .and_then(|base| upload_url(location, &base))
-            .ok()
-            .filter(|_| !location.is_empty())
-        else {
-            return;
-        };
+    pub async fn cancel_upload(&self, dst: &Repository, location: &UploadLocation) {
         let cancelled = self
             .send(
-                crate::session::RegistryRequest::new(Method::DELETE, dst, url)
-                    .with_scopes([Scope::push(dst.repository())])
+                crate::session::RegistryRequest::new(Method::DELETE, dst, location.as_url().clone())
+                    .with_scopes([Scope::push(dst.path())])
                     .headers(HeaderMap::new())
                     .body(RequestBody::Empty)
                     .expect([
@@ -260,24 +271,23 @@ impl Registry {
     /// The blob in one streaming PATCH, then an empty PUT with the digest.
     async fn finish_upload_chunked(
         &self,
-        dst: &Reference,
-        location: &str,
+        dst: &Repository,
+        location: &UploadLocation,
         digest: &Digest,
         size: u64,
         body: transport::Body,
     ) -> Result<(), Error> {
-        let base = self.base_url(dst).await?;
-        let patch_url = upload_url(location, &base)?.to_string();
+        let patch_url = location.as_url().clone();
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
         if size > 0 {
             let range = HeaderValue::from_str(&format!("0-{}", size - 1)).expect("a valid range");
             headers.insert("content-range", range);
         }
-        let scopes = [Scope::push(dst.repository())];
+        let scopes = [Scope::push(dst.path())];
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(Method::PATCH, dst, crate::session::Target::parse(&patch_url)?)
+                crate::session::RegistryRequest::new(Method::PATCH, dst, patch_url)
                     .with_scopes(scopes.to_vec())
                     .headers(headers)
                     .body(RequestBody::Stream(body, size))
@@ -285,12 +295,15 @@ impl Registry {
                     .operation("PATCH blob"),
             )
             .await?;
-        let next = location_or(resp.headers(), &patch_url);
+        // The session may move on with the PATCH: its answer's Location is where it continues.
+        let next = match resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+            Some(moved) => UploadLocation::resolve(moved, &url)?,
+            None => location.clone(),
+        };
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
-        let put_url = with_digest(&next, &patch_url, digest)?;
         let (resp, url) = self
             .send(
-                crate::session::RegistryRequest::new(Method::PUT, dst, crate::session::Target::parse(&put_url)?)
+                crate::session::RegistryRequest::new(Method::PUT, dst, next.with_digest(digest))
                     .with_scopes(scopes.to_vec())
                     .headers(HeaderMap::new())
                     .body(RequestBody::Empty)
@@ -323,8 +336,8 @@ fn refuses_mount(e: &Error) -> bool {
 /// An upload's error, naming the blob and the repository instead of the session's URL (an
 /// opaque `_state` of hundreds of characters says nothing to a person; `--debug` logs it,
 /// redacted).
-fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
-    let shown = format!("{}/{} (blob {digest})", dst.registry(), dst.repository());
+fn upload_error(e: Error, dst: &Repository, digest: &Digest) -> Error {
+    let shown = format!("{}/{} (blob {digest})", dst.registry(), dst.path());
     match e {
         Error::Registry {
             operation,

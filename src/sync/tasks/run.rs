@@ -124,7 +124,7 @@ impl ValidTask {
                 }
             };
             let listed_tags = if mapping.tags.needs_listing() {
-                match runner.source.tags(&src).await {
+                match runner.source.tags(&src.to_repository()).await {
                     Ok(t) => Some(t),
                     Err(e) => {
                         errors.push(format!(
@@ -192,10 +192,10 @@ impl ValidTask {
             _ => tgt.with_tag(&destination_ref)?,
         };
         Ok(SyncItem {
-            source: Place::Registry(RegistryRepository::new(runner.source.clone(), src)),
-            source_ref,
-            destination: Place::Registry(RegistryRepository::new(runner.target.clone(), tgt)),
-            destination_ref,
+            source: Place::Registry(RegistryRepository::new(runner.source.clone(), &src.to_repository())),
+            source_ref: source_ref.parse()?,
+            destination: Place::Registry(RegistryRepository::new(runner.target.clone(), &tgt.to_repository())),
+            destination_ref: destination_ref.parse()?,
             from: format!("docker://{pulled}"),
             to: format!("docker://{pushed}"),
         })
@@ -227,7 +227,7 @@ async fn catalog_soft(client: &Registry, registry: &str, max_items: Option<usize
     let mut out = Vec::new();
     client
         .paginate(
-            &anchor,
+            &anchor.to_repository(),
             &[Scope::catalog()],
             format!("/v2/_catalog?n={PAGE}"),
             "GET catalog",
