@@ -20,6 +20,7 @@
 //! Layers, from the top: [`Client::copy`] (the copy engine) → manifest and blob operations on
 //! [`Client`] → [`auth`] → [`transport`] → hyper. The library never prints.
 #![warn(missing_docs)]
+#![warn(missing_debug_implementations)]
 
 pub mod auth;
 pub mod bench;

@@ -62,7 +62,7 @@ impl RelocationReport {
 }
 
 /// Where relocated images come from.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum RelocationSource<'a> {
     /// Each image's own registry (thin bundle).
     Registries,

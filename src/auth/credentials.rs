@@ -368,6 +368,13 @@ impl CredentialSource for ContainersAuth {
 #[derive(Default)]
 pub struct CredentialChain(pub Vec<Box<dyn CredentialSource>>);
 
+impl std::fmt::Debug for CredentialChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The sources, never what they hold.
+        write!(f, "CredentialChain({} sources)", self.0.len())
+    }
+}
+
 impl CredentialSource for CredentialChain {
     fn credential(&self, registry: &str) -> Option<Credential> {
         self.0.iter().find_map(|s| s.credential(registry))

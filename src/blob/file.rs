@@ -15,6 +15,7 @@ use crate::transport::BoxError;
 const CHUNK: usize = 256 * 1024;
 
 /// `len` bytes of a file from `offset`, read in 256 KiB chunks.
+#[derive(Debug)]
 pub struct FileBody {
     file: tokio::fs::File,
     remaining: u64,

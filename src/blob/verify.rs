@@ -27,6 +27,16 @@ pub struct VerifyingBody<B> {
 #[error("{0}")]
 pub struct VerifyError(String);
 
+impl<B> std::fmt::Debug for VerifyingBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingBody")
+            .field("digest", &self.digest)
+            .field("expected", &self.expected)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<B> VerifyingBody<B> {
     /// Starts verifying size and digest.
     pub fn new(inner: B, digest: Digest, expected_size: u64) -> Self {

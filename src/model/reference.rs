@@ -130,6 +130,15 @@ pub enum Hasher {
     Sha512(Sha512),
 }
 
+impl fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hasher::Sha256(_) => "Hasher::Sha256",
+            Hasher::Sha512(_) => "Hasher::Sha512",
+        })
+    }
+}
+
 impl Hasher {
     /// Feeds more bytes.
     pub fn update(&mut self, data: &[u8]) {

@@ -22,7 +22,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// An OCI image of random layers made on the fly from a seed: nothing is stored, the bytes
 /// of each layer are generated again whenever it is read.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SyntheticImage {
     manifest: Manifest,
     config: (Descriptor, Bytes),

@@ -30,7 +30,7 @@ use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
 /// A place content is synced from or to.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum Place {
     /// A registry repository.
     Registry(RegistryRepository),
@@ -41,7 +41,7 @@ pub enum Place {
 }
 
 /// One image to copy: from a place and name there to a place and name there.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SyncItem {
     /// Where it comes from.
     pub source: Place,
@@ -58,7 +58,7 @@ pub struct SyncItem {
 }
 
 /// What a sync will do, and what planning had to say.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Debug)]
 pub struct SyncPlan {
     /// The images, in order.
     pub items: Vec<SyncItem>,
@@ -212,7 +212,7 @@ fn base_name(path: &str) -> &str {
 }
 
 /// A destination: where each planned image lands.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Target {
     endpoint: Endpoint,
     refuse_existing: bool,

@@ -27,6 +27,7 @@ use crate::manifest::{Contents, Manifest, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANI
 use crate::reference::Digest;
 
 /// An opened bundle archive. Keep it alive while its layout is in use.
+#[derive(Debug)]
 pub struct Archive {
     layout: OciLayout,
     _extracted: Option<LockedDir>,

@@ -43,6 +43,7 @@ impl TaskReport {
 }
 
 /// The clients a task uses, and how it copies.
+#[derive(Debug)]
 pub struct Runner<'a> {
     /// For the source registry.
     pub source: &'a Registry,
