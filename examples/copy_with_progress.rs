@@ -19,13 +19,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let src: Reference = args.next().ok_or(usage)?.parse()?;
     let dst: Reference = args.next().ok_or(usage)?.parse()?;
 
-    let mut transport = TransportConfig::default();
-    transport
+    let mut transport = TransportConfig::default()
         .insecure_registry(dst.registry())
         .connect_timeout(Duration::from_secs(5))
         .user_agent("my-installer/2.1 (irel)");
     if let Some(ca) = args.next() {
-        transport.ca_certificate_file(ca)?;
+        transport = transport.ca_certificate_file(ca)?;
     }
     let client = Client::builder()
         .transport_config(transport)

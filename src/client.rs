@@ -40,66 +40,64 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// Allows plain http and unverified TLS for `host[:port]`.
     pub fn insecure_registry(mut self, host: &str) -> Self {
-        self.session.transport_mut().insecure_registry(host);
+        self.session = self.session.insecure_registry(host);
         self
     }
 
-    /// https with verification only for `host[:port]`, even on a loopback host (a skopeo sync
-    /// file's explicit `tls-verify: true`).
+    /// https with verification only for `host[:port]`, even on a loopback host; see
+    /// [`SessionBuilder::secure_registry`].
     pub fn secure_registry(mut self, host: &str) -> Self {
-        self.session.transport_mut().secure_registry(host);
+        self.session = self.session.secure_registry(host);
         self
     }
 
-    /// Every registry insecure: TLS unverified and plain http allowed (Go irel's `--skip-tls-verify`).
+    /// Every registry insecure (Go irel's `--skip-tls-verify`).
     pub fn skip_tls_verify(mut self, skip: bool) -> Self {
-        self.session.transport_mut().skip_tls_verify(skip);
+        self.session = self.session.skip_tls_verify(skip);
         self
     }
 
     /// Trusts the PEM certificates in `path` as extra roots.
     pub fn ca_certificate_file(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
-        self.session.transport_mut().ca_certificate_file(path)?;
+        self.session = self.session.ca_certificate_file(path)?;
         Ok(self)
     }
 
-    /// Reads the certs.d directories docker and podman read (per-registry roots and client
-    /// certificates); see [`TransportConfig::system_certs_d`].
+    /// Reads the certs.d directories docker and podman read; see
+    /// [`TransportConfig::system_certs_d`].
     pub fn system_certs_d(mut self) -> Result<Self, Error> {
-        self.session.transport_mut().system_certs_d()?;
+        self.session = self.session.system_certs_d()?;
         Ok(self)
     }
 
     /// Marks insecure what the containers `registries.conf` marks insecure; see
     /// [`TransportConfig::containers_registries_conf`].
     pub fn containers_registries_conf(mut self) -> Self {
-        self.session.transport_mut().containers_registries_conf();
+        self.session = self.session.containers_registries_conf();
         self
     }
 
     /// A docker-style certificate directory for one registry; see [`TransportConfig::cert_dir`].
     pub fn cert_dir(mut self, host: &str, dir: impl AsRef<Path>) -> Result<Self, Error> {
-        self.session.transport_mut().cert_dir(host, dir.as_ref())?;
+        self.session = self.session.cert_dir(host, dir)?;
         Ok(self)
     }
 
     /// Connects to `host` at `addr` instead of resolving it.
     pub fn resolve(mut self, host: &str, addr: IpAddr) -> Self {
-        self.session.transport_mut().resolve(host, addr);
+        self.session = self.session.resolve(host, addr);
         self
     }
 
-    /// Bounds every wait on a registry by `limit`: connecting, the response head, and each
-    /// pause of a response body (see [`Timeouts`](transport::Timeouts) for the defaults). A
-    /// timeout is retried like a broken connection.
+    /// Bounds every wait on a registry by `limit`; see [`SessionBuilder::timeout`].
     pub fn timeout(mut self, limit: std::time::Duration) -> Self {
-        self.session.transport_mut().timeouts(transport::Timeouts::all(limit));
+        self.session = self.session.timeout(limit);
         self
     }
 
     /// Sets the three timeouts separately.
     pub fn timeouts(mut self, timeouts: transport::Timeouts) -> Self {
-        self.session.transport_mut().timeouts(timeouts);
+        self.session = self.session.timeouts(timeouts);
         self
     }
 

@@ -100,21 +100,74 @@ impl Default for SessionBuilder {
 }
 
 impl SessionBuilder {
-    /// The transport settings (TLS, scheme policy, timeouts, name overrides), to change in place.
-    pub fn transport_mut(&mut self) -> &mut TransportConfig {
-        &mut self.transport
-    }
-
-    /// Replaces the transport settings wholesale.
+    /// Replaces the transport settings wholesale (the retry count stays this builder's).
     pub fn transport_config(mut self, config: TransportConfig) -> Self {
-        self.transport = config;
-        self.transport.retries(self.retry_times);
+        self.transport = config.retries(self.retry_times);
         self
     }
 
     /// Allows plain http and unverified TLS for `host[:port]`.
     pub fn insecure_registry(mut self, host: &str) -> Self {
-        self.transport.insecure_registry(host);
+        self.transport = self.transport.insecure_registry(host);
+        self
+    }
+
+    /// https with verification only for `host[:port]`, even on a loopback host (a skopeo sync
+    /// file's explicit `tls-verify: true`).
+    pub fn secure_registry(mut self, host: &str) -> Self {
+        self.transport = self.transport.secure_registry(host);
+        self
+    }
+
+    /// Every registry insecure: TLS unverified and plain http allowed (Go irel's
+    /// `--skip-tls-verify`).
+    pub fn skip_tls_verify(mut self, skip: bool) -> Self {
+        self.transport = self.transport.skip_tls_verify(skip);
+        self
+    }
+
+    /// Trusts the PEM certificates in `path` as extra roots.
+    pub fn ca_certificate_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        self.transport = self.transport.ca_certificate_file(path)?;
+        Ok(self)
+    }
+
+    /// Reads the certs.d directories docker and podman read (per-registry roots and client
+    /// certificates); see [`TransportConfig::system_certs_d`].
+    pub fn system_certs_d(mut self) -> Result<Self, Error> {
+        self.transport = self.transport.system_certs_d()?;
+        Ok(self)
+    }
+
+    /// Marks insecure what the containers `registries.conf` marks insecure; see
+    /// [`TransportConfig::containers_registries_conf`].
+    pub fn containers_registries_conf(mut self) -> Self {
+        self.transport = self.transport.containers_registries_conf();
+        self
+    }
+
+    /// A docker-style certificate directory for one registry; see [`TransportConfig::cert_dir`].
+    pub fn cert_dir(mut self, host: &str, dir: impl AsRef<std::path::Path>) -> Result<Self, Error> {
+        self.transport = self.transport.cert_dir(host, dir.as_ref())?;
+        Ok(self)
+    }
+
+    /// Connects to `host` at `addr` instead of resolving it.
+    pub fn resolve(mut self, host: &str, addr: std::net::IpAddr) -> Self {
+        self.transport = self.transport.resolve(host, addr);
+        self
+    }
+
+    /// Bounds every wait on a registry by `limit`: connecting, the response head, and each
+    /// pause of a response body (see [`Timeouts`](transport::Timeouts) for the defaults). A
+    /// timeout is retried like a broken connection.
+    pub fn timeout(self, limit: std::time::Duration) -> Self {
+        self.timeouts(transport::Timeouts::all(limit))
+    }
+
+    /// Sets the three timeouts separately.
+    pub fn timeouts(mut self, timeouts: transport::Timeouts) -> Self {
+        self.transport = self.transport.timeouts(timeouts);
         self
     }
 
@@ -129,7 +182,7 @@ impl SessionBuilder {
     /// resumed (default 3).
     pub fn retry_times(mut self, n: u32) -> Self {
         self.retry_times = n;
-        self.transport.retries(n);
+        self.transport = self.transport.retries(n);
         self
     }
 

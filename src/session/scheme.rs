@@ -267,8 +267,7 @@ mod tests {
             Some("https") => Err(refused(&req.uri().to_string())),
             _ => Ok(answer(401, &[("www-authenticate", r#"Basic realm="r""#)], "")),
         });
-        let mut config = TransportConfig::default();
-        config.retries(0);
+        let config = TransportConfig::default().retries(0);
         let err = schemes_over(wire.clone(), config.clone())
             .ping("r.test:5000")
             .await
@@ -276,7 +275,7 @@ mod tests {
         assert!(matches!(err, Error::Request { .. }), "{err}");
         assert!(seen.lock().unwrap().iter().all(|s| s.uri.scheme_str() == Some("https")));
 
-        config.insecure_registry("r.test:5000");
+        let config = config.insecure_registry("r.test:5000");
         let ping = schemes_over(wire, config).ping("r.test:5000").await.unwrap();
         assert_eq!((ping.scheme, ping.status), (Scheme::Http, StatusCode::UNAUTHORIZED));
         assert_eq!(ping.challenges, [r#"Basic realm="r""#]);

@@ -244,35 +244,44 @@ impl Default for TransportConfig {
     }
 }
 
+/// Builder-style: each setting takes the configuration and gives it back.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = irel::transport::TransportConfig::default()
+///     .insecure_registry("lab-registry:5000")
+///     .connect_timeout(Duration::from_secs(5));
+/// assert!(config.policy().for_registry("lab-registry:5000").allows_http());
+/// ```
 impl TransportConfig {
     /// How many times the first contact with a registry (`GET /v2/`) is tried again after a
     /// connection failure or a transient answer (default 3), as every later request is.
-    pub fn retries(&mut self, n: u32) -> &mut Self {
+    pub fn retries(mut self, n: u32) -> Self {
         self.retries = n;
         self
     }
 
     /// Allows plain http and unverified TLS for `host[:port]` (every port when none is given).
-    pub fn insecure_registry(&mut self, host: &str) -> &mut Self {
+    pub fn insecure_registry(mut self, host: &str) -> Self {
         self.policy.add_insecure(host);
         self
     }
 
     /// Requires https with verification for `host[:port]`, even on loopback (see
     /// [`SchemePolicy::add_secure`]).
-    pub fn secure_registry(&mut self, host: &str) -> &mut Self {
+    pub fn secure_registry(mut self, host: &str) -> Self {
         self.policy.add_secure(host);
         self
     }
 
     /// Treats every registry as insecure (Go irel's `--skip-tls-verify`).
-    pub fn skip_tls_verify(&mut self, skip: bool) -> &mut Self {
+    pub fn skip_tls_verify(mut self, skip: bool) -> Self {
         self.policy.set_all_insecure(skip);
         self
     }
 
     /// Trusts the PEM certificates in `path` as extra roots.
-    pub fn ca_certificate_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self, Error> {
+    pub fn ca_certificate_file(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
         self.extra_roots.extend(tls::read_ca_file(path.as_ref())?);
         Ok(self)
     }
@@ -280,7 +289,7 @@ impl TransportConfig {
     /// Uses a docker-style certificate directory for the registry `host[:port]`: its `*.crt`
     /// files are extra roots for that registry only, and a `NAME.cert` / `NAME.key` pair is the
     /// client certificate irel presents to it (mutual TLS).
-    pub fn cert_dir(&mut self, host: &str, dir: &Path) -> Result<&mut Self, Error> {
+    pub fn cert_dir(mut self, host: &str, dir: &Path) -> Result<Self, Error> {
         let found = tls::HostTls::read(dir)?;
         let entry = self.host_tls.entry(host.to_ascii_lowercase()).or_default();
         entry.roots.extend(found.roots);
@@ -292,7 +301,7 @@ impl TransportConfig {
 
     /// Reads a `certs.d` directory: each subdirectory named `host[:port]` is a
     /// [`cert_dir`](Self::cert_dir) for that registry. A missing directory is fine.
-    pub fn certs_d(&mut self, base: &Path) -> Result<&mut Self, Error> {
+    pub fn certs_d(mut self, base: &Path) -> Result<Self, Error> {
         let Ok(entries) = std::fs::read_dir(base) else {
             return Ok(self);
         };
@@ -300,7 +309,7 @@ impl TransportConfig {
         dirs.sort_by_key(|e| e.file_name());
         for e in dirs {
             let host = e.file_name().to_string_lossy().into_owned();
-            self.cert_dir(&host, &e.path())?;
+            self = self.cert_dir(&host, &e.path())?;
         }
         Ok(self)
     }
@@ -308,7 +317,7 @@ impl TransportConfig {
     /// Marks insecure the registries the containers `registries.conf` files mark insecure
     /// (`$CONTAINERS_REGISTRIES_CONF`, else `~/.config/containers/registries.conf` and
     /// `/etc/containers/registries.conf`). Missing files are fine.
-    pub fn containers_registries_conf(&mut self) -> &mut Self {
+    pub fn containers_registries_conf(mut self) -> Self {
         for f in registries_conf::default_files() {
             if let Ok(text) = std::fs::read_to_string(&f) {
                 for host in insecure_registries(&text) {
@@ -321,7 +330,7 @@ impl TransportConfig {
 
     /// Reads the certs.d directories docker and podman read: `/etc/docker/certs.d`,
     /// `/etc/containers/certs.d` and `~/.config/containers/certs.d`.
-    pub fn system_certs_d(&mut self) -> Result<&mut Self, Error> {
+    pub fn system_certs_d(mut self) -> Result<Self, Error> {
         let mut bases = vec![
             PathBuf::from("/etc/docker/certs.d"),
             PathBuf::from("/etc/containers/certs.d"),
@@ -330,45 +339,45 @@ impl TransportConfig {
             bases.push(PathBuf::from(home).join(".config/containers/certs.d"));
         }
         for b in bases {
-            self.certs_d(&b)?;
+            self = self.certs_d(&b)?;
         }
         Ok(self)
     }
 
     /// Connects to `host` at `addr` instead of resolving it (TLS and policy still use `host`).
-    pub fn resolve(&mut self, host: &str, addr: IpAddr) -> &mut Self {
+    pub fn resolve(mut self, host: &str, addr: IpAddr) -> Self {
         self.resolve.insert(host.to_ascii_lowercase(), addr);
         self
     }
 
     /// The `User-Agent` header value.
-    pub fn user_agent(&mut self, ua: &str) -> &mut Self {
+    pub fn user_agent(mut self, ua: &str) -> Self {
         self.user_agent = ua.to_string();
         self
     }
 
     /// How long to wait for a TCP connection (default [`DEFAULT_CONNECT_TIMEOUT`]).
-    pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.connect = timeout;
         self
     }
 
     /// How long to wait for a response head after the last request bytes went out (default
     /// [`DEFAULT_RESPONSE_TIMEOUT`]).
-    pub fn response_timeout(&mut self, timeout: Duration) -> &mut Self {
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.response = timeout;
         self
     }
 
     /// How long a response body may send nothing while irel waits for it (default
     /// [`DEFAULT_IDLE_TIMEOUT`]).
-    pub fn idle_timeout(&mut self, timeout: Duration) -> &mut Self {
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts.idle = timeout;
         self
     }
 
     /// All three timeouts at once.
-    pub fn timeouts(&mut self, timeouts: Timeouts) -> &mut Self {
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
     }
@@ -388,8 +397,7 @@ type Pool = HyperClient<HttpsConnector<HttpConnector<OverrideResolver>>, Body>;
 /// ```no_run
 /// # async fn demo() -> Result<(), irel::transport::Error> {
 /// use irel::transport::{full_body, Transport, TransportConfig};
-/// let mut config = TransportConfig::default();
-/// config.insecure_registry("lab-registry:5000");
+/// let config = TransportConfig::default().insecure_registry("lab-registry:5000");
 /// let transport = Transport::new(&config)?;
 /// let request = http::Request::get("http://lab-registry:5000/v2/").body(full_body("")).unwrap();
 /// let response = transport.send(request).await?;
