@@ -223,7 +223,7 @@ where
 
 /// CPU time and peak memory of this process, from `/proc/self` (Linux).
 #[derive(Debug, Clone, Copy)]
-pub struct ProcessUsage {
+pub(crate) struct ProcessUsage {
     /// User + system CPU time so far, in seconds.
     pub cpu_seconds: f64,
     /// Peak resident set size so far (`VmHWM`), in bytes.
@@ -232,7 +232,7 @@ pub struct ProcessUsage {
 
 impl ProcessUsage {
     /// Reads the current figures; `None` where `/proc` is not there.
-    pub fn now() -> Option<ProcessUsage> {
+    pub(crate) fn now() -> Option<ProcessUsage> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         // Fields after the command name, which is in parentheses and may hold spaces.
         let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

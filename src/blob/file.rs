@@ -2,7 +2,6 @@
 //! uncompressed archives.
 
 use std::io::SeekFrom;
-use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -23,11 +22,6 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    /// Opens `path` and positions it at `offset`.
-    pub async fn open(path: &Path, offset: u64, len: u64) -> std::io::Result<FileBody> {
-        Self::from_file(tokio::fs::File::open(path).await?, offset, len).await
-    }
-
     /// Streams `len` bytes of an already opened `file` from `offset` (for files opened with
     /// checks, as [`crate::layout::safe_path::open_regular`] does).
     pub async fn from_file(mut file: tokio::fs::File, offset: u64, len: u64) -> std::io::Result<FileBody> {

@@ -16,12 +16,13 @@ use http_body_util::BodyExt;
 
 use crate::transport::{self, BoxError};
 
-pub use file::FileBody;
-pub use verify::{VerifyError, VerifyingBody};
+pub(crate) use file::FileBody;
+pub use verify::VerifyError;
+pub(crate) use verify::VerifyingBody;
 
 /// Whether `e` failed because content was not what its descriptor said (wrong size or
 /// digest), as opposed to a connection or a server failing: content errors are final.
-pub fn is_content_error(e: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn is_content_error(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(c) = cause {
         if c.is::<VerifyError>() {

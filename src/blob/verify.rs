@@ -39,6 +39,7 @@ impl<B> std::fmt::Debug for VerifyingBody<B> {
 
 impl<B> VerifyingBody<B> {
     /// Starts verifying size and digest.
+    #[cfg(test)]
     pub fn new(inner: B, digest: Digest, expected_size: u64) -> Self {
         Self::with_hashing(inner, digest, expected_size, true)
     }

@@ -652,7 +652,7 @@ pub(crate) fn to_uri(url: &url::Url) -> Result<Uri, Error> {
 }
 
 /// Reads a whole response body, refusing more than `limit` bytes.
-pub async fn read_body_limited(mut body: ResponseBody, limit: usize, url: &str) -> Result<Bytes, Error> {
+pub(crate) async fn read_body_limited(mut body: ResponseBody, limit: usize, url: &str) -> Result<Bytes, Error> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| match e.downcast::<Error>() {
