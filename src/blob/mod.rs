@@ -1,4 +1,4 @@
-//! Blob bodies: downloads that check size and digest as they go ([`VerifyingBody`]) and resume
+//! Blob bodies: downloads that check size and digest as they go (`VerifyingBody`) and resume
 //! after a broken connection, and file-backed bodies for uploads from disk. No blob is ever
 //! held whole in memory: a download is a body stream, and an upload sends such a stream as its
 //! request body.
