@@ -8,6 +8,9 @@
 #   --sync-only    just the 100-tag sync against skopeo sync
 #   --smoke        a tiny image and one round: checks the script works (CI)
 # For the sync it also prints the CPU the two registries used, and the floor that sets.
+# With IREL_BEFORE=/path/to/an/older/irel, that binary runs in every round beside this one (the
+# same copies and syncs into fresh registries), and the after/before ratios are printed: how a
+# change is measured without the noise of two separate runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3 size=1024 smoke=0 tags=100 sync_only=0 singles="64 2048"
@@ -82,6 +85,9 @@ copy_rounds=$rounds
 for round in $(seq "$copy_rounds"); do
   d=$(registry raw); run rawcopy bash "$rawcopy" "$src/bench/img:1" "$d/bench/img:1"
   d=$(registry irel); run irel "$irel" copy "$src/bench/img:1" "$d/bench/img:1"
+  if [ -n "${IREL_BEFORE:-}" ]; then
+    d=$(registry before); run irel_before "$IREL_BEFORE" copy "$src/bench/img:1" "$d/bench/img:1"
+  fi
   run recopy "$irel" copy "$src/bench/img:1" "$d/bench/img:1"
   run mount "$irel" copy "$src/bench/img:1" "$src/bench/mounted-$round:1"
   rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
@@ -120,6 +126,9 @@ sync_run() {
 }
 for _ in $(seq "$rounds"); do
   d=$(registry sync-irel); sync_run sync_irel "$d" "$irel" sync "docker://$src/many/app" "docker://$d/m"
+  if [ -n "${IREL_BEFORE:-}" ]; then
+    d=$(registry sync-before); sync_run sync_before "$d" "$IREL_BEFORE" sync "docker://$src/many/app" "docker://$d/m"
+  fi
   rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb
   d=$(registry sync-skopeo); sync_run sync_skopeo "$d" skopeo sync --src docker --dest docker --src-tls-verify=false --dest-tls-verify=false "$src/many/app" "$d/m"
 done
@@ -129,6 +138,15 @@ sync_floor() {
   echo "irel sync: registries $reg s cpu, irel $(median sync_irel 2) s; floor on $(nproc) cores $(echo "scale=2; ($reg + $(median sync_irel 2)) / $(nproc)" | bc) s, wall $(median sync_irel 1) s (skopeo sync: registries $(median sync_skopeo_registries 1) s)"
 }
 
+# After/before ratios, when IREL_BEFORE ran beside this build.
+before_ratios() {
+  [ -n "${IREL_BEFORE:-}" ] || return 0
+  if [ -s "$work/irel_before" ]; then
+    echo "irel / before, copy: wall $(ratio "$(median irel 1)" "$(median irel_before 1)"), cpu $(ratio "$(median irel 2)" "$(median irel_before 2)"), rss $(ratio "$(median irel 3)" "$(median irel_before 3)")"
+  fi
+  echo "irel / before, sync: wall $(ratio "$(median sync_irel 1)" "$(median sync_before 1)"), cpu $(ratio "$(median sync_irel 2)" "$(median sync_before 2)"), rss $(ratio "$(median sync_irel 3)" "$(median sync_before 3)")"
+}
+
 printf '\n%-44s %10s %10s %10s\n' "what (medians)" "wall s" "cpu s" "rss MiB"
 if [ "$sync_only" = 1 ]; then
   for l in sync_irel sync_skopeo; do
@@ -136,6 +154,7 @@ if [ "$sync_only" = 1 ]; then
   done
   echo "skopeo sync / irel sync ($tags tags) $(ratio "$(median sync_skopeo 1)" "$(median sync_irel 1)")   (target >= 3)"
   sync_floor
+  before_ratios
   exit 0
 fi
 for l in rawcopy irel skopeo mount recopy to_layout curl_down from_layout curl_up sync_irel sync_skopeo; do
@@ -155,3 +174,4 @@ echo "registry -> layout / curl      $(ratio "$(median to_layout 1)" "$(median c
 echo "layout -> registry / curl      $(ratio "$(median from_layout 1)" "$(median curl_up 1)")   (target <= 1.15)"
 echo "skopeo sync / irel sync ($tags tags) $(ratio "$(median sync_skopeo 1)" "$(median sync_irel 1)")   (target >= 3)"
 sync_floor
+before_ratios

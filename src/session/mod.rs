@@ -48,12 +48,15 @@ pub(crate) use token::Authenticator;
 /// Registry error bodies are read up to this size.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// The stack below authorization and retries: what pings and token requests go through.
-pub(crate) type PlainService = BoxCloneSyncService<HttpRequest, HttpResponse, transport::Error>;
+/// The stack below authorization and retries (what pings and token requests go through), and
+/// what [`SessionBuilder::wire_layer`] wraps: every exchange on the network.
+pub type WireService = BoxCloneSyncService<HttpRequest, HttpResponse, transport::Error>;
+pub(crate) type PlainService = WireService;
 /// The whole stack, as [`SessionBuilder::layer`] wraps it.
 pub type SessionService = BoxCloneSyncService<HttpRequest, HttpResponse, Error>;
 
 type AddLayer = Box<dyn FnOnce(SessionService) -> SessionService + Send>;
+type AddWireLayer = Box<dyn FnOnce(WireService) -> WireService + Send>;
 
 /// The URL a response answers, in its extensions (after a redirect, the first one asked).
 #[derive(Debug, Clone)]
@@ -75,6 +78,7 @@ pub struct SessionBuilder {
     retry_times: u32,
     on_warning: Option<WarningListener>,
     layers: Vec<AddLayer>,
+    wire_layers: Vec<AddWireLayer>,
 }
 
 impl std::fmt::Debug for SessionBuilder {
@@ -83,6 +87,7 @@ impl std::fmt::Debug for SessionBuilder {
             .field("transport", &self.transport)
             .field("retry_times", &self.retry_times)
             .field("layers", &self.layers.len())
+            .field("wire_layers", &self.wire_layers.len())
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +100,7 @@ impl Default for SessionBuilder {
             retry_times: layers::retry::DEFAULT_RETRIES,
             on_warning: None,
             layers: Vec::new(),
+            wire_layers: Vec::new(),
         }
     }
 }
@@ -219,17 +225,44 @@ impl SessionBuilder {
         self
     }
 
+    /// Wraps the transport in `layer`, below irel's own layers: it sees every exchange on the
+    /// network one by one (pings, token requests, each redirect hop and each retry), for
+    /// tracing or metrics per HTTP request. Layers added later wrap earlier ones. An error of
+    /// the layer's own becomes [`transport::Error::Layer`].
+    pub fn wire_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<WireService> + Send + 'static,
+        L::Service: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<HttpRequest>>::Error: Into<BoxError>,
+        <L::Service as tower::Service<HttpRequest>>::Future: Send + 'static,
+    {
+        self.wire_layers.push(Box::new(move |inner| {
+            BoxCloneSyncService::new(layer.layer(inner).map_err(|e: <L::Service as tower::Service<HttpRequest>>::Error| {
+                let e: BoxError = e.into();
+                match e.downcast::<transport::Error>() {
+                    Ok(ours) => *ours,
+                    Err(theirs) => transport::Error::Layer(theirs),
+                }
+            }))
+        }));
+        self
+    }
+
     /// Builds the session (connection pools, TLS configurations) and composes its stack.
     pub fn build(self) -> Result<Session, Error> {
         let transport = Transport::new(&self.transport)?;
         let counter = RequestCounter::default();
+        let mut wire: WireService = BoxCloneSyncService::new(Wire(transport.clone()));
+        for add in self.wire_layers {
+            wire = add(wire);
+        }
         let plain: PlainService = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(RedirectLayer)
                 .layer(WarningsLayer::new(Warnings::new(self.on_warning)))
                 .layer(UserAgentLayer::new(transport.user_agent().clone()))
                 .layer(CountLayer::new(counter.clone()))
-                .service(Wire(transport.clone())),
+                .service(wire),
         );
         let schemes = Schemes::new(transport.clone(), plain.clone());
         let auth = Authenticator::new(

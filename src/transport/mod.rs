@@ -170,6 +170,10 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A layer an embedder put next to the wire ([`SessionBuilder::wire_layer`](crate::session::SessionBuilder::wire_layer))
+    /// failed the request with an error of its own.
+    #[error("a wire layer failed the request: {0}")]
+    Layer(#[source] BoxError),
 }
 
 /// One line with an error and all its causes, without repeating identical messages.
