@@ -11,6 +11,7 @@ mod cli;
 mod copy;
 mod dregsy;
 mod ecosystem;
+mod embed;
 mod faults;
 mod first_hour;
 mod fuzz_seeds;
