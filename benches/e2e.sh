@@ -71,7 +71,7 @@ run() {
 median() { # LABEL FIELD(1 wall, 2 cpu, 3 rss)
   cut -d' ' -f"$2" "$work/$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { if [ "$(echo "$2 == 0" | bc)" = 1 ]; then echo "n/a"; else echo "scale=2; $1 / $2" | bc; fi; }
 layers=$(for _ in 1 2 3 4; do printf '%s,' "$(echo "scale=3; $size / 4" | bc)"; done); layers=${layers%,}
 
 echo "image: ${size} MiB in 4 layers; $rounds rounds; $(nproc) cores; $(uname -m)"

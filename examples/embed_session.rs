@@ -4,8 +4,9 @@
 //! - a [`Session`] takes credentials from docker's `config.json` (`$DOCKER_CONFIG`, else `~/.docker`);
 //! - layers of one's own wrap irel's stack: a request counter written here as a plain tower
 //!   `Layer` + `Service`, and tower's `ConcurrencyLimitLayer`;
-//! - raw [`RegistryRequest`]s: the tag list (following `Link` pages) and a manifest, whose digest
-//!   is computed from the bytes served.
+//! - raw [`RegistryRequest`]s sent with [`Session::fetch`] (the body read whole, within a bound):
+//!   the tag list (following `Link` pages with `Fetched::next_page`) and a manifest, whose
+//!   digest is computed from the bytes served.
 //!
 //! usage: cargo run --example embed_session -- [--insecure] REGISTRY/REPO[:TAG|@DIGEST]
 
@@ -14,11 +15,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderName, ACCEPT, CONTENT_TYPE, LINK};
-use http::{HeaderMap, StatusCode};
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::StatusCode;
 use irel::auth::DockerConfig;
-use irel::session::{RegistryRequest, RequestUrl, Session, Target};
-use irel::transport::read_body_limited;
+use irel::session::{RegistryRequest, Session, Target};
 use irel::{Digest, Reference};
 
 type Failure = Box<dyn std::error::Error>;
@@ -120,53 +120,37 @@ async fn list_tags(session: &Session, image: &Reference) -> Result<Vec<String>, 
     struct Page {
         tags: Option<Vec<String>>,
     }
+    let repository = image.to_repository();
     let mut tags = Vec::new();
-    let mut target = Target::Path(format!("/v2/{}/tags/list", image.repository()));
+    let mut target = Target::Path(format!("/v2/{}/tags/list", repository.path()));
     for _ in 0..100 {
-        let request = RegistryRequest::get(image, target).operation("GET tags");
-        let (headers, body) = fetch(session, request, 4 << 20).await?;
-        let page: Page = serde_json::from_slice(&body).map_err(|e| format!("tag list of {}: {e}", image.name()))?;
-        tags.extend(page.tags.unwrap_or_default());
-        // Relative links are paths on the registry; absolute ones are URLs, and the session
-        // sends credentials with them only on the registry's own origin.
-        match header(&headers, LINK).and_then(next_link) {
-            Some(link) => target = Target::parse(&link)?,
+        let request = RegistryRequest::get(&repository, target)
+            .expect([StatusCode::OK])
+            .operation("GET tags");
+        // Bounded: a raw request has no listing limits of irel's.
+        let page = session.fetch(request, 4 << 20).await?;
+        let body: Page = serde_json::from_slice(&page.body).map_err(|e| format!("tag list of {repository}: {e}"))?;
+        tags.extend(body.tags.unwrap_or_default());
+        // The next page's URL, resolved against this one and never a step down to plain http;
+        // the session sends credentials with it only on the registry's own origin.
+        match page.next_page()? {
+            Some(next) => target = next,
             None => return Ok(tags),
         }
     }
     Err(format!("the tag list of {} has more than 100 pages", image.name()).into())
 }
 
-/// `<…>; rel="next"` in a `Link` header (RFC 8288, as much of it as registries use).
-fn next_link(link: &str) -> Option<String> {
-    let next = link.split(',').find(|l| l.contains("rel=\"next\""))?;
-    Some(next.split_once('<')?.1.split_once('>')?.0.to_string())
-}
-
 /// The manifest's media type and bytes, as served: the digest is of these exact bytes.
 async fn fetch_manifest(session: &Session, image: &Reference) -> Result<(String, Bytes), Failure> {
-    let path = format!("/v2/{}/manifests/{}", image.repository(), image.manifest_reference());
+    let repository = image.to_repository();
+    let path = format!("/v2/{}/manifests/{}", repository.path(), image.tag_or_digest());
     // Without the index types in Accept, registries down-convert multi-arch images or answer 404.
-    let request = RegistryRequest::get(image, path)
+    let request = RegistryRequest::get(&repository, path)
         .header(ACCEPT, irel::manifest::ACCEPT_ALL)
+        .expect([StatusCode::OK])
         .operation("GET manifest");
-    let (headers, bytes) = fetch(session, request, irel::manifest::MAX_MANIFEST_SIZE).await?;
-    Ok((header(&headers, CONTENT_TYPE).unwrap_or("unknown").to_string(), bytes))
-}
-
-/// Sends `request`, any answer but 200 an error naming the registry's error codes, and reads
-/// the body up to `limit` bytes: the session hands the body over unread.
-async fn fetch(session: &Session, request: RegistryRequest, limit: usize) -> Result<(HeaderMap, Bytes), Failure> {
-    let resp = session.send(request.expect([StatusCode::OK])).await?;
-    let url = resp
-        .extensions()
-        .get::<RequestUrl>()
-        .map(|u| u.0.clone())
-        .unwrap_or_default();
-    let (parts, body) = resp.into_parts();
-    Ok((parts.headers, read_body_limited(body, limit, &url).await?))
-}
-
-fn header(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    let manifest = session.fetch(request, irel::manifest::MAX_MANIFEST_SIZE).await?;
+    let media_type = manifest.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    Ok((media_type.unwrap_or("unknown").to_string(), manifest.body))
 }

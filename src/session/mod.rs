@@ -22,11 +22,13 @@
 //! speaks is found once per registry by a ping (see `scheme.rs`) before its first request.
 
 pub mod layers;
+pub(crate) mod paging;
 mod request;
 mod scheme;
 mod token;
 
 pub use layers::retry::DEFAULT_RETRIES;
+pub use paging::Fetched;
 pub use request::{RegistryContext, RegistryRequest, RequestBody, Target};
 
 use std::sync::Arc;
@@ -237,13 +239,15 @@ impl SessionBuilder {
         <L::Service as tower::Service<HttpRequest>>::Future: Send + 'static,
     {
         self.wire_layers.push(Box::new(move |inner| {
-            BoxCloneSyncService::new(layer.layer(inner).map_err(|e: <L::Service as tower::Service<HttpRequest>>::Error| {
-                let e: BoxError = e.into();
-                match e.downcast::<transport::Error>() {
-                    Ok(ours) => *ours,
-                    Err(theirs) => transport::Error::Layer(theirs),
-                }
-            }))
+            BoxCloneSyncService::new(layer.layer(inner).map_err(
+                |e: <L::Service as tower::Service<HttpRequest>>::Error| {
+                    let e: BoxError = e.into();
+                    match e.downcast::<transport::Error>() {
+                        Ok(ours) => *ours,
+                        Err(theirs) => transport::Error::Layer(theirs),
+                    }
+                },
+            ))
         }));
         self
     }
@@ -329,6 +333,21 @@ impl Session {
         Ok(resp)
     }
 
+    /// [`send`](Self::send), then the body read whole, refusing more than `limit` bytes: for
+    /// JSON answers (tag lists, manifests, referrers). [`Fetched::next_page`] follows a
+    /// paginated listing.
+    pub async fn fetch(&self, request: RegistryRequest, limit: usize) -> Result<Fetched, Error> {
+        let (resp, url) = self.send_at(request).await?;
+        let (parts, body) = resp.into_parts();
+        let body = read_body_limited(body, limit, &url).await?;
+        Ok(Fetched {
+            status: parts.status,
+            headers: parts.headers,
+            url,
+            body,
+        })
+    }
+
     /// [`send`](Self::send), returning the URL asked beside the response.
     pub(crate) async fn send_at(&self, request: RegistryRequest) -> Result<(HttpResponse, String), Error> {
         let RegistryRequest {
@@ -344,7 +363,13 @@ impl Session {
                 let base = self.0.schemes.base_url(&context.api_host).await?;
                 transport::parse_url(&format!("{base}{path}"))?
             }
-            request::Target::Url(url) => url,
+            // A URL a registry handed over (a Location, a Link) or an embedder built: never a
+            // step down from the scheme the registry speaks.
+            request::Target::Url(url) => {
+                let base = transport::parse_url(&self.0.schemes.base_url(&context.api_host).await?)?;
+                layers::check_followed(&base, &url, "request URL")?;
+                url
+            }
         };
         let operation = context.operation;
         let mut req = http::Request::new(body);

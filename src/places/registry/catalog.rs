@@ -182,29 +182,7 @@ fn too_many_bytes(limit: usize) -> String {
     )
 }
 
-/// `link` (perhaps relative) resolved against the URL of the page that gave it; a link from
-/// https to plain http is refused.
-pub(crate) fn resolve_link(page_url: &str, link: &str) -> Result<String, Error> {
-    let base = crate::transport::parse_url(page_url)?;
-    let next = base.join(link).map_err(|e| crate::transport::Error::InvalidUrl {
-        url: link.to_string(),
-        reason: e.to_string(),
-    })?;
-    crate::session::layers::check_followed(&base, &next, "pagination Link")?;
-    Ok(next.to_string())
-}
-
-/// The target of `<…>; rel="next"` in a `Link` header.
-pub(crate) fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| p.trim().replace(' ', "").eq_ignore_ascii_case("rel=\"next\"") || p.trim() == "rel=next");
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| target.to_string())
-    })
-}
+pub(crate) use crate::session::paging::{next_link, resolve_link};
 
 #[cfg(test)]
 mod tests {
