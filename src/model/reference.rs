@@ -294,15 +294,6 @@ impl Reference {
         format!("{}/{}", self.registry, self.repository)
     }
 
-    /// What to ask the registry for: the digest when there is one, else the tag, else `latest`.
-    pub fn manifest_reference(&self) -> &str {
-        match (&self.digest, &self.tag) {
-            (Some(d), _) => d.as_str(),
-            (None, Some(t)) => t,
-            (None, None) => "latest",
-        }
-    }
-
     /// The same repository with another tag (any digest is kept).
     pub fn with_tag(&self, tag: &str) -> Result<Reference, ParseError> {
         if !valid_tag(tag) {
@@ -624,7 +615,7 @@ mod tests {
         bad(&format!("x@sha256:{}", "F".repeat(64)));
         let r = ok(&format!("x:t@sha256:{}", "f".repeat(64)));
         assert_eq!(r.tag(), Some("t"));
-        assert_eq!(r.manifest_reference(), format!("sha256:{}", "f".repeat(64)));
+        assert_eq!(r.tag_or_digest().to_string(), format!("sha256:{}", "f".repeat(64)));
         ok(&format!("x@sha512:{}", "0".repeat(128)));
         let e = Reference::parse(&format!("x@md5:{}", "0".repeat(32))).unwrap_err();
         assert!(e.reason.contains("unsupported"), "{e}");
@@ -684,7 +675,7 @@ mod tests {
     #[test]
     fn default_tag_and_familiar_form() {
         let r = ok("example.com/a/b");
-        assert_eq!(r.manifest_reference(), "latest");
+        assert_eq!(r.tag_or_digest().to_string(), "latest");
         assert_eq!(r.familiar(), "example.com/a/b");
         assert_eq!(ok("docker.io/library/busybox:1").familiar(), "busybox:1");
         assert_eq!(ok("ubuntu").api_host(), "registry-1.docker.io");
