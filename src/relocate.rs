@@ -25,7 +25,8 @@ use crate::reference::{Digest, Reference};
 /// # async fn demo(client: irel::Client) {
 /// use irel::relocate::RelocationSource;
 /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
-/// let report = client.relocate("registry.internal/acme", &images, RelocationSource::Registries, &Default::default()).await;
+/// let (prefix, options) = ("registry.internal/acme", irel::CopyOptions::default());
+/// let report = client.relocate(prefix, &images, RelocationSource::Registries, &options).await;
 /// for r in &report.relocated {
 ///     println!("{} -> {} ({})", r.original, r.relocated, r.digest);
 /// }
@@ -47,7 +48,8 @@ pub struct Relocated {
 /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
 /// use irel::relocate::RelocationSource;
 /// let images = vec!["docker.io/istio/proxyv2:1.2".to_string(), "quay.io/team/app:2".to_string()];
-/// let report = client.relocate("registry.internal/acme", &images, RelocationSource::Registries, &Default::default()).await;
+/// let (prefix, options) = ("registry.internal/acme", irel::CopyOptions::default());
+/// let report = client.relocate(prefix, &images, RelocationSource::Registries, &options).await;
 /// for (image, error) in &report.failed {
 ///     eprintln!("{image}: {error}");
 /// }

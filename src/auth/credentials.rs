@@ -396,7 +396,8 @@ impl CredentialSource for ContainersAuth {
 /// use irel::auth::{Credential, CredentialChain, CredentialSource, DockerConfig, StaticCredentials};
 /// let mut flags = StaticCredentials::default();
 /// flags.insert("r.example", Credential::RegistryToken("from-the-command-line".into()));
-/// let file = DockerConfig::parse(br#"{"auths":{"r.example":{"auth":"dTpw"},"q.example":{"auth":"dTpw"}}}"#, "x").unwrap();
+/// let json = br#"{"auths":{"r.example":{"auth":"dTpw"},"q.example":{"auth":"dTpw"}}}"#;
+/// let file = DockerConfig::parse(json, "config.json").unwrap();
 /// let chain = CredentialChain(vec![Box::new(flags), Box::new(file)]);
 /// assert_eq!(chain.credential("r.example"), Some(Credential::RegistryToken("from-the-command-line".into())));
 /// assert!(matches!(chain.credential("q.example"), Some(Credential::Basic { .. })));

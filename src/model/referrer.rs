@@ -14,7 +14,8 @@ use super::reference::Digest;
 /// let subject = irel::Digest::sha256_of(b"the image manifest");
 /// let sig = serde_json::json!({"schemaVersion": 2, "mediaType": irel::manifest::OCI_MANIFEST,
 ///     "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json", "layers": [],
-///     "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": irel::Digest::sha256_of(b"{}"), "size": 2},
+///     "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+///                "digest": irel::Digest::sha256_of(b"{}")},
 ///     "subject": {"mediaType": irel::manifest::OCI_MANIFEST, "digest": subject, "size": 18}});
 /// let m = Manifest::parse(sig.to_string().into(), None, "signature").unwrap();
 /// let r = m.as_referrer();

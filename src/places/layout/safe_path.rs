@@ -28,7 +28,9 @@ use crate::reference::{valid_path_component, valid_tag};
 /// ```
 /// use irel::layout::safe_path::{image_dir, PathError};
 /// match image_dir("team/../../etc", "1.0") {
-///     Err(PathError::InvalidName { what, name, .. }) => assert_eq!((what, name.as_str()), ("repository path", "team/../../etc")),
+///     Err(PathError::InvalidName { what, name, .. }) => {
+///         assert_eq!((what, name.as_str()), ("repository path", "team/../../etc"))
+///     }
 ///     other => panic!("{other:?}"),
 /// }
 /// ```

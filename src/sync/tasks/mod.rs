@@ -469,7 +469,8 @@ pub struct ValidTask {
 ///
 /// ```
 /// use irel::sync::tasks::SyncConfig;
-/// let validated = SyncConfig::parse("relay: skopeo\nskopeo: {binary: /usr/bin/skopeo}\n").unwrap().validate().unwrap();
+/// let config = SyncConfig::parse("relay: skopeo\nskopeo: {binary: /usr/bin/skopeo}\n").unwrap();
+/// let validated = config.validate().unwrap();
 /// assert!(validated.tasks.is_empty());
 /// assert_eq!(validated.notes, ["skopeo.binary (/usr/bin/skopeo) is not used: irel is the relay"]);
 /// ```

@@ -78,7 +78,8 @@ impl TaskReport {
 ///     let source = task.source_client(irel::Client::builder())?.build()?;
 ///     let target = task.target_client(irel::Client::builder())?.build()?;
 ///     let options = irel::CopyOptions::default();
-///     let runner = Runner { source: source.registry(), target: target.registry(), jobs: 4, options: &options, dry_run: true };
+///     let (source, target) = (source.registry(), target.registry());
+///     let runner = Runner { source, target, jobs: 4, options: &options, dry_run: true };
 ///     let report = task.run(&runner, &mut TaskState::default()).await;
 ///     println!("{}: would copy {} images", task.name, report.planned.len());
 /// }
