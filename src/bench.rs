@@ -18,6 +18,15 @@ use crate::places::{Discard, SyntheticImage};
 use crate::reference::{Digest, Reference};
 
 /// What to generate and how hard to push.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::bench::BenchOptions;
+/// let options = BenchOptions::default().image(256 << 20, 8).concurrency(8).seed(42);
+/// let report = client.bench_push(&"localhost:5000/bench:latest".parse()?, &options).await?;
+/// println!("{:.1} MB/s", report.megabytes_per_second);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BenchOptions {
@@ -64,6 +73,16 @@ impl BenchOptions {
 }
 
 /// What a benchmark measured.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let image = "localhost:5000/bench:latest".parse()?;
+/// let report = client.bench_pull(&image, &irel::bench::BenchOptions::default()).await?;
+/// println!("{} bytes in {:.2} s, {} requests", report.bytes, report.seconds, report.requests);
+/// println!("p95 per blob: {:.0} ms", report.blob_latency_ms.p95);
+/// println!("{}", serde_json::to_string(&report)?);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 #[non_exhaustive]
 pub struct BenchReport {
@@ -93,6 +112,14 @@ pub struct BenchReport {
 }
 
 /// Latency percentiles in milliseconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use irel::bench::Latency;
+/// let samples: Vec<Duration> = [30, 10, 20, 40].map(Duration::from_millis).to_vec();
+/// let l = Latency::of(&samples);
+/// assert_eq!((l.p50, l.p95, l.max), (20.0, 40.0, 40.0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Latency {
     /// Median.

@@ -168,6 +168,16 @@ impl ClientBuilder {
 
 /// A registry client. Cheap to clone; clones share connections, tokens and what registries
 /// were found to refuse.
+///
+/// ```
+/// let client = irel::Client::builder()
+///     .insecure_registry("lab-registry:5000")
+///     .retry_times(5)
+///     .build()
+///     .unwrap();
+/// let worker = client.clone(); // shares connections and tokens
+/// assert_eq!(worker.session().retry_times(), 5);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client {
     registry: Registry,

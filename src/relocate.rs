@@ -20,6 +20,18 @@ use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
 
 /// One image that was relocated.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) {
+/// use irel::relocate::RelocationSource;
+/// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
+/// let (prefix, options) = ("registry.internal/acme", irel::CopyOptions::default());
+/// let report = client.relocate(prefix, &images, RelocationSource::Registries, &options).await;
+/// for r in &report.relocated {
+///     println!("{} -> {} ({})", r.original, r.relocated, r.digest);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Relocated {
     /// The reference as given (the mapping's key).
@@ -31,6 +43,19 @@ pub struct Relocated {
 }
 
 /// What a relocation did.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::relocate::RelocationSource;
+/// let images = vec!["docker.io/istio/proxyv2:1.2".to_string(), "quay.io/team/app:2".to_string()];
+/// let (prefix, options) = ("registry.internal/acme", irel::CopyOptions::default());
+/// let report = client.relocate(prefix, &images, RelocationSource::Registries, &options).await;
+/// for (image, error) in &report.failed {
+///     eprintln!("{image}: {error}");
+/// }
+/// report.write_mapping("relocation-mapping.json".as_ref())?; // the images that landed
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Default)]
 pub struct RelocationReport {
     /// The images relocated and verified, in the order given.
@@ -62,6 +87,18 @@ impl RelocationReport {
 }
 
 /// Where relocated images come from.
+///
+/// A thick relocation, from a bundle instead of the images' own registries:
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::relocate::RelocationSource;
+/// let bundle = irel::layout::archive::open("bundle.tgz".as_ref())?;
+/// let images = vec!["docker.io/istio/proxyv2:1.2".to_string()];
+/// let source = RelocationSource::Layout(bundle.layout());
+/// let report = client.relocate("registry.internal/acme", &images, source, &Default::default()).await;
+/// # let _ = report;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum RelocationSource<'a> {
     /// Each image's own registry (thin bundle).

@@ -12,6 +12,15 @@ use super::helpers::CredentialHelper;
 use super::Error;
 
 /// A secret for one registry. `Debug` never shows the secret.
+///
+/// ```
+/// use irel::auth::{Credential, StaticCredentials};
+/// let basic = Credential::Basic { username: "ci".into(), password: "s3cret".into() };
+/// assert_eq!(format!("{basic:?}"), "Basic(ci, <redacted>)");
+/// let mut creds = StaticCredentials::default();
+/// creds.insert("registry.example", basic);
+/// creds.insert("ghcr.io", Credential::RegistryToken("a-token".into()));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// Username and password (sent as Basic to the registry or the token realm).
@@ -39,6 +48,23 @@ impl fmt::Debug for Credential {
 
 /// A source of credentials, asked with the registry name as references spell it
 /// (`docker.io`, `localhost:5000`).
+///
+/// A CI job's token, for its own registry only:
+/// ```
+/// use irel::auth::{Credential, CredentialSource};
+/// struct CiToken {
+///     registry: String,
+///     token: String,
+/// }
+/// impl CredentialSource for CiToken {
+///     fn credential(&self, registry: &str) -> Option<Credential> {
+///         (registry == self.registry).then(|| Credential::RegistryToken(self.token.clone()))
+///     }
+/// }
+/// let source = CiToken { registry: "registry.example".into(), token: "t0ken".into() };
+/// let session = irel::session::Session::builder().credentials(source).build().unwrap();
+/// assert!(session.has_credentials("registry.example") && !session.has_credentials("docker.io"));
+/// ```
 pub trait CredentialSource: Send + Sync {
     /// The credential for `registry`, if this source has one.
     fn credential(&self, registry: &str) -> Option<Credential>;
@@ -365,6 +391,17 @@ impl CredentialSource for ContainersAuth {
 }
 
 /// Sources asked in order; the first that has a credential wins.
+///
+/// ```
+/// use irel::auth::{Credential, CredentialChain, CredentialSource, DockerConfig, StaticCredentials};
+/// let mut flags = StaticCredentials::default();
+/// flags.insert("r.example", Credential::RegistryToken("from-the-command-line".into()));
+/// let json = br#"{"auths":{"r.example":{"auth":"dTpw"},"q.example":{"auth":"dTpw"}}}"#;
+/// let file = DockerConfig::parse(json, "config.json").unwrap();
+/// let chain = CredentialChain(vec![Box::new(flags), Box::new(file)]);
+/// assert_eq!(chain.credential("r.example"), Some(Credential::RegistryToken("from-the-command-line".into())));
+/// assert!(matches!(chain.credential("q.example"), Some(Credential::Basic { .. })));
+/// ```
 #[derive(Default)]
 pub struct CredentialChain(pub Vec<Box<dyn CredentialSource>>);
 

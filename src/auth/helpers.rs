@@ -10,6 +10,18 @@ use std::sync::Mutex;
 use super::{Credential, Error};
 
 /// A credential helper program, `docker-credential-<name>` on `PATH`.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), irel::auth::Error> {
+/// use irel::auth::CredentialHelper;
+/// let helper = CredentialHelper::new("pass");
+/// assert_eq!(helper.program(), "docker-credential-pass");
+/// match helper.get("registry.example")? {
+///     Some(credential) => println!("{credential:?}"), // the secret is never shown
+///     None => println!("{} has nothing for registry.example", helper.program()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct CredentialHelper {
     name: String,

@@ -35,6 +35,17 @@ fn names_registry(key: &str, registry: &str) -> bool {
 }
 
 /// Where a login was kept.
+///
+/// ```
+/// use irel::auth::{store_login, CredentialSource, DockerConfig, Stored};
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = dir.path().join("config.json");
+/// match store_login(&config, "registry.example", "ci", "s3cret").unwrap() {
+///     Stored::File(path) => assert_eq!(path, config),
+///     Stored::Helper(program) => panic!("kept by {program}, though config.json names no helper"),
+/// }
+/// assert!(DockerConfig::load(&config).unwrap().credential("registry.example").is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
     /// In this config file.

@@ -35,6 +35,20 @@ pub(crate) fn is_content_error(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// A blob being downloaded: a body that yields its bytes and fails if they are not the
 /// expected size and digest.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::transport::BoxError> {
+/// let image: irel::Reference = "registry.example/team/app:1.0".parse()?;
+/// let manifest = client.registry().get_manifest(&image).await?;
+/// let irel::manifest::Contents::Image { config, .. } = &manifest.contents else { return Ok(()) };
+/// let mut blob = client.registry().get_blob(&image.to_repository(), &config.digest, config.size).await?;
+/// let mut read = 0;
+/// while let Some(chunk) = blob.chunk().await {
+///     read += chunk?.len() as u64; // an error here, not a short read, if the bytes are wrong
+/// }
+/// assert_eq!(read, blob.size());
+/// # Ok(()) }
+/// ```
 pub struct BlobStream {
     body: VerifyingBody<resume::ResumingBody>,
 }

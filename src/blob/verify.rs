@@ -23,6 +23,20 @@ pub struct VerifyingBody<B> {
 }
 
 /// The body did not have the size or digest it should.
+///
+/// ```no_run
+/// # async fn demo(mut blob: irel::blob::BlobStream) {
+/// use irel::blob::VerifyError;
+/// while let Some(chunk) = blob.chunk().await {
+///     if let Err(e) = chunk {
+///         // Wrong content is final; a broken connection may be worth another try.
+///         let final_ = e.downcast_ref::<VerifyError>().is_some();
+///         eprintln!("download failed ({}): {e}", if final_ { "bad content" } else { "transfer" });
+///         break;
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct VerifyError(String);

@@ -34,6 +34,15 @@ pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 pub(crate) const MAX_INDEX_DEPTH: usize = 4;
 
 /// A content descriptor: what a manifest says about a blob or a child manifest.
+///
+/// ```
+/// use irel::manifest::Descriptor;
+/// let layer: Descriptor = serde_json::from_str(r#"{
+///     "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 3,
+///     "digest": "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}"#).unwrap();
+/// assert_eq!((layer.size, layer.digest.algorithm()), (3, "sha256"));
+/// assert!(!layer.is_foreign(), "no URLs: a plain layer, pushed like any other");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
@@ -61,6 +70,14 @@ impl Descriptor {
 }
 
 /// An index entry's platform.
+///
+/// ```
+/// use irel::manifest::Platform;
+/// let p: Platform = serde_json::from_str(r#"{"architecture":"arm64","os":"linux","variant":"v8"}"#).unwrap();
+/// assert_eq!((p.os.as_str(), p.architecture.as_str(), p.variant.as_deref()), ("linux", "arm64", Some("v8")));
+/// let host = Platform { os: "linux".into(), architecture: "amd64".into(), variant: None };
+/// assert_ne!(p, host);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Platform {
     /// e.g. `amd64`.
@@ -73,6 +90,18 @@ pub struct Platform {
 }
 
 /// What a manifest refers to.
+///
+/// ```
+/// use irel::manifest::{Contents, Manifest, OCI_MANIFEST};
+/// let config = irel::Digest::sha256_of(b"{}");
+/// let body = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+///     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}});
+/// let m = Manifest::parse(body.to_string().into(), Some(OCI_MANIFEST), "example").unwrap();
+/// match &m.contents {
+///     Contents::Image { config, layers } => assert_eq!((config.size, layers.len()), (2, 0)),
+///     Contents::Index { manifests } => panic!("an index of {} manifests", manifests.len()),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contents {
     /// An image: a config blob and layer blobs.
@@ -90,6 +119,15 @@ pub enum Contents {
 }
 
 /// A manifest as served: exact bytes, media type, digest, and what it refers to.
+///
+/// ```
+/// use irel::manifest::{Manifest, OCI_INDEX};
+/// let served = bytes::Bytes::from_static(br#"{"schemaVersion":2,"manifests":[]}"#);
+/// let m = Manifest::parse(served.clone(), Some(OCI_INDEX), "registry.example/app:1").unwrap();
+/// assert_eq!(m.digest, irel::Digest::sha256_of(&served), "the digest of the bytes as served");
+/// assert_eq!(m.bytes, served);
+/// assert!(m.is_index() && m.media_type == OCI_INDEX);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// The bytes as served; the digest is theirs.
@@ -195,6 +233,15 @@ fn schema1_message() -> String {
 }
 
 /// What a HEAD on a manifest says.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// let image: irel::Reference = "registry.example/team/app:1.0".parse()?;
+/// if let Some(head) = client.registry().head_manifest(&image).await? {
+///     println!("{image} is {} ({})", head.digest, head.media_type);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestHead {
     /// `Docker-Content-Digest`.

@@ -23,6 +23,13 @@ pub const MAX_PATH_LEN: usize = 255;
 pub const MAX_TAG_LEN: usize = 128;
 
 /// Why a reference or digest string was refused.
+///
+/// ```
+/// let e = "Registry.Example/App".parse::<irel::Reference>().unwrap_err();
+/// let irel::reference::ParseError { input, reason } = &e;
+/// assert_eq!(input, "Registry.Example/App");
+/// assert!(!reason.is_empty() && e.to_string().contains(reason.as_str()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid image reference {input:?}: {reason}")]
 pub struct ParseError {
@@ -95,6 +102,13 @@ impl Digest {
 }
 
 /// The digest algorithms irel can verify.
+///
+/// ```
+/// use irel::reference::DigestAlgorithm;
+/// let d: irel::Digest = format!("sha512:{}", "0".repeat(128)).parse().unwrap();
+/// assert_eq!(d.kind(), DigestAlgorithm::Sha512);
+/// assert_eq!(DigestAlgorithm::Sha256.name(), "sha256");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DigestAlgorithm {
     /// SHA-256, the registry default.
@@ -122,6 +136,15 @@ impl DigestAlgorithm {
 }
 
 /// Incremental digest computation, for verifying streamed content.
+///
+/// ```
+/// let expected = irel::Digest::sha256_of(b"foobar");
+/// let mut h = expected.kind().hasher();
+/// for chunk in [&b"foo"[..], b"bar"] {
+///     h.update(chunk);
+/// }
+/// assert_eq!(h.finish(), expected);
+/// ```
 #[derive(Clone)]
 pub enum Hasher {
     /// SHA-256 state.

@@ -8,6 +8,20 @@ use super::manifest::Manifest;
 use super::reference::Digest;
 
 /// One manifest that refers to another: a descriptor with the fields the referrers index keeps.
+///
+/// ```
+/// use irel::manifest::Manifest;
+/// let subject = irel::Digest::sha256_of(b"the image manifest");
+/// let sig = serde_json::json!({"schemaVersion": 2, "mediaType": irel::manifest::OCI_MANIFEST,
+///     "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json", "layers": [],
+///     "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+///                "digest": irel::Digest::sha256_of(b"{}")},
+///     "subject": {"mediaType": irel::manifest::OCI_MANIFEST, "digest": subject, "size": 18}});
+/// let m = Manifest::parse(sig.to_string().into(), None, "signature").unwrap();
+/// let r = m.as_referrer();
+/// assert_eq!((m.subject(), r.digest), (Some(subject), m.digest.clone()));
+/// assert_eq!(r.artifact_type.as_deref(), Some("application/vnd.dev.cosign.artifact.sig.v1+json"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Referrer {

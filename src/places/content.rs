@@ -24,9 +24,38 @@ use crate::places::registry::{MountOutcome, UploadLocation};
 use crate::transport::Body;
 
 /// The future a capability's method returns (capabilities are used as trait objects).
+///
+/// A place with nothing to list still answers through one (what [`ListReferrers`] returns):
+/// ```
+/// use irel::model::referrer::Referrer;
+/// use irel::places::content::BoxFuture;
+/// use irel::{places::ListReferrers, Digest, Error};
+///
+/// struct NoReferrers;
+///
+/// impl ListReferrers for NoReferrers {
+///     fn referrers<'a>(&'a self, _subject: &'a Digest) -> BoxFuture<'a, Result<Vec<Referrer>, Error>> {
+///         Box::pin(async { Ok(Vec::new()) })
+///     }
+/// }
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where content is copied from.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use irel::places::{ContentSource, SyntheticImage};
+/// /// The digest of what `name` names in any place.
+/// async fn digest_of(src: &impl ContentSource, name: &str) -> Result<irel::Digest, irel::Error> {
+///     Ok(src.manifest(&name.parse()?).await?.digest)
+/// }
+/// let image = SyntheticImage::generate(1 << 20, 2, 7);
+/// assert_eq!(digest_of(&image, "latest").await?, image.manifest().digest);
+/// assert!(image.capabilities().referrers.is_none(), "no referrers to copy from here");
+/// # Ok(()) }
+/// ```
 pub trait ContentSource: Clone + Send + Sync + 'static {
     /// A human name for messages (`registry.example/app`, `OCI image layout at /x`).
     fn describe(&self) -> String;
@@ -45,6 +74,15 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
 }
 
 /// The optional capabilities of a [`ContentSource`].
+///
+/// ```
+/// use irel::places::ContentSource;
+/// let dir = tempfile::tempdir().unwrap();
+/// let layout = irel::layout::OciLayout::create(dir.path()).unwrap();
+/// let caps = ContentSource::capabilities(&layout);
+/// assert!(caps.referrers.is_some() && caps.tags_beside.is_some());
+/// assert!(caps.repository.is_none(), "not a registry: nothing mounts from it");
+/// ```
 #[derive(Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct SourceCapabilities<'a> {
@@ -67,6 +105,55 @@ impl std::fmt::Debug for SourceCapabilities<'_> {
 }
 
 /// Where content is copied to.
+///
+/// A destination that keeps nothing but counts the blobs it is given:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+/// use http_body_util::BodyExt as _;
+/// use irel::manifest::{Descriptor, Manifest};
+/// use irel::model::name::TagOrDigest;
+/// use irel::places::{ContentDestination, SyntheticImage};
+/// use irel::{transport::Body, Digest, Error};
+///
+/// #[derive(Clone, Default)]
+/// struct CountBlobs(Arc<AtomicUsize>);
+///
+/// impl ContentDestination for CountBlobs {
+///     fn describe(&self) -> String {
+///         "a blob counter".into()
+///     }
+///     async fn manifest_digest(&self, _: &TagOrDigest) -> Result<Option<Digest>, Error> {
+///         Ok(None)
+///     }
+///     async fn has_blob(&self, _: &Digest) -> Result<bool, Error> {
+///         Ok(false)
+///     }
+///     async fn put_blob(&self, desc: &Descriptor, mut body: Body) -> Result<(), Error> {
+///         // Read to the end: the source checks size and digest as the bytes go by.
+///         while let Some(frame) = body.frame().await {
+///             frame.map_err(|e| Error::BlobTransfer {
+///                 digest: desc.digest.clone(),
+///                 source_repo: "its source".into(),
+///                 destination: self.describe(),
+///                 detail: e.to_string(),
+///             })?;
+///         }
+///         self.0.fetch_add(1, Ordering::SeqCst);
+///         Ok(())
+///     }
+///     async fn put_manifest(&self, _: &TagOrDigest, _: &Manifest) -> Result<bool, Error> {
+///         Ok(true)
+///     }
+/// }
+///
+/// let (src, dst) = (SyntheticImage::generate(1 << 20, 3, 7), CountBlobs::default());
+/// let latest: TagOrDigest = "latest".parse()?;
+/// irel::copy_content(&src, &latest, &dst, &latest, None, &Default::default()).await?;
+/// assert_eq!(dst.0.load(Ordering::SeqCst), 4, "three layers and the config");
+/// # Ok(()) }
+/// ```
 pub trait ContentDestination: Clone + Send + Sync + 'static {
     /// A human name for messages.
     fn describe(&self) -> String;
@@ -98,6 +185,15 @@ pub trait ContentDestination: Clone + Send + Sync + 'static {
 }
 
 /// The optional capabilities of a [`ContentDestination`].
+///
+/// ```
+/// use irel::places::{ContentDestination, Discard};
+/// let client = irel::Client::builder().build().unwrap();
+/// let image: irel::Reference = "localhost:5000/team/app:1.0".parse().unwrap();
+/// let registry = irel::RegistryRepository::new(client.registry().clone(), &image.to_repository());
+/// assert!(registry.capabilities().uploads.is_some(), "upload sessions and mounts");
+/// assert!(Discard.capabilities().uploads.is_none(), "blobs go through put_blob");
+/// ```
 #[derive(Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct DestinationCapabilities<'a> {
@@ -121,12 +217,41 @@ impl std::fmt::Debug for DestinationCapabilities<'_> {
 }
 
 /// A source's referrers listing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use irel::places::ContentSource;
+/// let dir = tempfile::tempdir().unwrap();
+/// let layout = irel::layout::OciLayout::create(dir.path())?;
+/// if let Some(listing) = ContentSource::capabilities(&layout).referrers {
+///     let subject = irel::Digest::sha256_of(b"an image manifest");
+///     assert!(listing.referrers(&subject).await?.is_empty());
+/// }
+/// # Ok(()) }
+/// ```
 pub trait ListReferrers: Send + Sync {
     /// The manifests here that name `subject` as theirs.
     fn referrers<'a>(&'a self, subject: &'a Digest) -> BoxFuture<'a, Result<Vec<Referrer>, Error>>;
 }
 
 /// A source's tags beside an image.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use irel::places::{ContentSource, SyntheticImage};
+/// let dir = tempfile::tempdir().unwrap();
+/// let layout = irel::layout::OciLayout::create(dir.path())?;
+/// let (image, latest) = (SyntheticImage::generate(1024, 1, 1), "latest".parse()?);
+/// for name in ["registry.example/app:1.0", "registry.example/app:1.0.sig"] {
+///     irel::copy_content(&image, &latest, &layout, &name.parse()?, None, &Default::default()).await?;
+/// }
+/// let beside = ContentSource::capabilities(&layout).tags_beside.unwrap();
+/// let tags = beside.tags_beside(&"registry.example/app:1.0".parse()?).await?;
+/// assert_eq!(tags.len(), 2, "{tags:?}");
+/// # Ok(()) }
+/// ```
 pub trait ListTagsBeside: Send + Sync {
     /// The tags beside `name` (the name a copy was asked for), each with the name that fetches
     /// it here.
@@ -134,6 +259,14 @@ pub trait ListTagsBeside: Send + Sync {
 }
 
 /// A destination that keeps referrers findable.
+///
+/// ```
+/// use irel::places::{ContentDestination, Discard};
+/// let dir = tempfile::tempdir().unwrap();
+/// let layout = irel::layout::OciLayout::create(dir.path()).unwrap();
+/// assert!(ContentDestination::capabilities(&layout).referrers.is_some(), "index.json lists them");
+/// assert!(Discard.capabilities().referrers.is_none());
+/// ```
 pub trait KeepReferrers: Send + Sync {
     /// Makes sure `referrer`, already here by digest, is listed among its subject's referrers
     /// here, pushing it again when it is not (a registry whose storage is shared by all its
@@ -143,12 +276,32 @@ pub trait KeepReferrers: Send + Sync {
 }
 
 /// A destination that keeps tags beside an image.
+///
+/// ```
+/// use irel::model::name::Tag;
+/// use irel::places::ContentDestination;
+/// let dir = tempfile::tempdir().unwrap();
+/// let layout = irel::layout::OciLayout::create(dir.path()).unwrap();
+/// let names = ContentDestination::capabilities(&layout).names_beside.unwrap();
+/// let copied_as = "registry.example/app:1.0".parse().unwrap();
+/// let sig = names.name_beside(&copied_as, &Tag::new("sha256-ab.sig").unwrap()).unwrap();
+/// assert_eq!(sig.to_string(), "registry.example/app:sha256-ab.sig");
+/// ```
 pub trait NameBeside: Send + Sync {
     /// The name under which tag `tag` of the repository a copy named `name` here is kept.
     fn name_beside(&self, name: &TagOrDigest, tag: &Tag) -> Option<TagOrDigest>;
 }
 
 /// A destination's upload sessions and mounts: what a registry offers beyond a plain store.
+///
+/// ```
+/// use irel::places::ContentDestination;
+/// let client = irel::Client::builder().build().unwrap();
+/// let image: irel::Reference = "localhost:5000/team/app:1.0".parse().unwrap();
+/// let dst = irel::RegistryRepository::new(client.registry().clone(), &image.to_repository());
+/// let uploads = dst.capabilities().uploads.expect("a registry has upload sessions");
+/// assert_eq!(uploads.repository().path(), "team/app");
+/// ```
 pub trait Uploads: Send + Sync {
     /// The registry repository blobs go to (copies into one registry share blobs through it).
     fn repository(&self) -> &Repository;
@@ -183,6 +336,20 @@ pub trait Uploads: Send + Sync {
 }
 
 /// What [`Uploads::probe`] found.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::places::{BlobProbe, ContentDestination};
+/// let (from, to): (irel::Reference, irel::Reference) = ("r.example/a:1".parse()?, "r.example/b:1".parse()?);
+/// let dst = irel::RegistryRepository::new(client.registry().clone(), &to.to_repository());
+/// let uploads = dst.capabilities().uploads.unwrap();
+/// let digest = irel::Digest::sha256_of(b"a layer");
+/// match uploads.probe(&digest, Some(&from.to_repository())).await? {
+///     BlobProbe::Present | BlobProbe::Mounted => println!("nothing to send"),
+///     BlobProbe::Absent(upload) => println!("send it (session open: {})", upload.is_some()),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobProbe {
     /// The destination has the blob.

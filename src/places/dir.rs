@@ -28,6 +28,18 @@ const VERSION: &str = "version";
 const VERSION_TEXT: &[u8] = b"Directory Transport Version: 1.1\n";
 
 /// One image directory in skopeo's `dir:` format.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use irel::{layout::safe_path::image_dir, places::{SkopeoDir, SyntheticImage}};
+/// let root = tempfile::tempdir().unwrap();
+/// let dst = SkopeoDir::within(root.path(), &image_dir("team/app", "1.0")?);
+/// let (image, latest) = (SyntheticImage::generate(4096, 1, 1), "latest".parse()?);
+/// irel::copy_content(&image, &latest, &dst, &latest, None, &Default::default()).await?;
+/// assert!(SkopeoDir::is_image(&root.path().join("team/app:1.0")));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SkopeoDir {
     path: PathBuf,

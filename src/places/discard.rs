@@ -13,6 +13,16 @@ use crate::transport::Body;
 
 /// A destination that keeps nothing: blobs are read to the end (the source verifies their
 /// size and digest on the way) and dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), irel::Error> {
+/// use irel::places::{Discard, SyntheticImage};
+/// let (image, latest) = (SyntheticImage::generate(1 << 20, 2, 7), "latest".parse()?);
+/// let report = irel::copy_content(&image, &latest, &Discard, &latest, None, &Default::default()).await?;
+/// assert_eq!(report.blobs_copied, 3, "two layers and the config, read and dropped");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Discard;
 

@@ -22,6 +22,15 @@ const CHUNK: usize = 256 * 1024;
 
 /// An OCI image of random layers made on the fly from a seed: nothing is stored, the bytes
 /// of each layer are generated again whenever it is read.
+///
+/// ```
+/// use irel::{manifest::Contents, places::SyntheticImage};
+/// let image = SyntheticImage::generate(1 << 20, 4, 42);
+/// let Contents::Image { layers, .. } = &image.manifest().contents else { unreachable!() };
+/// assert_eq!(layers.iter().map(|l| l.size).sum::<u64>(), 1 << 20);
+/// let again = SyntheticImage::generate(1 << 20, 4, 42);
+/// assert_eq!(image.manifest().digest, again.manifest().digest, "same seed, same image");
+/// ```
 #[derive(Clone, Debug)]
 pub struct SyntheticImage {
     manifest: Manifest,

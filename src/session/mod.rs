@@ -52,15 +52,59 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The stack below authorization and retries (what pings and token requests go through), and
 /// what [`SessionBuilder::wire_layer`] wraps: every exchange on the network.
+///
+/// A wire layer that logs every exchange on the network, pings and token requests included:
+/// ```
+/// use irel::session::{layers::HttpRequest, Session, WireService};
+/// use tower::ServiceExt as _;
+/// let session = Session::builder()
+///     .wire_layer(tower::layer::layer_fn(|wire: WireService| {
+///         wire.map_request(|req: HttpRequest| {
+///             eprintln!("{} {}", req.method(), req.uri());
+///             req
+///         })
+///     }))
+///     .build()
+///     .unwrap();
+/// # let _ = session;
+/// ```
 pub type WireService = BoxCloneSyncService<HttpRequest, HttpResponse, transport::Error>;
 pub(crate) type PlainService = WireService;
 /// The whole stack, as [`SessionBuilder::layer`] wraps it.
+///
+/// A layer of one's own around the whole stack, tagging each registry request:
+/// ```
+/// use http::HeaderValue;
+/// use irel::session::{layers::HttpRequest, Session, SessionService};
+/// use tower::ServiceExt as _;
+/// let session = Session::builder()
+///     .layer(tower::layer::layer_fn(|stack: SessionService| {
+///         stack.map_request(|mut req: HttpRequest| {
+///             req.headers_mut().insert("x-mirror-job", HeaderValue::from_static("nightly"));
+///             req
+///         })
+///     }))
+///     .build()
+///     .unwrap();
+/// # let _ = session;
+/// ```
 pub type SessionService = BoxCloneSyncService<HttpRequest, HttpResponse, Error>;
 
 type AddLayer = Box<dyn FnOnce(SessionService) -> SessionService + Send>;
 type AddWireLayer = Box<dyn FnOnce(WireService) -> WireService + Send>;
 
 /// The URL a response answers, in its extensions (after a redirect, the first one asked).
+///
+/// ```no_run
+/// # async fn demo(session: irel::session::Session) -> Result<(), irel::Error> {
+/// use irel::session::{RegistryRequest, RequestUrl};
+/// let image: irel::Reference = "registry.example/team/app:1.0".parse()?;
+/// let resp = session.send(RegistryRequest::head(&image.to_repository(), "/v2/team/app/manifests/1.0")).await?;
+/// if let Some(RequestUrl(url)) = resp.extensions().get::<RequestUrl>() {
+///     println!("{url}: {}", resp.status());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RequestUrl(pub String);
 
@@ -296,6 +340,15 @@ impl SessionBuilder {
 }
 
 /// A registry session: connections, pings, tokens and the request stack, shared by its clones.
+///
+/// ```
+/// use irel::session::Session;
+/// let session = Session::builder().retry_times(5).build().unwrap();
+/// assert_eq!((session.requests_sent(), session.retry_times()), (0, 5));
+/// // A client over it shares its connections, pings and tokens.
+/// let client = irel::Client::with_session(session.clone(), irel::ListingLimits::default());
+/// assert_eq!(client.session().retry_times(), 5);
+/// ```
 #[derive(Clone)]
 pub struct Session(Arc<Parts>);
 

@@ -9,6 +9,17 @@ use super::request::Target;
 use crate::error::Error;
 
 /// A response read whole, within a bound, by [`Session::fetch`](super::Session::fetch).
+///
+/// ```no_run
+/// # async fn demo(session: irel::session::Session) -> Result<(), Box<dyn std::error::Error>> {
+/// use irel::session::RegistryRequest;
+/// let repo = "registry.example/team/app".parse::<irel::Reference>()?.to_repository();
+/// let request = RegistryRequest::get(&repo, "/v2/team/app/tags/list").expect([http::StatusCode::OK]);
+/// let page = session.fetch(request, 4 << 20).await?;
+/// let tags: serde_json::Value = serde_json::from_slice(&page.body)?;
+/// println!("{} from {}; more: {}", tags["tags"], page.url, page.next_page()?.is_some());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Fetched {
     /// The status (one the request expected).

@@ -10,6 +10,16 @@ use crate::model::name::Repository;
 use crate::transport::Body;
 
 /// A request body, and whether it can be sent again (after a 401 or a transient failure).
+///
+/// ```
+/// use irel::session::{RegistryRequest, RequestBody};
+/// let manifest = bytes::Bytes::from_static(br#"{"schemaVersion":2,"manifests":[]}"#);
+/// let body = RequestBody::Bytes(manifest);
+/// assert!(body.try_clone().is_some(), "bytes in memory may be sent again");
+/// let repo = "registry.example/team/app".parse::<irel::Reference>().unwrap().to_repository();
+/// let put = RegistryRequest::put(&repo, "/v2/team/app/manifests/1.0").body(body);
+/// # let _ = put;
+/// ```
 pub enum RequestBody {
     /// No body.
     Empty,
@@ -49,6 +59,13 @@ impl std::fmt::Debug for RequestBody {
 
 /// Where a request goes on its registry: a path (`/v2/…`), or an absolute URL the registry
 /// handed over (an upload `Location`, a pagination `Link`).
+///
+/// ```
+/// use irel::session::Target;
+/// assert_eq!(Target::parse("/v2/").unwrap(), Target::Path("/v2/".into()));
+/// let upload = Target::parse("https://storage.example/upload?id=1").unwrap();
+/// assert!(matches!(upload, Target::Url(u) if u.host_str() == Some("storage.example")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A path on the registry, resolved against the scheme its ping found.
@@ -59,6 +76,24 @@ pub enum Target {
 
 /// The registry a request is for, and what the auth layer needs to authorize it: carried by
 /// each `http::Request` through the session's layers as an extension.
+///
+/// A layer of one's own reads it from each request's extensions:
+/// ```
+/// use irel::session::{layers::HttpRequest, RegistryContext, Session, SessionService};
+/// use tower::ServiceExt as _;
+/// let session = Session::builder()
+///     .layer(tower::layer::layer_fn(|stack: SessionService| {
+///         stack.map_request(|req: HttpRequest| {
+///             if let Some(cx) = req.extensions().get::<RegistryContext>() {
+///                 eprintln!("{} on {} ({} scopes)", cx.operation, cx.registry, cx.scopes.len());
+///             }
+///             req
+///         })
+///     }))
+///     .build()
+///     .unwrap();
+/// # let _ = session;
+/// ```
 #[derive(Debug, Clone)]
 pub struct RegistryContext {
     /// The name credentials are filed under (`docker.io`).

@@ -67,6 +67,12 @@ impl Term {
 }
 
 /// Why a constraint was refused.
+///
+/// ```
+/// use irel::sync::{ConstraintError, SemverConstraint};
+/// let e: ConstraintError = SemverConstraint::parse(">= banana").unwrap_err();
+/// assert_eq!(e.to_string(), r#"improper constraint: ">= banana""#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("improper constraint: {0:?}")]
 pub struct ConstraintError(String);

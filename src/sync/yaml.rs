@@ -11,6 +11,18 @@ use crate::client::ClientBuilder;
 use crate::error::Error;
 
 /// One registry of a source YAML.
+///
+/// ```
+/// let yaml = irel::sync::SourceYaml::parse(r#"
+/// registry.example.com:
+///   images-by-semver:
+///     alpine: ">= 3.12.0"
+///   tls-verify: false
+/// "#, "sync.yml").unwrap();
+/// let registry = &yaml.registries["registry.example.com"];
+/// assert_eq!(registry.images_by_semver["alpine"], ">= 3.12.0");
+/// assert_eq!((registry.tls_verify, registry.images.len()), (Some(false), 0));
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YamlRegistry {
@@ -37,6 +49,18 @@ pub struct YamlRegistry {
 }
 
 /// `credentials:` of a registry. `Debug` hides the secrets.
+///
+/// ```
+/// use irel::auth::Credential;
+/// let yaml = irel::sync::SourceYaml::parse(r#"
+/// registry.example.com:
+///   images: {busybox: []}
+///   credentials: {username: ci, password: s3cret}
+/// "#, "sync.yml").unwrap();
+/// let creds = yaml.registries["registry.example.com"].credentials.as_ref().unwrap();
+/// assert_eq!(format!("{creds:?}"), "YamlCredentials(ci, <redacted>)");
+/// assert!(matches!(creds.credential(), Some(Credential::Basic { username, .. }) if username == "ci"));
+/// ```
 #[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YamlCredentials {
@@ -75,6 +99,15 @@ impl YamlCredentials {
 
 /// What the command line says about sources, for the registries of a source file that do not
 /// say it themselves (`--src-tls-verify`, `--src-creds`).
+///
+/// ```
+/// use irel::sync::{SourceDefaults, SourceYaml};
+/// let yaml = SourceYaml::parse("lab-registry:5000:\n  images: {busybox: []}\n", "sync.yml").unwrap();
+/// let defaults = SourceDefaults { tls_verify: Some(false), credential: None }; // --src-tls-verify=false
+/// let (builder, credentials) = yaml.configure(irel::Client::builder(), &defaults).unwrap();
+/// let client = builder.credentials(credentials).build().unwrap();
+/// # let _ = client;
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct SourceDefaults {
     /// `--src-tls-verify`: `Some(false)` insecure, `Some(true)` https only, `None` irel's default.

@@ -27,6 +27,17 @@ use crate::manifest::{Contents, Manifest, MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANI
 use crate::reference::Digest;
 
 /// An opened bundle archive. Keep it alive while its layout is in use.
+///
+/// ```
+/// use irel::layout::{archive, OciLayout};
+/// let dir = tempfile::tempdir().unwrap();
+/// let (layout_dir, bundle) = (dir.path().join("layout"), dir.path().join("bundle.tar.gz"));
+/// OciLayout::create(&layout_dir).unwrap();
+/// archive::write(&layout_dir, &bundle).unwrap();
+/// let opened = archive::open(&bundle).unwrap(); // extracted into a private temporary directory
+/// assert!(opened.layout().entries().unwrap().is_empty());
+/// drop(opened); // and that directory is removed
+/// ```
 #[derive(Debug)]
 pub struct Archive {
     layout: OciLayout,
@@ -34,6 +45,16 @@ pub struct Archive {
 }
 
 /// How much a compressed bundle may expand to when it is extracted.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), irel::Error> {
+/// use irel::layout::archive::{open_with, ExtractLimits};
+/// // Stricter for bundles from elsewhere: 20 times the archive's size at most, 1 GiB kept free.
+/// let limits = ExtractLimits { max_expansion: 20, keep_free: 1 << 30 };
+/// let bundle = open_with("incoming/bundle.tgz".as_ref(), limits)?;
+/// println!("{} images", bundle.layout().entries()?.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractLimits {
     /// The extracted files may add up to at most this many times the archive's size. Image
@@ -54,6 +75,15 @@ impl Default for ExtractLimits {
 }
 
 /// The bytes an extraction may still write, counted as they are written.
+///
+/// ```
+/// use irel::layout::archive::{ExtractBudget, ExtractLimits};
+/// let mut budget = ExtractBudget::new(1000, None, ExtractLimits::default());
+/// assert_eq!(budget.limit(), 100_000, "100 times the archive's size");
+/// assert!(budget.admit("blobs/sha256/ab", 200_000).is_err(), "refused before a byte is written");
+/// budget.spend("index.json", 500).unwrap();
+/// assert_eq!(budget.written(), 500);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ExtractBudget {
     limit: u64,

@@ -44,6 +44,16 @@ const INDEX_FILE: &str = "index.json";
 const LAYOUT_VERSION: &str = "1.0.0";
 
 /// A named top-level entry of a layout's `index.json`.
+///
+/// ```
+/// use irel::layout::OciLayout;
+/// let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+///     "mediaType": irel::manifest::OCI_MANIFEST, "digest": irel::Digest::sha256_of(b"{}"), "size": 2,
+///     "annotations": {"org.opencontainers.image.ref.name": "registry.example/app:1.0"}}]});
+/// let entries = OciLayout::parse_index(index.to_string().as_bytes()).unwrap();
+/// assert_eq!(entries[0].name.as_deref(), Some("registry.example/app:1.0"));
+/// assert_eq!(entries[0].descriptor.size, 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutEntry {
     /// Its `org.opencontainers.image.ref.name`, if any.
@@ -87,6 +97,18 @@ type ReferrerMap = HashMap<Digest, Vec<Referrer>>;
 
 /// A layout [`OciLayout::create_undoable`] made: removed when dropped, unless kept. Only what
 /// it made goes: the directory if it did not exist, else the layout's files in it.
+///
+/// ```
+/// use irel::layout::OciLayout;
+/// let dir = tempfile::tempdir().unwrap();
+/// let root = dir.path().join("bundle");
+/// let (_layout, creation) = OciLayout::create_undoable(&root).unwrap();
+/// drop(creation); // as when the first image could not be added
+/// assert!(!root.exists(), "no empty layout left behind");
+/// let (_layout, creation) = OciLayout::create_undoable(&root).unwrap();
+/// creation.keep();
+/// assert!(root.join("oci-layout").exists());
+/// ```
 #[must_use = "dropping it removes the layout just created; call keep() once it holds content"]
 #[derive(Debug)]
 pub struct LayoutCreation {

@@ -24,6 +24,16 @@ use std::path::{Component, Path, PathBuf};
 use crate::reference::{valid_path_component, valid_tag};
 
 /// Why a name cannot become a path, or a path cannot be used.
+///
+/// ```
+/// use irel::layout::safe_path::{image_dir, PathError};
+/// match image_dir("team/../../etc", "1.0") {
+///     Err(PathError::InvalidName { what, name, .. }) => {
+///         assert_eq!((what, name.as_str()), ("repository path", "team/../../etc"))
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PathError {

@@ -28,6 +28,16 @@ const DEFAULT_MAX_BYTES: usize = 128 * 1024 * 1024;
 /// Bounds on one listing (tags, catalog, referrers), over all its pages: what irel holds in
 /// memory for it. Past either, the listing fails with [`Error::Listing`]. The defaults are
 /// 1,000,000 entries and 128 MiB of pages.
+///
+/// ```
+/// use irel::ListingLimits;
+/// assert_eq!(ListingLimits::default(), ListingLimits { entries: 1_000_000, bytes: 128 << 20 });
+/// let client = irel::Client::builder()
+///     .listing_limits(ListingLimits { entries: 50_000, ..ListingLimits::default() })
+///     .build()
+///     .unwrap();
+/// # let _ = client;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListingLimits {
     /// Entries (tags, repositories, referrers) in all.

@@ -24,6 +24,23 @@ impl RequestCounter {
 }
 
 /// Counts each request into a [`RequestCounter`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use irel::session::{layers::{CountLayer, HttpRequest, HttpResponse, RequestCounter}, RequestBody};
+/// use irel::transport::{empty_body, ResponseBody};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// let wire = tower::service_fn(|_: HttpRequest| async {
+///     Ok::<_, irel::transport::Error>(HttpResponse::new(ResponseBody::from_body(empty_body())))
+/// });
+/// let counter = RequestCounter::default();
+/// let svc = ServiceBuilder::new().layer(CountLayer::new(counter.clone())).service(wire);
+/// let ping = http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap();
+/// svc.oneshot(ping).await.unwrap();
+/// assert_eq!(counter.get(), 1);
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct CountLayer {
     counter: RequestCounter,
@@ -47,6 +64,15 @@ impl<S> tower::Layer<S> for CountLayer {
 }
 
 /// The service [`CountLayer`] makes.
+///
+/// ```
+/// use irel::session::layers::{Count, CountLayer, RequestCounter, Wire};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::Layer as _;
+/// let wire = Wire(Transport::new(&TransportConfig::default()).unwrap());
+/// let counted: Count<Wire> = CountLayer::new(RequestCounter::default()).layer(wire);
+/// # let _ = counted;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Count<S> {
     inner: S,

@@ -38,10 +38,34 @@ use super::request::RequestBody;
 use crate::transport::ResponseBody;
 
 /// A request as it travels through the layers.
+///
+/// ```
+/// use irel::session::{layers::HttpRequest, RequestBody};
+/// let req: HttpRequest = http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap();
+/// assert!(req.body().is_empty());
+/// ```
 pub type HttpRequest = http::Request<RequestBody>;
 /// A response as it travels back.
+///
+/// ```
+/// use irel::session::layers::HttpResponse;
+/// use irel::transport::{full_body, ResponseBody};
+/// let resp = HttpResponse::new(ResponseBody::from_body(full_body(r#"{"tags":[]}"#)));
+/// assert_eq!(resp.status(), http::StatusCode::OK);
+/// ```
 pub type HttpResponse = http::Response<ResponseBody>;
 /// The future the layers' services return.
+///
+/// A stand-in for the wire, answering every request with an empty 200:
+/// ```
+/// use irel::session::layers::{BoxFuture, HttpRequest, HttpResponse};
+/// use irel::transport::{empty_body, Error, ResponseBody};
+/// fn answer(_req: HttpRequest) -> BoxFuture<Result<HttpResponse, Error>> {
+///     Box::pin(async { Ok(HttpResponse::new(ResponseBody::from_body(empty_body()))) })
+/// }
+/// let wire = tower::service_fn(answer);
+/// # let _ = wire;
+/// ```
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A request like `parts` describes, with `body`: what a layer sends again.

@@ -40,6 +40,23 @@ pub(crate) fn check_followed(from: &url::Url, to: &url::Url, what: &'static str)
 const MAX_REDIRECTS: usize = 10;
 
 /// Follows the redirects of GET and HEAD requests.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use irel::session::{layers::{HttpRequest, RedirectLayer}, RequestBody};
+/// use irel::transport::{empty_body, ResponseBody};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// let wire = tower::service_fn(|req: HttpRequest| async move {
+///     let (status, location) = if req.uri().path() == "/v2/old" { (307, "/v2/new") } else { (200, "") };
+///     let resp = http::Response::builder().status(status).header("location", location);
+///     Ok::<_, irel::transport::Error>(resp.body(ResponseBody::from_body(empty_body())).unwrap())
+/// });
+/// let svc = ServiceBuilder::new().layer(RedirectLayer).service(wire);
+/// let req = http::Request::get("https://registry.example/v2/old").body(RequestBody::Empty).unwrap();
+/// assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct RedirectLayer;
 
@@ -51,6 +68,15 @@ impl<S> tower::Layer<S> for RedirectLayer {
 }
 
 /// The service [`RedirectLayer`] makes.
+///
+/// ```
+/// use irel::session::layers::{Redirect, RedirectLayer, Wire};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::Layer as _;
+/// let wire = Wire(Transport::new(&TransportConfig::default()).unwrap());
+/// let following: Redirect<Wire> = RedirectLayer.layer(wire);
+/// # let _ = following;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Redirect<S> {
     inner: S,

@@ -140,6 +140,26 @@ fn retry_after(value: &str) -> Option<Duration> {
 /// sessions, and PUTs of bytes in memory (manifests), after connection failures, timeouts and
 /// transient statuses, within a budget of `retry_times` failures plus its own budget for
 /// 429 and 503. Other requests go once: the copy engine restarts a failed blob transfer whole.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+/// use irel::session::{layers::{HttpRequest, RetryLayer}, RequestBody};
+/// use irel::transport::{empty_body, ResponseBody};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// static CALLS: AtomicU32 = AtomicU32::new(0);
+/// let wire = tower::service_fn(|_: HttpRequest| async {
+///     let status = if CALLS.fetch_add(1, SeqCst) == 0 { 503 } else { 200 };
+///     let resp = http::Response::builder().status(status).header("retry-after", "0");
+///     Ok::<_, irel::transport::Error>(resp.body(ResponseBody::from_body(empty_body())).unwrap())
+/// });
+/// let svc = ServiceBuilder::new().layer(RetryLayer::new(3)).service(wire);
+/// let req = http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap();
+/// assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
+/// assert_eq!(CALLS.load(SeqCst), 2, "the 503 was sent again");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct RetryLayer {
     retry_times: u32,
@@ -163,6 +183,15 @@ impl<S> tower::Layer<S> for RetryLayer {
 }
 
 /// The service [`RetryLayer`] makes.
+///
+/// ```
+/// use irel::session::layers::{Retry, RetryLayer, Wire};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::Layer as _;
+/// let wire = Wire(Transport::new(&TransportConfig::default()).unwrap());
+/// let retrying: Retry<Wire> = RetryLayer::new(irel::session::DEFAULT_RETRIES).layer(wire);
+/// # let _ = retrying;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Retry<S> {
     inner: S,

@@ -8,6 +8,22 @@ use http::HeaderValue;
 use super::HttpRequest;
 
 /// Adds the configured `User-Agent`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use http::HeaderValue;
+/// use irel::session::{layers::{HttpRequest, HttpResponse, UserAgentLayer}, RequestBody};
+/// use irel::transport::{empty_body, ResponseBody};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// let wire = tower::service_fn(|req: HttpRequest| async move {
+///     assert_eq!(req.headers()["user-agent"], "my-mirror/1.0");
+///     Ok::<_, irel::transport::Error>(HttpResponse::new(ResponseBody::from_body(empty_body())))
+/// });
+/// let svc = ServiceBuilder::new().layer(UserAgentLayer::new(HeaderValue::from_static("my-mirror/1.0"))).service(wire);
+/// svc.oneshot(http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap()).await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct UserAgentLayer {
     value: HeaderValue,
@@ -31,6 +47,16 @@ impl<S> tower::Layer<S> for UserAgentLayer {
 }
 
 /// The service [`UserAgentLayer`] makes.
+///
+/// ```
+/// use irel::session::layers::{UserAgent, UserAgentLayer, Wire};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::Layer as _;
+/// let transport = Transport::new(&TransportConfig::default()).unwrap();
+/// let layer = UserAgentLayer::new(transport.user_agent().clone());
+/// let named: UserAgent<Wire> = layer.layer(Wire(transport));
+/// # let _ = named;
+/// ```
 #[derive(Clone, Debug)]
 pub struct UserAgent<S> {
     inner: S,

@@ -18,9 +18,30 @@ const MAX_TEXT: usize = 1024;
 const MAX_DISTINCT: usize = 64;
 
 /// Called with the registry host and the warning's text.
+///
+/// ```
+/// use std::sync::Arc;
+/// use irel::session::layers::{WarningListener, Warnings};
+/// let listener: WarningListener = Arc::new(|host: &str, text: &str| eprintln!("warning from {host}: {text}"));
+/// let warnings = Warnings::new(Some(listener));
+/// # let _ = warnings;
+/// ```
 pub type WarningListener = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// The warnings one session has passed on, and where they go.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use irel::session::layers::Warnings;
+/// let said = Arc::new(Mutex::new(Vec::new()));
+/// let sink = said.clone();
+/// let listener = move |host: &str, text: &str| sink.lock().unwrap().push(format!("{host}: {text}"));
+/// let warnings = Warnings::new(Some(Arc::new(listener)));
+/// let headers = http::HeaderMap::from_iter([(http::header::WARNING, r#"299 - "v1 is deprecated""#.parse().unwrap())]);
+/// warnings.note("registry.example", &headers);
+/// warnings.note("registry.example", &headers);
+/// assert_eq!(*said.lock().unwrap(), ["registry.example: v1 is deprecated"], "once per text");
+/// ```
 #[derive(Clone, Default)]
 pub struct Warnings {
     seen: Arc<Mutex<HashSet<(String, String)>>>,
@@ -89,6 +110,27 @@ pub(crate) fn parse_299(value: &str) -> Option<String> {
 }
 
 /// Passes on the warnings of every response to a [`Warnings`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::sync::{Arc, Mutex};
+/// use irel::session::{layers::{HttpRequest, Warnings, WarningsLayer}, RequestBody};
+/// use irel::transport::{empty_body, ResponseBody};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// let wire = tower::service_fn(|_: HttpRequest| async {
+///     let resp = http::Response::builder().header("warning", r#"299 - "quota at 90%""#);
+///     Ok::<_, irel::transport::Error>(resp.body(ResponseBody::from_body(empty_body())).unwrap())
+/// });
+/// let said = Arc::new(Mutex::new(Vec::new()));
+/// let sink = said.clone();
+/// let listener = move |_: &str, text: &str| sink.lock().unwrap().push(text.to_string());
+/// let warnings = Warnings::new(Some(Arc::new(listener)));
+/// let svc = ServiceBuilder::new().layer(WarningsLayer::new(warnings)).service(wire);
+/// svc.oneshot(http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap()).await.unwrap();
+/// assert_eq!(*said.lock().unwrap(), ["quota at 90%"]);
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct WarningsLayer {
     warnings: Warnings,
@@ -112,6 +154,15 @@ impl<S> tower::Layer<S> for WarningsLayer {
 }
 
 /// The service [`WarningsLayer`] makes.
+///
+/// ```
+/// use irel::session::layers::{Warnings, WarningsLayer, WarningsService, Wire};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::Layer as _;
+/// let wire = Wire(Transport::new(&TransportConfig::default()).unwrap());
+/// let noted: WarningsService<Wire> = WarningsLayer::new(Warnings::new(None)).layer(wire);
+/// # let _ = noted;
+/// ```
 #[derive(Clone, Debug)]
 pub struct WarningsService<S> {
     inner: S,

@@ -11,6 +11,18 @@ use crate::session::request::RequestBody;
 use crate::transport::{self, Error, Transport};
 
 /// The [`Transport`] as the bottom of the session's stack.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), irel::transport::Error> {
+/// use irel::session::{layers::{RedirectLayer, Wire}, RequestBody};
+/// use irel::transport::{Transport, TransportConfig};
+/// use tower::{ServiceBuilder, ServiceExt as _};
+/// let wire = Wire(Transport::new(&TransportConfig::default())?);
+/// let svc = ServiceBuilder::new().layer(RedirectLayer).service(wire);
+/// let ping = http::Request::get("https://registry.example/v2/").body(RequestBody::Empty).unwrap();
+/// println!("{}", svc.oneshot(ping).await?.status());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Wire(pub Transport);
 

@@ -28,6 +28,13 @@ pub fn anchored(expr: &str) -> Result<Regex, regex::Error> {
 
 /// A tag filter (`regex:` and `keep:` entries, dregsy's `NewRegex`): trimmed, a leading `!`
 /// inverts it, then anchored.
+///
+/// ```
+/// use irel::sync::tasks::goregex::Filter;
+/// let not_musl = Filter::new("!.+-musl").unwrap();
+/// let tags = ["1.36.1", "1.36.1-musl", "latest"];
+/// assert_eq!(tags.into_iter().filter(|t| not_musl.matches(t)).collect::<Vec<_>>(), ["1.36.1", "latest"]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Filter {
     re: Regex,

@@ -21,6 +21,13 @@ use regex::Regex;
 use super::goregex::{anchored, expand_replace_all};
 
 /// Why a mapping's `from` or `to` is not valid (dregsy's messages).
+///
+/// ```
+/// use irel::sync::tasks::mapping::{MappingError, PathMapping};
+/// assert_eq!(PathMapping::new(None, Some("mirror")).unwrap_err(), MappingError::NoFrom);
+/// assert_eq!(PathMapping::new(Some("app"), Some("regex:^/app")).unwrap_err(), MappingError::NoReplacement);
+/// assert!(matches!(PathMapping::new(Some("regex:(app"), None), Err(MappingError::FromRegex(..))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
     /// `from` is missing or empty.
@@ -51,6 +58,15 @@ enum To {
 }
 
 /// A compiled `from` / `to` pair.
+///
+/// ```
+/// use irel::sync::tasks::mapping::PathMapping;
+/// let m = PathMapping::new(Some("regex:team/.*"), Some("mirror")).unwrap();
+/// assert!(m.needs_listing());
+/// let listed = ["team/app".to_string(), "other/db".to_string()];
+/// assert_eq!(m.source_paths(&listed), ["/team/app"]);
+/// assert_eq!(m.target_path("/team/app"), "/mirror/team/app");
+/// ```
 #[derive(Debug, Clone)]
 pub struct PathMapping {
     from: From,

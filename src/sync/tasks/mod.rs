@@ -54,6 +54,14 @@ pub const DEFAULT_MAX_ITEMS: i64 = 100;
 pub const DEFAULT_CACHE_DURATION: Duration = Duration::from_secs(3600);
 
 /// Why a configuration file cannot be run.
+///
+/// ```
+/// use irel::sync::tasks::{ConfigError, SyncConfig};
+/// let e = SyncConfig::parse("tasks:\n- name: x\n  intervall: 60\n").unwrap_err();
+/// assert!(matches!(e, ConfigError::Parse { .. }), "a misspelt key: {e}");
+/// let e = SyncConfig::parse("relay: podman\n").unwrap().validate().unwrap_err();
+/// assert_eq!(e, ConfigError::Invalid("invalid relay type: 'podman', must be either 'docker' or 'skopeo'".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read.
@@ -88,6 +96,16 @@ pub enum ConfigError {
 }
 
 /// A dregsy configuration file, as written.
+///
+/// ```no_run
+/// # fn demo() -> Result<(), irel::sync::tasks::ConfigError> {
+/// use irel::sync::tasks::SyncConfig;
+/// let config = SyncConfig::load("/etc/dregsy/config.yaml".as_ref())?;
+/// println!("relay {:?}, {} tasks", config.relay, config.tasks.as_ref().map_or(0, Vec::len));
+/// let validated = config.validate()?; // nothing is copied before this passes
+/// # let _ = validated;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
@@ -118,6 +136,13 @@ pub struct SyncConfig {
 }
 
 /// `docker:`.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse("relay: docker\ndocker:\n  dockerhost: unix:///var/run/docker.sock\n").unwrap();
+/// assert_eq!(cfg.docker.as_ref().unwrap().dockerhost.as_deref(), Some("unix:///var/run/docker.sock"));
+/// assert_eq!(cfg.validate().unwrap().notes.len(), 1, "accepted, noted as not used");
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DockerSection {
@@ -130,6 +155,13 @@ pub struct DockerSection {
 }
 
 /// `skopeo:`.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse("relay: skopeo\nskopeo:\n  certs-dir: /etc/mirror/certs.d\n").unwrap();
+/// let certs = cfg.skopeo.as_ref().unwrap().certs_dir.as_deref();
+/// assert_eq!(certs, Some(std::path::Path::new("/etc/mirror/certs.d")));
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SkopeoSection {
@@ -144,6 +176,14 @@ pub struct SkopeoSection {
 }
 
 /// Top-level `lister:`.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse("lister:\n  maxItems: -1\n  cacheDuration: 30m\n").unwrap();
+/// let lister = cfg.lister.as_ref().unwrap();
+/// assert_eq!(lister.max_items, Some(-1), "below 0: no limit");
+/// assert!(cfg.validate().is_ok(), "30m reads as a Go duration");
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListerDefaults {
@@ -158,6 +198,20 @@ pub struct ListerDefaults {
 }
 
 /// One task, as written.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse(r#"
+/// tasks:
+/// - name: nightly
+///   interval: 3600
+///   source: {registry: src.example}
+///   target: {registry: dst.example}
+///   mappings: [{from: library/busybox}]
+/// "#).unwrap();
+/// let task = &cfg.tasks.as_ref().unwrap()[0];
+/// assert_eq!((task.name.as_deref(), task.interval), (Some("nightly"), Some(3600)));
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
@@ -182,6 +236,20 @@ pub struct Task {
 }
 
 /// A task's `source` or `target`.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse(r#"
+/// tasks:
+/// - name: t
+///   source: {registry: "src.example:5000", skip-tls-verify: true, lister: {type: catalog}}
+///   target: {registry: dst.example, auth: eyJ1c2VybmFtZSI6ImNpIiwicGFzc3dvcmQiOiJzM2NyZXQifQ==}
+/// "#).unwrap();
+/// let tasks = cfg.tasks.unwrap();
+/// let (source, target) = (tasks[0].source.as_ref().unwrap(), tasks[0].target.as_ref().unwrap());
+/// assert_eq!((source.skip_tls_verify, target.registry.as_deref()), (Some(true), Some("dst.example")));
+/// assert!(!format!("{target:?}").contains("eyJ1"), "Debug hides auth");
+/// ```
 #[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Location {
@@ -214,6 +282,19 @@ impl std::fmt::Debug for Location {
 }
 
 /// One mapping, as written.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let cfg = SyncConfig::parse(r#"
+/// tasks:
+/// - name: t
+///   mappings:
+///   - {from: library/busybox, to: base/busybox, tags: ["1.36", latest], platform: linux/arm64}
+/// "#).unwrap();
+/// let tasks = cfg.tasks.unwrap();
+/// let m = &tasks[0].mappings.as_ref().unwrap()[0];
+/// assert_eq!((m.to.as_deref(), m.platform.as_deref()), (Some("base/busybox"), Some("linux/arm64")));
+/// ```
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
@@ -232,6 +313,19 @@ pub struct Mapping {
 }
 
 /// Which relay the file names (irel does the work either way).
+///
+/// ```
+/// use irel::sync::tasks::{Relay, SyncConfig};
+/// let yaml = r#"
+/// tasks:
+/// - name: t
+///   source: {registry: src.example}
+///   target: {registry: dst.example}
+///   mappings: [{from: library/busybox}]
+/// "#;
+/// let validated = SyncConfig::parse(yaml).unwrap().validate().unwrap();
+/// assert_eq!(validated.tasks[0].relay, Relay::Docker, "dregsy's default");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Relay {
     /// `relay: skopeo`.
@@ -242,6 +336,22 @@ pub enum Relay {
 }
 
 /// Which images of a multi-platform source a mapping copies.
+///
+/// ```
+/// use irel::sync::tasks::{PlatformChoice, SyncConfig};
+/// let yaml = r#"
+/// relay: skopeo
+/// tasks:
+/// - name: t
+///   source: {registry: src.example}
+///   target: {registry: dst.example}
+///   mappings: [{from: app, platform: linux/arm64/v8}, {from: db, platform: all}, {from: cache}]
+/// "#;
+/// let validated = SyncConfig::parse(yaml).unwrap().validate().unwrap();
+/// let choices: Vec<_> = validated.tasks[0].mappings.iter().map(|m| &m.platform).collect();
+/// assert!(matches!(choices[0], PlatformChoice::One(p) if p.variant.as_deref() == Some("v8")));
+/// assert_eq!((choices[1], choices[2]), (&PlatformChoice::All, &PlatformChoice::Host));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformChoice {
     /// This machine's platform (the default, as dregsy's relays do).
@@ -253,6 +363,21 @@ pub enum PlatformChoice {
 }
 
 /// A validated mapping.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let yaml = r#"
+/// tasks:
+/// - name: t
+///   source: {registry: src.example}
+///   target: {registry: dst.example}
+///   mappings: [{from: "regex:team/.*", to: mirror, tags: ["regex:1\\..*"]}]
+/// "#;
+/// let validated = SyncConfig::parse(yaml).unwrap().validate().unwrap();
+/// let m = &validated.tasks[0].mappings[0];
+/// assert_eq!(m.paths.target_path("/team/app"), "/mirror/team/app");
+/// assert_eq!(m.tags.expand(Some(&["1.2".into(), "2.0".into()])), ["1.2"]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ValidMapping {
     /// `from` and `to`.
@@ -264,6 +389,21 @@ pub struct ValidMapping {
 }
 
 /// A validated location.
+///
+/// ```
+/// use irel::{auth::Credential, sync::tasks::SyncConfig};
+/// let yaml = r#"
+/// tasks:
+/// - name: t
+///   source: {registry: "lab:5000", skip-tls-verify: true}
+///   target: {registry: dst.example, auth: eyJ1c2VybmFtZSI6ImNpIiwicGFzc3dvcmQiOiJzM2NyZXQifQ==}
+///   mappings: [{from: app}]
+/// "#;
+/// let validated = SyncConfig::parse(yaml).unwrap().validate().unwrap();
+/// let (source, target) = (&validated.tasks[0].source, &validated.tasks[0].target);
+/// assert!(source.skip_tls_verify && source.credential.is_none());
+/// assert!(matches!(&target.credential, Some(Credential::Basic { username, .. }) if username == "ci"));
+/// ```
 #[derive(Clone)]
 pub struct ValidLocation {
     /// `host[:port]`, as written.
@@ -285,6 +425,24 @@ impl std::fmt::Debug for ValidLocation {
 }
 
 /// A validated task.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let yaml = r#"
+/// tasks:
+/// - name: mirror
+///   interval: 3600
+///   source: {registry: "lab:5000", skip-tls-verify: true}
+///   target: {registry: dst.example}
+///   mappings: [{from: app}]
+/// "#;
+/// let validated = SyncConfig::parse(yaml).unwrap().validate().unwrap();
+/// let task = &validated.tasks[0];
+/// let source = task.source_client(irel::Client::builder()).unwrap().build().unwrap();
+/// let target = task.target_client(irel::Client::builder()).unwrap().build().unwrap();
+/// assert_eq!((task.name.as_str(), task.interval), ("mirror", 3600));
+/// # let _ = (source, target);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ValidTask {
     /// `name`.
@@ -308,6 +466,14 @@ pub struct ValidTask {
 }
 
 /// A configuration that passed validation.
+///
+/// ```
+/// use irel::sync::tasks::SyncConfig;
+/// let config = SyncConfig::parse("relay: skopeo\nskopeo: {binary: /usr/bin/skopeo}\n").unwrap();
+/// let validated = config.validate().unwrap();
+/// assert!(validated.tasks.is_empty());
+/// assert_eq!(validated.notes, ["skopeo.binary (/usr/bin/skopeo) is not used: irel is the relay"]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Validated {
     /// The tasks, in file order.

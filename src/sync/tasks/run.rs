@@ -16,12 +16,38 @@ use crate::sync::{shown_name, ItemOutcome, Place, SyncItem, SyncPlan};
 
 /// What a task keeps from one run to the next: its repository listing, reused for
 /// `cacheDuration`.
+///
+/// ```no_run
+/// # async fn demo(task: irel::sync::tasks::ValidTask, runner: irel::sync::tasks::Runner<'_>) {
+/// use irel::sync::tasks::TaskState;
+/// // Kept from run to run: the repository listing is reused for the lister's cacheDuration.
+/// let mut state = TaskState::default();
+/// loop {
+///     let report = task.run(&runner, &mut state).await;
+///     eprintln!("{}: {} images, {} errors", task.name, report.items.len(), report.errors.len());
+///     tokio::time::sleep(std::time::Duration::from_secs(task.interval)).await;
+/// }
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct TaskState {
     listed: Option<(Instant, Vec<String>)>,
 }
 
 /// What one run of a task did.
+///
+/// ```no_run
+/// # async fn demo(task: irel::sync::tasks::ValidTask, runner: irel::sync::tasks::Runner<'_>) {
+/// let report = task.run(&runner, &mut Default::default()).await;
+/// for (from, to, outcome) in &report.items {
+///     println!("{from} -> {to}: {outcome:?}");
+/// }
+/// report.warnings.iter().chain(&report.errors).for_each(|line| eprintln!("{line}"));
+/// if report.failed() {
+///     eprintln!("task {} failed", task.name);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct TaskReport {
     /// Every image copied, skipped or failed: from, to, outcome.
@@ -43,6 +69,22 @@ impl TaskReport {
 }
 
 /// The clients a task uses, and how it copies.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use irel::sync::tasks::{Runner, SyncConfig, TaskState};
+/// let validated = SyncConfig::load("dregsy.yaml".as_ref())?.validate()?;
+/// for task in &validated.tasks {
+///     let source = task.source_client(irel::Client::builder())?.build()?;
+///     let target = task.target_client(irel::Client::builder())?.build()?;
+///     let options = irel::CopyOptions::default();
+///     let (source, target) = (source.registry(), target.registry());
+///     let runner = Runner { source, target, jobs: 4, options: &options, dry_run: true };
+///     let report = task.run(&runner, &mut TaskState::default()).await;
+///     println!("{}: would copy {} images", task.name, report.planned.len());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Runner<'a> {
     /// For the source registry.

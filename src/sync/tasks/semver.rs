@@ -17,6 +17,12 @@
 use std::cmp::Ordering;
 
 /// Why a version or range did not parse, in blang/semver's words.
+///
+/// ```
+/// use irel::sync::tasks::semver::{Range, Version};
+/// assert_eq!(Version::parse("1.31").unwrap_err().to_string(), "No Major.Minor.Patch elements found");
+/// assert!(Range::parse(">=1.31").is_err(), "range versions are strict");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct SemverError(String);
@@ -44,6 +50,13 @@ impl Pre {
 }
 
 /// A semantic version. Build metadata is parsed and ignored in comparisons.
+///
+/// ```
+/// use irel::sync::tasks::semver::Version;
+/// let tag = Version::parse_tolerant("v1.31").unwrap();
+/// assert_eq!(tag, Version::parse("1.31.0").unwrap());
+/// assert!(Version::parse("1.31.1-musl").unwrap() < Version::parse("1.31.1").unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     major: u64,
@@ -243,6 +256,14 @@ impl Op {
 }
 
 /// A version range: any of its groups holds, a group holding when all its terms do.
+///
+/// ```
+/// use irel::sync::tasks::semver::{Range, Version};
+/// let r = Range::parse(">=1.0.0 <2.0.0 || 3.x").unwrap();
+/// let ok = |tag: &str| r.matches(&Version::parse_tolerant(tag).unwrap());
+/// assert!(ok("1.4") && ok("3.2.1"));
+/// assert!(!ok("2.0") && !ok("4.0.0"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Range {
     any: Vec<Vec<(Op, Version)>>,

@@ -24,6 +24,13 @@ use super::goregex::Filter;
 use super::semver::{Range, SemverError, Version};
 
 /// Why a `tags:` entry is not valid.
+///
+/// ```
+/// use irel::sync::tasks::tagset::{TagSet, TagSetError};
+/// let e = TagSet::parse(&["regex:(1.0".to_string()]).unwrap_err();
+/// assert!(matches!(&e, TagSetError::Regex { entry, .. } if entry == "regex:(1.0"));
+/// assert!(matches!(TagSet::parse(&["semver: >=1.0".into()]), Err(TagSetError::Semver(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagSetError {
     /// A `semver:` range that does not parse.
@@ -43,6 +50,14 @@ pub enum TagSetError {
 }
 
 /// One verbatim entry: a tag, a digest, or a tag pulled by digest.
+///
+/// ```
+/// use irel::sync::tasks::tagset::Verbatim;
+/// let digest = format!("sha256:{}", "a".repeat(64));
+/// let pinned = Verbatim::split(&format!("1.36@{digest}"));
+/// assert_eq!((pinned.tag.as_deref(), pinned.digest.as_deref()), (Some("1.36"), Some(digest.as_str())));
+/// assert_eq!(Verbatim::split("latest"), Verbatim { tag: Some("latest".into()), digest: None });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verbatim {
     /// The tag written at the target (`None`: pushed by digest, untagged).
@@ -74,6 +89,14 @@ impl Verbatim {
 }
 
 /// A parsed `tags:` list.
+///
+/// ```
+/// use irel::sync::tasks::tagset::TagSet;
+/// let set = TagSet::parse(&["regex:1\\..*".into(), "keep: !.*-rc.*".into(), "stable".into()]).unwrap();
+/// assert!(set.needs_listing());
+/// let listed: Vec<String> = ["1.0", "1.1-rc1", "2.0", "latest"].map(String::from).to_vec();
+/// assert_eq!(set.expand(Some(&listed)), ["1.0", "stable"]);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct TagSet {
     verbatim: Vec<String>,
