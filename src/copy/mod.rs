@@ -25,7 +25,7 @@ use crate::transport::error_chain;
 
 mod events;
 
-pub use crate::places::cleanup::{CleanupGuard, Cleanups};
+pub use crate::places::cleanup::Cleanups;
 pub use crate::places::content::{BlobProbe, ContentDestination, ContentSource};
 pub use crate::places::registry::RegistryRepository;
 pub use events::{BlobDisposition, CopyEvent, EventListener};

@@ -30,7 +30,7 @@ struct Inner {
 
 /// One cleanup in flight, counted by its [`Cleanups`] until this is dropped.
 #[derive(Debug)]
-pub struct CleanupGuard(Arc<Inner>);
+pub(crate) struct CleanupGuard(Arc<Inner>);
 
 impl Cleanups {
     /// Counts a cleanup from now until the guard is dropped.
