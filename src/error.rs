@@ -10,11 +10,161 @@ use crate::{auth, transport};
 /// One entry of a registry's `{"errors":[…]}` body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct RegistryErrorEntry {
-    /// The code, e.g. `MANIFEST_UNKNOWN`.
-    pub code: String,
+    /// The code, e.g. [`RegistryErrorCode::ManifestUnknown`].
+    pub code: RegistryErrorCode,
     /// The registry's message.
     #[serde(default)]
     pub message: String,
+}
+
+/// The code of a registry error: the OCI distribution spec's codes, those of the reference
+/// implementation (distribution) that registries also send, and any other code kept as sent.
+///
+/// It reads from and writes to JSON as the code's text, and shows as that text: exactly what the
+/// registry sent, which may hold anything (irel escapes it with
+/// [`terminal_safe`](crate::text::terminal_safe) before showing it in an error).
+///
+/// ```
+/// use irel::RegistryErrorCode;
+/// let code: RegistryErrorCode = serde_json::from_str(r#""MANIFEST_UNKNOWN""#).unwrap();
+/// assert_eq!(code, RegistryErrorCode::ManifestUnknown);
+/// assert_eq!(RegistryErrorCode::from("QUOTA_EXCEEDED"), RegistryErrorCode::Other("QUOTA_EXCEEDED".into()));
+/// assert_eq!(RegistryErrorCode::BlobUploadUnknown.to_string(), "BLOB_UPLOAD_UNKNOWN");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(from = "String", into = "String")]
+#[non_exhaustive]
+pub enum RegistryErrorCode {
+    /// `BLOB_UNKNOWN`: a blob the registry does not have in this repository.
+    BlobUnknown,
+    /// `BLOB_UPLOAD_INVALID`: the upload failed and cannot go on.
+    BlobUploadInvalid,
+    /// `BLOB_UPLOAD_UNKNOWN`: an upload session the registry does not know (cancelled, expired
+    /// or never started).
+    BlobUploadUnknown,
+    /// `DIGEST_INVALID`: content that does not have the digest it was given with.
+    DigestInvalid,
+    /// `MANIFEST_BLOB_UNKNOWN`: a manifest names a blob the repository does not have.
+    ManifestBlobUnknown,
+    /// `MANIFEST_INVALID`: a manifest the registry did not accept.
+    ManifestInvalid,
+    /// `MANIFEST_UNKNOWN`: no manifest by this tag or digest.
+    ManifestUnknown,
+    /// `NAME_INVALID`: a repository name the registry does not accept.
+    NameInvalid,
+    /// `NAME_UNKNOWN`: a repository the registry does not know.
+    NameUnknown,
+    /// `SIZE_INVALID`: content that does not have the length it was given with.
+    SizeInvalid,
+    /// `UNAUTHORIZED`: authentication is required.
+    Unauthorized,
+    /// `DENIED`: access to the resource is denied.
+    Denied,
+    /// `UNSUPPORTED`: the registry does not do this operation.
+    Unsupported,
+    /// `TOOMANYREQUESTS`: too many requests, for now.
+    TooManyRequests,
+    /// `MANIFEST_UNVERIFIED` (distribution): a manifest whose signature did not verify.
+    ManifestUnverified,
+    /// `TAG_INVALID` (distribution): the tag in a manifest does not match the one in the URL.
+    TagInvalid,
+    /// `RANGE_INVALID` (distribution): an upload chunk out of order.
+    RangeInvalid,
+    /// `PAGINATION_NUMBER_INVALID` (distribution): a page size (`n`) the registry does not take.
+    PaginationNumberInvalid,
+    /// `QUERY_PARAMETER_INVALID` (distribution): a query parameter the registry does not take.
+    QueryParameterInvalid,
+    /// `UNAVAILABLE` (distribution): the service is not available.
+    Unavailable,
+    /// `UNKNOWN` (distribution): an error the registry did not classify.
+    Unknown,
+    /// Any other code, as the registry sent it.
+    Other(String),
+}
+
+impl RegistryErrorCode {
+    /// The code's text, as registries send it.
+    pub fn as_str(&self) -> &str {
+        use RegistryErrorCode::*;
+        match self {
+            BlobUnknown => "BLOB_UNKNOWN",
+            BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
+            BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            DigestInvalid => "DIGEST_INVALID",
+            ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
+            ManifestInvalid => "MANIFEST_INVALID",
+            ManifestUnknown => "MANIFEST_UNKNOWN",
+            NameInvalid => "NAME_INVALID",
+            NameUnknown => "NAME_UNKNOWN",
+            SizeInvalid => "SIZE_INVALID",
+            Unauthorized => "UNAUTHORIZED",
+            Denied => "DENIED",
+            Unsupported => "UNSUPPORTED",
+            TooManyRequests => "TOOMANYREQUESTS",
+            ManifestUnverified => "MANIFEST_UNVERIFIED",
+            TagInvalid => "TAG_INVALID",
+            RangeInvalid => "RANGE_INVALID",
+            PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
+            QueryParameterInvalid => "QUERY_PARAMETER_INVALID",
+            Unavailable => "UNAVAILABLE",
+            Unknown => "UNKNOWN",
+            Other(code) => code,
+        }
+    }
+}
+
+impl From<&str> for RegistryErrorCode {
+    fn from(code: &str) -> Self {
+        use RegistryErrorCode::*;
+        match code {
+            "BLOB_UNKNOWN" => BlobUnknown,
+            "BLOB_UPLOAD_INVALID" => BlobUploadInvalid,
+            "BLOB_UPLOAD_UNKNOWN" => BlobUploadUnknown,
+            "DIGEST_INVALID" => DigestInvalid,
+            "MANIFEST_BLOB_UNKNOWN" => ManifestBlobUnknown,
+            "MANIFEST_INVALID" => ManifestInvalid,
+            "MANIFEST_UNKNOWN" => ManifestUnknown,
+            "NAME_INVALID" => NameInvalid,
+            "NAME_UNKNOWN" => NameUnknown,
+            "SIZE_INVALID" => SizeInvalid,
+            "UNAUTHORIZED" => Unauthorized,
+            "DENIED" => Denied,
+            "UNSUPPORTED" => Unsupported,
+            "TOOMANYREQUESTS" => TooManyRequests,
+            "MANIFEST_UNVERIFIED" => ManifestUnverified,
+            "TAG_INVALID" => TagInvalid,
+            "RANGE_INVALID" => RangeInvalid,
+            "PAGINATION_NUMBER_INVALID" => PaginationNumberInvalid,
+            "QUERY_PARAMETER_INVALID" => QueryParameterInvalid,
+            "UNAVAILABLE" => Unavailable,
+            "UNKNOWN" => Unknown,
+            other => Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for RegistryErrorCode {
+    fn from(code: String) -> Self {
+        match RegistryErrorCode::from(code.as_str()) {
+            RegistryErrorCode::Other(_) => RegistryErrorCode::Other(code),
+            known => known,
+        }
+    }
+}
+
+impl From<RegistryErrorCode> for String {
+    fn from(code: RegistryErrorCode) -> Self {
+        match code {
+            RegistryErrorCode::Other(code) => code,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for RegistryErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Everything irel's library can fail with.
@@ -108,10 +258,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// The registry error codes carried, if any (e.g. `["MANIFEST_UNKNOWN"]`).
-    pub fn registry_codes(&self) -> Vec<&str> {
+    /// The registry error codes carried, if any (e.g. `[RegistryErrorCode::ManifestUnknown]`).
+    pub fn registry_codes(&self) -> Vec<RegistryErrorCode> {
         match self {
-            Error::Registry { errors, .. } => errors.iter().map(|e| e.code.as_str()).collect(),
+            Error::Registry { errors, .. } => errors.iter().map(|e| e.code.clone()).collect(),
             _ => Vec::new(),
         }
     }
@@ -172,7 +322,7 @@ fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {
         .iter()
         .map(|e| {
             // The registry's words: escaped, so that they cannot drive the terminal they reach.
-            let code = terminal_safe(&e.code);
+            let code = terminal_safe(e.code.as_str());
             if e.message.is_empty() {
                 format!(" {code}")
             } else {
@@ -217,7 +367,7 @@ mod tests {
             hint: Some("check the tag".into()),
             retry_after: None,
         };
-        assert_eq!(e.registry_codes(), vec!["MANIFEST_UNKNOWN"]);
+        assert_eq!(e.registry_codes(), vec![RegistryErrorCode::ManifestUnknown]);
         assert_eq!(
             e.to_string(),
             "GET manifest http://r/v2/a/manifests/x: registry answered 404 Not Found MANIFEST_UNKNOWN: manifest unknown (check the tag)"
@@ -237,12 +387,69 @@ mod tests {
             hint: None,
             retry_after: None,
         };
+        // Kept as sent (the program sees what the registry said), escaped when shown.
+        assert_eq!(
+            e.registry_codes(),
+            vec![RegistryErrorCode::Other("DENIED\u{1b}[2J".into())]
+        );
         let shown = e.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert!(
             shown.ends_with(r"DENIED\u001b[2J: no\nirel: forged line \u001b]0;title\u0007"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn known_codes_round_trip_as_their_text() {
+        use RegistryErrorCode::*;
+        let known = [
+            BlobUnknown,
+            BlobUploadInvalid,
+            BlobUploadUnknown,
+            DigestInvalid,
+            ManifestBlobUnknown,
+            ManifestInvalid,
+            ManifestUnknown,
+            NameInvalid,
+            NameUnknown,
+            SizeInvalid,
+            Unauthorized,
+            Denied,
+            Unsupported,
+            TooManyRequests,
+            ManifestUnverified,
+            TagInvalid,
+            RangeInvalid,
+            PaginationNumberInvalid,
+            QueryParameterInvalid,
+            Unavailable,
+            Unknown,
+        ];
+        for code in known {
+            let text = code.to_string();
+            assert_eq!(serde_json::to_string(&code).unwrap(), format!("{text:?}"));
+            assert_eq!(
+                serde_json::from_str::<RegistryErrorCode>(&format!("{text:?}")).unwrap(),
+                code
+            );
+            assert_eq!(RegistryErrorCode::from(text.as_str()), code);
+            assert!(!matches!(RegistryErrorCode::from(text), Other(_)));
+        }
+    }
+
+    #[test]
+    fn unknown_codes_are_kept_verbatim() {
+        let errors =
+            parse_error_body(br#"{"errors":[{"code":"QUOTA_EXCEEDED","message":"m"},{"code":"manifest_unknown"}]}"#);
+        assert_eq!(errors[0].code, RegistryErrorCode::Other("QUOTA_EXCEEDED".into()));
+        // Codes are case-sensitive: a lower-case one is not the spec's.
+        assert_eq!(errors[1].code, RegistryErrorCode::Other("manifest_unknown".into()));
+        assert_eq!(
+            serde_json::to_string(&errors[0]).unwrap(),
+            r#"{"code":"QUOTA_EXCEEDED","message":"m"}"#
+        );
+        assert_eq!(errors[1].code.to_string(), "manifest_unknown");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::error::Error;
+use crate::error::{Error, RegistryErrorCode};
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
@@ -657,7 +657,7 @@ fn worth_restarting(e: &Error) -> bool {
         Error::Registry { status, errors, .. } => {
             crate::session::layers::retry::transient(*status)
                 || matches!(status.as_u16(), 405 | 413 | 501)
-                || (status.as_u16() == 404 && errors.iter().any(|e| e.code == "BLOB_UPLOAD_UNKNOWN"))
+                || (status.as_u16() == 404 && errors.iter().any(|e| e.code == RegistryErrorCode::BlobUploadUnknown))
         }
         _ => false,
     }

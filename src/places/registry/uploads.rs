@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::Registry;
 use crate::auth::Scope;
-use crate::error::Error;
+use crate::error::{Error, RegistryErrorCode};
 use crate::model::reference::{Digest, Reference};
 use crate::session::RequestBody;
 use crate::transport::{self, read_body_limited};
@@ -309,10 +309,12 @@ impl Registry {
 /// not created yet; `BLOB_UNKNOWN`) is about this request, not the registry: counting it would
 /// turn mounts off for every other repository of the run.
 fn refuses_mount(e: &Error) -> bool {
-    let names_missing = e
-        .registry_codes()
-        .iter()
-        .any(|c| matches!(*c, "NAME_UNKNOWN" | "BLOB_UNKNOWN" | "BLOB_UPLOAD_UNKNOWN"));
+    let names_missing = e.registry_codes().iter().any(|c| {
+        matches!(
+            c,
+            RegistryErrorCode::NameUnknown | RegistryErrorCode::BlobUnknown | RegistryErrorCode::BlobUploadUnknown
+        )
+    });
     match e.status().map(|s| s.as_u16()) {
         Some(404) => !names_missing,
         Some(400 | 405 | 501) => true,
