@@ -244,16 +244,23 @@ pub enum Error {
     #[error("a session layer failed the request: {0}")]
     Layer(#[source] transport::BoxError),
     /// A blob transfer that failed after it started.
-    #[error("blob {digest} from {source_repo} to {destination}: {detail}")]
+    #[error(
+        "blob {digest}{}{}: {}",
+        side(" from ", .source_repo),
+        side(" to ", .destination),
+        transport::error_chain(.source.as_ref())
+    )]
     BlobTransfer {
         /// The blob.
         digest: Digest,
-        /// Where it came from.
-        source_repo: String,
-        /// Where it was going.
-        destination: String,
-        /// What went wrong (with causes).
-        detail: String,
+        /// Where it came from, when the place that failed knows.
+        source_repo: Option<String>,
+        /// Where it was going, when the place that failed knows.
+        destination: Option<String>,
+        /// What went wrong: a transport error, a body that broke off, content that is not
+        /// what its descriptor says ([`VerifyError`](crate::blob::VerifyError)).
+        #[source]
+        source: transport::BoxError,
     },
 }
 
@@ -315,6 +322,10 @@ impl Error {
             _ => None,
         }
     }
+}
+
+fn side(prefix: &str, place: &Option<String>) -> String {
+    place.as_ref().map(|p| format!("{prefix}{p}")).unwrap_or_default()
 }
 
 fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {

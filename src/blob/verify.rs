@@ -27,6 +27,13 @@ pub struct VerifyingBody<B> {
 #[error("{0}")]
 pub struct VerifyError(String);
 
+impl VerifyError {
+    /// Content that is not what it should be, and how.
+    pub(crate) fn new(what: String) -> VerifyError {
+        VerifyError(what)
+    }
+}
+
 impl<B> VerifyingBody<B> {
     /// Starts verifying size and digest.
     pub fn new(inner: B, digest: Digest, expected_size: u64) -> Self {

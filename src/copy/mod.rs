@@ -19,7 +19,6 @@ use crate::error::{Error, RegistryErrorCode};
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
-use crate::transport::error_chain;
 use crate::MountOutcome;
 
 mod events;
@@ -640,9 +639,9 @@ fn blob_failure<S: ContentSource, D: ContentDestination>(e: Error, src: &S, dst:
     match e {
         Error::Transport(t) => Error::BlobTransfer {
             digest: desc.digest.clone(),
-            source_repo: src.describe(),
-            destination: dst.describe(),
-            detail: error_chain(&t),
+            source_repo: Some(src.describe()),
+            destination: Some(dst.describe()),
+            source: Box::new(t),
         },
         e => e,
     }
