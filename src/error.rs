@@ -4,6 +4,7 @@
 use http::StatusCode;
 
 use crate::reference::{Digest, ParseError};
+use crate::remedy::Remedy;
 use crate::text::terminal_safe;
 use crate::{auth, transport};
 
@@ -181,7 +182,7 @@ pub enum Error {
     #[error(transparent)]
     Auth(#[from] auth::Error),
     /// The registry answered with an error status.
-    #[error("{operation} {url}: registry answered {status}{}{}", codes_suffix(.errors), hint_suffix(.hint))]
+    #[error("{operation} {url}: registry answered {status}{}{}", codes_suffix(.errors), hint_suffix(.hint, .remedy))]
     Registry {
         /// What irel was doing (`GET manifest`, `PUT blob`, …).
         operation: &'static str,
@@ -191,8 +192,11 @@ pub enum Error {
         status: StatusCode,
         /// The registry's error codes and messages.
         errors: Vec<RegistryErrorEntry>,
-        /// What the user can do about it, when irel knows.
+        /// What irel knows of the cause, in words (`… does not exist`).
         hint: Option<String>,
+        /// What the user can do about it, when irel knows (boxed: it is rare, and this
+        /// variant sets the size of every `Result` of the crate).
+        remedy: Option<Box<Remedy>>,
         /// How long the registry asked to wait (`Retry-After`), when it said.
         retry_after: Option<std::time::Duration>,
     },
@@ -227,8 +231,13 @@ pub enum Error {
     #[error(transparent)]
     Path(#[from] crate::layout::safe_path::PathError),
     /// Something irel does not do for these inputs (the message says what instead).
-    #[error("{0}")]
-    Unsupported(String),
+    #[error("{what}{}", remedy_suffix(.remedy))]
+    Unsupported {
+        /// What irel does not do, and why.
+        what: String,
+        /// What the user can do instead, when it is something to choose.
+        remedy: Option<Remedy>,
+    },
     /// A listing (tags, catalog, referrers) that passed irel's bounds or looped.
     #[error("{operation} on {registry}: {reason}")]
     Listing {
@@ -238,6 +247,23 @@ pub enum Error {
         registry: String,
         /// What went wrong.
         reason: String,
+    },
+    /// The tags of a repository could not be listed, and the work that needed them (a sync of
+    /// every tag) did nothing.
+    #[error(
+        "GET tags on {registry}: cannot list the tags of {repository}, so nothing is synced: {source}; {}",
+        unlisted_advice(.remedy)
+    )]
+    TagsUnlisted {
+        /// The registry, as the user named it.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// Why the listing failed.
+        #[source]
+        source: Box<Error>,
+        /// What the user can do, when irel knows.
+        remedy: Option<Remedy>,
     },
     /// A layer an embedder added to the session ([`SessionBuilder::layer`](crate::session::SessionBuilder::layer))
     /// failed the request with an error of its own (a timeout, a refused permit).
@@ -273,6 +299,61 @@ impl Error {
         }
     }
 
+    /// What the user can do about this error, when irel knows: the first [`Remedy`] of the
+    /// error and its causes ([`remedies`](Self::remedies) has them all). The message says it
+    /// in words already; a program with its own way of saying it (a command line's flags) can
+    /// use this instead.
+    ///
+    /// ```
+    /// let e = irel::Error::from(irel::transport::Error::PlainHttpRefused {
+    ///     registry: "lab:5000".into(),
+    /// });
+    /// assert_eq!(e.remedy(), Some(irel::Remedy::MarkInsecure { registry: "lab:5000".into() }));
+    /// assert!(e.to_string().ends_with("if you trust the network to it, mark lab:5000 insecure"));
+    /// ```
+    pub fn remedy(&self) -> Option<Remedy> {
+        self.remedies().into_iter().next()
+    }
+
+    /// Every [`Remedy`] of the error and its causes (`#[source]` chain), outermost first,
+    /// each once.
+    pub fn remedies(&self) -> Vec<Remedy> {
+        let mut found: Vec<Remedy> = Vec::new();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            // A boxed cause shows as the box, whose `source()` skips what it holds.
+            let irel = e
+                .downcast_ref::<Error>()
+                .or_else(|| e.downcast_ref::<Box<Error>>().map(|b| &**b));
+            let own = if let Some(e) = irel {
+                e.own_remedy()
+            } else if let Some(t) = e.downcast_ref::<transport::Error>() {
+                t.remedy()
+            } else if let Some(a) = e.downcast_ref::<auth::Error>() {
+                a.remedy()
+            } else {
+                None
+            };
+            if let Some(r) = own.filter(|r| !found.contains(r)) {
+                found.push(r);
+            }
+            cause = e.source();
+        }
+        found
+    }
+
+    /// The remedy of this error itself, not of its causes (those of the layers it shows
+    /// through included: their `source()` skips them).
+    fn own_remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::Transport(t) => t.remedy(),
+            Error::Auth(a) => a.remedy(),
+            Error::Registry { remedy, .. } => remedy.as_deref().cloned(),
+            Error::Unsupported { remedy, .. } | Error::TagsUnlisted { remedy, .. } => remedy.clone(),
+            _ => None,
+        }
+    }
+
     /// Whether the registry said "not now" (429 Too Many Requests, 503 Service Unavailable):
     /// nothing was accepted, and the same request may succeed later.
     pub fn is_busy(&self) -> bool {
@@ -290,6 +371,7 @@ impl Error {
     ///     status: http::StatusCode::NOT_FOUND,
     ///     errors: Vec::new(),
     ///     hint: None,
+    ///     remedy: None,
     ///     retry_after: None,
     /// };
     /// assert_eq!(e.registry_host().as_deref(), Some("registry.example:5000"));
@@ -344,8 +426,25 @@ fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {
         .join(";")
 }
 
-fn hint_suffix(hint: &Option<String>) -> String {
-    hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+fn hint_suffix(hint: &Option<String>, remedy: &Option<Box<Remedy>>) -> String {
+    match (hint, remedy) {
+        (Some(h), Some(r)) => format!(" ({h}; {r})"),
+        (Some(h), None) => format!(" ({h})"),
+        (None, Some(r)) => format!(" ({r})"),
+        (None, None) => String::new(),
+    }
+}
+
+fn remedy_suffix(remedy: &Option<Remedy>) -> String {
+    remedy.as_ref().map(|r| format!("; {r}")).unwrap_or_default()
+}
+
+fn unlisted_advice(remedy: &Option<Remedy>) -> String {
+    match remedy {
+        Some(r @ Remedy::GiveSourceCredentials { .. }) => format!("{r}, or name a tag (REPO:TAG)"),
+        Some(r) => r.to_string(),
+        None => "name a tag (REPO:TAG) to sync one image".into(),
+    }
 }
 
 /// Reads a registry error body leniently: JSON errors when present, else nothing (a proxy's
@@ -376,6 +475,7 @@ mod tests {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: Some("check the tag".into()),
+            remedy: None,
             retry_after: None,
         };
         assert_eq!(e.registry_codes(), vec![RegistryErrorCode::ManifestUnknown]);
@@ -396,6 +496,7 @@ mod tests {
             status: StatusCode::FORBIDDEN,
             errors,
             hint: None,
+            remedy: None,
             retry_after: None,
         };
         // Kept as sent (the program sees what the registry said), escaped when shown.
@@ -461,6 +562,57 @@ mod tests {
             r#"{"code":"QUOTA_EXCEEDED","message":"m"}"#
         );
         assert_eq!(errors[1].code.to_string(), "manifest_unknown");
+    }
+
+    #[test]
+    fn remedies_are_said_in_words_and_found_among_the_causes() {
+        let timeout = Error::from(transport::Error::Timeout {
+            method: http::Method::GET,
+            url: "http://r/v2/".into(),
+            phase: transport::TimeoutPhase::Response,
+            after: std::time::Duration::from_secs(1),
+        });
+        assert_eq!(timeout.remedy(), Some(Remedy::RaiseTimeout));
+        assert!(
+            timeout
+                .to_string()
+                .ends_with("(raise the timeout if the registry is slow)"),
+            "{timeout}"
+        );
+        let unlisted = Error::TagsUnlisted {
+            registry: "r".into(),
+            repository: "r/a".into(),
+            source: Box::new(timeout),
+            remedy: None,
+        };
+        assert_eq!(unlisted.remedies(), vec![Remedy::RaiseTimeout]);
+        let unauthorized = Error::Registry {
+            operation: "GET tags",
+            url: "http://r/v2/a/tags/list".into(),
+            status: StatusCode::UNAUTHORIZED,
+            errors: Vec::new(),
+            hint: Some("r requires authentication and irel has no credentials for it".into()),
+            remedy: Some(Box::new(Remedy::GiveCredentials { registry: "r".into() })),
+            retry_after: None,
+        };
+        let unlisted = Error::TagsUnlisted {
+            registry: "r".into(),
+            repository: "r/a".into(),
+            source: Box::new(unauthorized),
+            remedy: Some(Remedy::GiveSourceCredentials { registry: "r".into() }),
+        };
+        assert_eq!(
+            unlisted.remedies(),
+            vec![
+                Remedy::GiveSourceCredentials { registry: "r".into() },
+                Remedy::GiveCredentials { registry: "r".into() }
+            ]
+        );
+        let shown = unlisted.to_string();
+        for remedy in unlisted.remedies() {
+            assert!(shown.contains(&remedy.to_string()), "{shown}");
+        }
+        assert!(!shown.contains("--"), "no flag in a library message: {shown}");
     }
 
     #[test]

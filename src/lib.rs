@@ -32,6 +32,7 @@ pub mod mapping;
 pub mod model;
 pub mod places;
 pub mod relocate;
+mod remedy;
 pub mod session;
 #[cfg(feature = "sync")]
 pub mod sync;
@@ -46,3 +47,4 @@ pub use model::{manifest, reference};
 pub use places::layout;
 pub use places::registry::{ListingLimits, MountOutcome, Registry};
 pub use reference::{Digest, Reference};
+pub use remedy::Remedy;

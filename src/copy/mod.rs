@@ -258,11 +258,14 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
     if options.referrers && !(src.lists_referrers() && dst.keeps_referrers()) {
-        return Err(Error::Unsupported(format!(
-            "referrers are copied between registries and OCI layouts only, not from {} to {}",
-            src.describe(),
-            dst.describe()
-        )));
+        return Err(Error::Unsupported {
+            what: format!(
+                "referrers are copied between registries and OCI layouts only, not from {} to {}",
+                src.describe(),
+                dst.describe()
+            ),
+            remedy: None,
+        });
     }
     let root = src.manifest(src_ref).await?;
     // Referrer copies run inside their image's turn and take none of their own: tags naming

@@ -50,7 +50,7 @@ pub trait ContentSource: Clone + Send + Sync + 'static {
     /// The manifests here that name `subject` as theirs (see [`Registry::referrers`](crate::places::registry::Registry::referrers)).
     fn referrers(&self, subject: &Digest) -> impl Future<Output = Result<Vec<Referrer>, Error>> + Send {
         let what = format!("{} cannot list the referrers of {subject}", self.describe());
-        async move { Err(Error::Unsupported(what)) }
+        async move { Err(Error::Unsupported { what, remedy: None }) }
     }
 }
 

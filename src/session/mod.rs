@@ -282,6 +282,7 @@ impl Session {
             status,
             errors: parse_error_body(&body),
             hint: None,
+            remedy: None,
             retry_after,
         })
     }

@@ -21,6 +21,7 @@ use super::request::RequestBody;
 use super::scheme::Schemes;
 use super::PlainService;
 use crate::auth::{parse_challenges, Credential, CredentialSource, Error, Scope};
+use crate::remedy::Remedy;
 use crate::transport::{self, read_body_limited, RegistryPolicy, Scheme, Transport};
 
 /// Token responses larger than this are refused.
@@ -178,10 +179,11 @@ impl Authenticator {
             url: realm.to_string(),
             reason: e.to_string(),
         })?;
-        let refuse = |reason: String| Error::RealmRefused {
+        let refuse = |reason: String, remedy: Option<Remedy>| Error::RealmRefused {
             realm: realm.to_string(),
             registry: api_host.to_string(),
             reason,
+            remedy,
         };
         match url.scheme() {
             "https" => Ok(url),
@@ -190,8 +192,10 @@ impl Authenticator {
                 let policy = self.transport.policy(api_host);
                 if !(policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http)) {
                     return Err(refuse(
-                        "it is plain http for a registry reached over https; mark the registry insecure to allow it"
-                            .into(),
+                        "it is plain http for a registry reached over https".into(),
+                        Some(Remedy::MarkInsecure {
+                            registry: api_host.to_string(),
+                        }),
                     ));
                 }
                 // Credentials go in cleartext only where the user accepted cleartext: the
@@ -202,14 +206,18 @@ impl Authenticator {
                 if same_host || self.transport.policy(realm_host) != RegistryPolicy::Secure {
                     Ok(url)
                 } else {
-                    Err(refuse(format!(
-                        "it is plain http to {realm_host}, another host that is not marked insecure, and \
-                         credentials would cross the network in cleartext; pass --insecure-registry \
-                         {realm_host} if you trust the network to it"
-                    )))
+                    Err(refuse(
+                        format!(
+                            "it is plain http to {realm_host}, another host that is not marked insecure, and \
+                             credentials would cross the network in cleartext"
+                        ),
+                        Some(Remedy::MarkInsecure {
+                            registry: realm_host.to_string(),
+                        }),
+                    ))
                 }
             }
-            _ => Err(refuse("only http(s) realms are supported".into())),
+            _ => Err(refuse("only http(s) realms are supported".into(), None)),
         }
     }
 

@@ -40,6 +40,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 
+use crate::remedy::Remedy;
+
 pub(crate) use policy::split_host_port;
 pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
 use resolve::OverrideResolver;
@@ -77,8 +79,8 @@ pub enum Error {
     /// A host that must use https answered in plain http.
     #[error(
         "registry {registry} answered in plain HTTP (server gave HTTP response to HTTPS client), and irel \
-         uses only https for hosts that are not loopback or that are set to verify TLS (tls-verify: true); \
-         if you trust the network to it, pass --insecure-registry {registry} (or --skip-tls-verify)"
+         uses only https for hosts that are not loopback or that are set to verify TLS (tls-verify: true); {}",
+        mark_insecure(.registry)
     )]
     PlainHttpRefused {
         /// The registry host.
@@ -151,7 +153,7 @@ pub enum Error {
     },
     /// A wait that ran out: no connection, no response, or a body that stopped sending. Worth
     /// retrying, as connection failures are.
-    #[error("{method} {url}: {phase} {} (raise --timeout if the registry is slow)", timeouts::seconds(.after))]
+    #[error("{method} {url}: {phase} {} ({})", timeouts::seconds(.after), Remedy::RaiseTimeout)]
     Timeout {
         /// The method.
         method: Method,
@@ -170,6 +172,23 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+}
+
+impl Error {
+    /// What the user can do about it, when irel knows (see [`Remedy`]).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::PlainHttpRefused { registry } => Some(mark_insecure(registry)),
+            Error::Timeout { .. } => Some(Remedy::RaiseTimeout),
+            _ => None,
+        }
+    }
+}
+
+fn mark_insecure(registry: &str) -> Remedy {
+    Remedy::MarkInsecure {
+        registry: registry.to_string(),
+    }
 }
 
 /// One line with an error and all its causes, without repeating identical messages.

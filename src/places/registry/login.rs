@@ -26,6 +26,7 @@ impl Registry {
             status,
             errors: Vec::new(),
             hint: Some(format!("{registry} did not accept the credentials")),
+            remedy: None,
             retry_after: None,
         })
     }

@@ -9,6 +9,7 @@ use crate::auth::Scope;
 use crate::error::Error;
 use crate::model::manifest::{Manifest, ManifestHead, ACCEPT_ALL, MAX_MANIFEST_SIZE};
 use crate::model::reference::{Digest, Reference};
+use crate::remedy::Remedy;
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
@@ -139,6 +140,7 @@ impl Registry {
                     status: StatusCode::NOT_FOUND,
                     errors: Vec::new(),
                     hint: None,
+                    remedy: None,
                     retry_after: None,
                 },
                 r,
@@ -219,7 +221,8 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A 404 for a manifest says which image is missing and how to see what is there.
+/// A 404 for a manifest says which image is missing, and that the repository's tags show
+/// what is there.
 fn not_found_hint(e: Error, r: &Reference) -> Error {
     match e {
         Error::Registry {
@@ -228,6 +231,7 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: None,
+            remedy: None,
             retry_after,
         } => Error::Registry {
             operation,
@@ -235,14 +239,14 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: Some(match (r.tag(), r.digest()) {
-                (None, None) => format!(
-                    "{r}:latest does not exist (no tag was given, so latest was asked for); `irel tags {r}` lists the tags there are"
-                ),
-                _ => format!(
-                    "{r} does not exist; `irel tags {}` lists the tags there are",
-                    r.without_tag_or_digest()
-                ),
+                (None, None) => {
+                    format!("{r}:latest does not exist (no tag was given, so latest was asked for)")
+                }
+                _ => format!("{r} does not exist"),
             }),
+            remedy: Some(Box::new(Remedy::ListTags {
+                repository: r.without_tag_or_digest().to_string(),
+            })),
             retry_after,
         },
         other => other,

@@ -32,6 +32,7 @@ fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Err
             status: StatusCode::ACCEPTED,
             errors: Vec::new(),
             hint: Some(format!("the registry of {r} opened an upload without a Location")),
+            remedy: None,
             retry_after: None,
         })
 }
@@ -333,6 +334,7 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
+            remedy,
             retry_after,
             ..
         } => Error::Registry {
@@ -341,6 +343,7 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
+            remedy,
             retry_after,
         },
         Error::Transport(transport::Error::Request {

@@ -12,6 +12,7 @@ use tower::ServiceExt as _;
 
 use super::{rebuild, take_ready, BoxFuture, HttpRequest, HttpResponse};
 use crate::error::Error;
+use crate::remedy::Remedy;
 use crate::session::request::RegistryContext;
 use crate::session::scheme::Schemes;
 use crate::session::token::Authenticator;
@@ -125,12 +126,17 @@ where
 /// The error for a request the registry would not authorize.
 fn unauthorized(auth: &Authenticator, context: &RegistryContext, method: &http::Method, url: &str) -> Error {
     let registry = &context.registry;
-    let hint = if auth.has_credentials(registry) {
-        format!("the credentials for {registry} were not accepted for this operation")
+    let (hint, remedy) = if auth.has_credentials(registry) {
+        (
+            format!("the credentials for {registry} were not accepted for this operation"),
+            None,
+        )
     } else {
-        format!(
-            "{registry} requires authentication and irel has no credentials for it; `irel login {registry}`, \
-             or pass --creds (--src-creds/--dest-creds for a copy)"
+        (
+            format!("{registry} requires authentication and irel has no credentials for it"),
+            Some(Box::new(Remedy::GiveCredentials {
+                registry: registry.clone(),
+            })),
         )
     };
     Error::Registry {
@@ -139,6 +145,7 @@ fn unauthorized(auth: &Authenticator, context: &RegistryContext, method: &http::
         status: StatusCode::UNAUTHORIZED,
         errors: Vec::new(),
         hint: Some(hint),
+        remedy,
         retry_after: None,
     }
 }
