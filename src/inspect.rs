@@ -182,9 +182,11 @@ async fn config_platform(registry: &Registry, r: &Reference, config: &Descriptor
     let mut stream = registry.get_blob(r, &config.digest, config.size).await?;
     let mut bytes = Vec::with_capacity(config.size as usize);
     while let Some(chunk) = stream.chunk().await {
-        bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
-            reference: r.to_string(),
-            reason: format!("reading its config {}: {e}", config.digest),
+        bytes.extend_from_slice(&chunk.map_err(|e| Error::BlobTransfer {
+            digest: config.digest.clone(),
+            source_repo: Some(r.name()),
+            destination: None,
+            source: e,
         })?);
     }
     Ok(serde_json::from_slice::<Config>(&bytes)
