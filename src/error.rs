@@ -1,6 +1,8 @@
 //! The library's error type: one variant per layer, each carrying what failed and with which
 //! input, and the registry's own error codes when it sent any.
 
+use std::borrow::Cow;
+
 use http::StatusCode;
 
 use crate::reference::{Digest, ParseError};
@@ -168,6 +170,42 @@ impl std::fmt::Display for RegistryErrorCode {
     }
 }
 
+/// What irel knows of a registry's error answer beyond the answer itself.
+///
+/// ```
+/// let hint = irel::RegistryHint {
+///     cause: "registry.example/app:1 does not exist".into(),
+///     remedy: Some(irel::Remedy::ListTags { repository: "registry.example/app".into() }),
+/// };
+/// assert_eq!(
+///     hint.to_string(),
+///     "registry.example/app:1 does not exist; list the tags of registry.example/app to see which there are"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryHint {
+    /// The cause, in words (`registry.example/app:1 does not exist`).
+    pub cause: String,
+    /// What the user can do about it, when irel knows.
+    pub remedy: Option<Remedy>,
+}
+
+impl std::fmt::Display for RegistryHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause)?;
+        match &self.remedy {
+            Some(r) => write!(f, "; {r}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl From<String> for RegistryHint {
+    fn from(cause: String) -> Self {
+        RegistryHint { cause, remedy: None }
+    }
+}
+
 /// Everything irel's library can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -182,23 +220,34 @@ pub enum Error {
     #[error(transparent)]
     Auth(#[from] auth::Error),
     /// The registry answered with an error status.
-    #[error("{operation} {url}: registry answered {status}{}{}", codes_suffix(.errors), hint_suffix(.hint, .remedy))]
+    #[error("{operation} {url}: registry answered {status}{}{}", codes_suffix(.errors), hint_suffix(.hint))]
     Registry {
         /// What irel was doing (`GET manifest`, `PUT blob`, …).
-        operation: &'static str,
+        operation: Cow<'static, str>,
         /// The URL it asked.
         url: String,
         /// The HTTP status.
         status: StatusCode,
         /// The registry's error codes and messages.
         errors: Vec<RegistryErrorEntry>,
-        /// What irel knows of the cause, in words (`… does not exist`).
-        hint: Option<String>,
-        /// What the user can do about it, when irel knows (boxed: it is rare, and this
-        /// variant sets the size of every `Result` of the crate).
-        remedy: Option<Box<Remedy>>,
+        /// What irel knows of the cause, and what the user can do about it (boxed: it is
+        /// rare, and this variant sets the size of every `Result` of the crate).
+        hint: Option<Box<RegistryHint>>,
         /// How long the registry asked to wait (`Retry-After`), when it said.
         retry_after: Option<std::time::Duration>,
+    },
+    /// A registry answer with a success status that lacks what irel needs of it (an upload
+    /// opened without a `Location`).
+    #[error("{operation} {url}: registry answered {status} without {missing}")]
+    IncompleteAnswer {
+        /// What irel was doing (`POST upload`).
+        operation: Cow<'static, str>,
+        /// The URL it asked.
+        url: String,
+        /// The status it answered.
+        status: StatusCode,
+        /// What the answer lacks.
+        missing: &'static str,
     },
     /// A manifest irel cannot use.
     #[error("manifest of {reference}: {reason}")]
@@ -348,7 +397,7 @@ impl Error {
         match self {
             Error::Transport(t) => t.remedy(),
             Error::Auth(a) => a.remedy(),
-            Error::Registry { remedy, .. } => remedy.as_deref().cloned(),
+            Error::Registry { hint, .. } => hint.as_ref().and_then(|h| h.remedy.clone()),
             Error::Unsupported { remedy, .. } | Error::TagsUnlisted { remedy, .. } => remedy.clone(),
             _ => None,
         }
@@ -366,19 +415,18 @@ impl Error {
     ///
     /// ```
     /// let e = irel::Error::Registry {
-    ///     operation: "GET manifest",
+    ///     operation: "GET manifest".into(),
     ///     url: "https://registry.example:5000/v2/a/manifests/1".into(),
     ///     status: http::StatusCode::NOT_FOUND,
     ///     errors: Vec::new(),
     ///     hint: None,
-    ///     remedy: None,
     ///     retry_after: None,
     /// };
     /// assert_eq!(e.registry_host().as_deref(), Some("registry.example:5000"));
     /// ```
     pub fn registry_host(&self) -> Option<String> {
         let url = match self {
-            Error::Registry { url, .. } => url,
+            Error::Registry { url, .. } | Error::IncompleteAnswer { url, .. } => url,
             Error::Transport(t) => match t {
                 transport::Error::Request { url, .. }
                 | transport::Error::Timeout { url, .. }
@@ -426,13 +474,8 @@ fn codes_suffix(errors: &[RegistryErrorEntry]) -> String {
         .join(";")
 }
 
-fn hint_suffix(hint: &Option<String>, remedy: &Option<Box<Remedy>>) -> String {
-    match (hint, remedy) {
-        (Some(h), Some(r)) => format!(" ({h}; {r})"),
-        (Some(h), None) => format!(" ({h})"),
-        (None, Some(r)) => format!(" ({r})"),
-        (None, None) => String::new(),
-    }
+fn hint_suffix(hint: &Option<Box<RegistryHint>>) -> String {
+    hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
 }
 
 fn remedy_suffix(remedy: &Option<Remedy>) -> String {
@@ -470,12 +513,11 @@ mod tests {
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#,
         );
         let e = Error::Registry {
-            operation: "GET manifest",
+            operation: "GET manifest".into(),
             url: "http://r/v2/a/manifests/x".into(),
             status: StatusCode::NOT_FOUND,
             errors,
-            hint: Some("check the tag".into()),
-            remedy: None,
+            hint: Some(Box::new(String::from("check the tag").into())),
             retry_after: None,
         };
         assert_eq!(e.registry_codes(), vec![RegistryErrorCode::ManifestUnknown]);
@@ -491,12 +533,11 @@ mod tests {
             br#"{"errors":[{"code":"DENIED\u001b[2J","message":"no\nirel: forged line \u001b]0;title\u0007"}]}"#,
         );
         let e = Error::Registry {
-            operation: "GET manifest",
+            operation: "GET manifest".into(),
             url: "http://r/v2/a/manifests/x".into(),
             status: StatusCode::FORBIDDEN,
             errors,
             hint: None,
-            remedy: None,
             retry_after: None,
         };
         // Kept as sent (the program sees what the registry said), escaped when shown.
@@ -587,12 +628,14 @@ mod tests {
         };
         assert_eq!(unlisted.remedies(), vec![Remedy::RaiseTimeout]);
         let unauthorized = Error::Registry {
-            operation: "GET tags",
+            operation: "GET tags".into(),
             url: "http://r/v2/a/tags/list".into(),
             status: StatusCode::UNAUTHORIZED,
             errors: Vec::new(),
-            hint: Some("r requires authentication and irel has no credentials for it".into()),
-            remedy: Some(Box::new(Remedy::GiveCredentials { registry: "r".into() })),
+            hint: Some(Box::new(RegistryHint {
+                cause: "r requires authentication and irel has no credentials for it".into(),
+                remedy: Some(Remedy::GiveCredentials { registry: "r".into() }),
+            })),
             retry_after: None,
         };
         let unlisted = Error::TagsUnlisted {

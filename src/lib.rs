@@ -41,7 +41,7 @@ pub mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
-pub use error::{Error, RegistryErrorCode, RegistryErrorEntry};
+pub use error::{Error, RegistryErrorCode, RegistryErrorEntry, RegistryHint};
 pub use inspect::{ImageSummary, InstanceSummary};
 pub use model::{manifest, reference};
 pub use places::layout;

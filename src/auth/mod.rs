@@ -48,6 +48,14 @@ pub enum Error {
         /// Why (never its output, which may hold a secret).
         reason: String,
     },
+    /// Credentials that cannot be sent (a registry token with a line break in it).
+    #[error("cannot use the credentials for {registry}: {reason}")]
+    UnusableCredential {
+        /// The name the credentials are filed under.
+        registry: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A token realm irel will not send credentials to.
     #[error("refusing token realm {realm} of registry {registry}: {reason}{}", remedy_suffix(.remedy))]
     RealmRefused {

@@ -113,15 +113,20 @@ impl ResumingBody {
         let offset = self.delivered;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
-                let range = resp
-                    .headers()
-                    .get(CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if !range.starts_with(&format!("bytes {offset}-")) {
-                    return Err(
-                        format!("asked to resume at byte {offset}, the server sent the range {range:?}").into(),
-                    );
+                let range = resp.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok());
+                match range {
+                    Some(range) if range.starts_with(&format!("bytes {offset}-")) => {}
+                    Some(range) => {
+                        return Err(
+                            format!("asked to resume at byte {offset}, the server sent the range {range:?}").into(),
+                        )
+                    }
+                    None => {
+                        return Err(format!(
+                            "asked to resume at byte {offset}, the server answered 206 without a Content-Range"
+                        )
+                        .into())
+                    }
                 }
                 self.skip = 0;
             }

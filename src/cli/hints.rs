@@ -83,22 +83,24 @@ mod tests {
     #[test]
     fn a_task_file_gives_credentials_itself() {
         let e = irel::Error::Registry {
-            operation: "GET manifest",
+            operation: "GET manifest".into(),
             url: "https://r.example/v2/a/manifests/1".into(),
             status: http::StatusCode::UNAUTHORIZED,
             errors: Vec::new(),
-            hint: None,
-            remedy: Some(Box::new(Remedy::GiveCredentials {
-                registry: "r.example".into(),
+            hint: Some(Box::new(irel::RegistryHint {
+                cause: "r.example requires authentication".into(),
+                remedy: Some(Remedy::GiveCredentials {
+                    registry: "r.example".into(),
+                }),
             })),
             retry_after: None,
         };
         assert!(
-            explain(&e).ends_with("(`irel login r.example`, or pass --creds (--src-creds/--dest-creds for a copy))")
+            explain(&e).ends_with("; `irel login r.example`, or pass --creds (--src-creds/--dest-creds for a copy))")
         );
         let shown = explain_in(&e, Terms::TaskFile);
         assert!(
-            shown.ends_with("(`irel login r.example`, or give the task an auth for r.example in the task file)"),
+            shown.ends_with("; `irel login r.example`, or give the task an auth for r.example in the task file)"),
             "{shown}"
         );
     }
@@ -106,13 +108,15 @@ mod tests {
     #[test]
     fn a_remedy_of_a_cause_is_said_too() {
         let unauthorized = irel::Error::Registry {
-            operation: "GET tags",
+            operation: "GET tags".into(),
             url: "https://r.example/v2/a/tags/list".into(),
             status: http::StatusCode::UNAUTHORIZED,
             errors: Vec::new(),
-            hint: Some("r.example requires authentication and irel has no credentials for it".into()),
-            remedy: Some(Box::new(Remedy::GiveCredentials {
-                registry: "r.example".into(),
+            hint: Some(Box::new(irel::RegistryHint {
+                cause: "r.example requires authentication and irel has no credentials for it".into(),
+                remedy: Some(Remedy::GiveCredentials {
+                    registry: "r.example".into(),
+                }),
             })),
             retry_after: None,
         };

@@ -38,7 +38,7 @@ struct CachedToken {
 }
 
 /// (registry, credential fingerprint, realm, service, scopes).
-type TokenKey = (String, [u8; 32], String, String, BTreeSet<Scope>);
+type TokenKey = (String, [u8; 32], String, Option<String>, BTreeSet<Scope>);
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 /// (registry, repository) as credential sources are asked.
 type CredentialKey = (String, Option<String>);
@@ -144,7 +144,11 @@ impl Authenticator {
         let credential = self.credential(cred_key, repository, fresh).await?;
         if let Some(bearer) = parsed.iter().find(|c| c.scheme == "bearer") {
             if let Some(Credential::RegistryToken(t)) = &credential {
-                return Ok(Some(header_value(&format!("Bearer {t}"))));
+                let header = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| Error::UnusableCredential {
+                    registry: cred_key.to_string(),
+                    reason: "the registry token has characters a header cannot carry",
+                })?;
+                return Ok(Some(sensitive(header)));
             }
             let Some(realm) = bearer.param("realm") else {
                 return Err(Error::Challenge {
@@ -152,7 +156,8 @@ impl Authenticator {
                     reason: "Bearer challenge without realm".into(),
                 });
             };
-            let service = bearer.param("service").unwrap_or_default();
+            // A challenge may name no service (an empty one names none either).
+            let service = bearer.param("service").filter(|s| !s.is_empty());
             let mut all: BTreeSet<Scope> = scopes.iter().cloned().collect();
             // A scope the registry itself asks for (insufficient_scope) is added to ours.
             if let Some(extra) = bearer.param("scope") {
@@ -225,7 +230,7 @@ impl Authenticator {
         &self,
         api_host: &str,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: BTreeSet<Scope>,
         credential: Option<&Credential>,
         fresh: bool,
@@ -234,7 +239,7 @@ impl Authenticator {
             api_host.to_ascii_lowercase(),
             fingerprint(credential),
             realm.to_string(),
-            service.to_string(),
+            service.map(str::to_string),
             scopes,
         );
         let slot = {
@@ -260,14 +265,14 @@ impl Authenticator {
     async fn get_token(
         &self,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: &[String],
         credential: Option<&Credential>,
     ) -> Result<CachedToken, Error> {
         let mut url = realm.clone();
         {
             let mut q = url.query_pairs_mut();
-            if !service.is_empty() {
+            if let Some(service) = service {
                 q.append_pair("service", service);
             }
             for s in scopes {
@@ -289,17 +294,21 @@ impl Authenticator {
     async fn oauth2_token(
         &self,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: &[String],
         refresh_token: &str,
     ) -> Result<CachedToken, Error> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("refresh_token", refresh_token)
-            .append_pair("service", service)
-            .append_pair("client_id", "irel")
-            .append_pair("scope", &scopes.join(" "))
-            .finish();
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token")
+                .append_pair("refresh_token", refresh_token);
+            if let Some(service) = service {
+                form.append_pair("service", service);
+            }
+            form.append_pair("client_id", "irel")
+                .append_pair("scope", &scopes.join(" "))
+                .finish()
+        };
         let req = Request::post(transport::to_uri(realm)?)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(RequestBody::Bytes(form.into()))
@@ -388,11 +397,8 @@ fn sensitive(mut v: HeaderValue) -> HeaderValue {
     v
 }
 
-fn header_value(s: &str) -> HeaderValue {
-    sensitive(HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("")))
-}
-
 fn basic_header(username: &str, password: &str) -> HeaderValue {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    header_value(&format!("Basic {encoded}"))
+    // Base64's alphabet is all characters a header value may carry.
+    sensitive(HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header value"))
 }

@@ -512,11 +512,12 @@ impl Transport {
     /// selects. The URI must be absolute. Fails with [`Error::Timeout`] when the connection or
     /// the response head does not come in time; the body returned times out on its own.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
-        let authority = req
-            .uri()
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+        let Some(authority) = req.uri().authority().map(|a| a.as_str().to_string()) else {
+            return Err(Error::InvalidUrl {
+                url: req.uri().to_string(),
+                reason: "a request needs an absolute URL (with a host)".into(),
+            });
+        };
         let pool = if self.policy(&authority).verifies_tls() {
             self.inner
                 .per_host

@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::Registry;
 use crate::auth::Scope;
-use crate::error::Error;
+use crate::error::{Error, RegistryHint};
 use crate::model::manifest::{Manifest, ManifestHead, ACCEPT_ALL, MAX_MANIFEST_SIZE};
 use crate::model::reference::{Digest, Reference};
 use crate::remedy::Remedy;
@@ -87,8 +87,9 @@ impl Registry {
         }
         let digest = header_str(resp.headers(), "docker-content-digest").and_then(|d| d.parse().ok());
         let media_type = header_str(resp.headers(), "content-type")
-            .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
-            .unwrap_or_default();
+            .and_then(|c| c.split(';').next())
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
         match digest {
             Some(digest) => Ok(Some(ManifestHead { digest, media_type })),
             // An old registry without Docker-Content-Digest: ask for the bytes instead.
@@ -96,7 +97,7 @@ impl Registry {
                 let m = self.get_manifest(r).await?;
                 Ok(Some(ManifestHead {
                     digest: m.digest,
-                    media_type: m.media_type,
+                    media_type: Some(m.media_type),
                 }))
             }
         }
@@ -131,7 +132,7 @@ impl Registry {
             Some(h) => Ok(h.digest),
             None => Err(not_found_hint(
                 Error::Registry {
-                    operation: "HEAD manifest",
+                    operation: "HEAD manifest".into(),
                     url: format!(
                         "{}{}",
                         self.base_url(r).await?,
@@ -140,7 +141,6 @@ impl Registry {
                     status: StatusCode::NOT_FOUND,
                     errors: Vec::new(),
                     hint: None,
-                    remedy: None,
                     retry_after: None,
                 },
                 r,
@@ -231,21 +231,20 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             status: StatusCode::NOT_FOUND,
             errors,
             hint: None,
-            remedy: None,
             retry_after,
         } => Error::Registry {
             operation,
             url,
             status: StatusCode::NOT_FOUND,
             errors,
-            hint: Some(match (r.tag(), r.digest()) {
-                (None, None) => {
-                    format!("{r}:latest does not exist (no tag was given, so latest was asked for)")
-                }
-                _ => format!("{r} does not exist"),
-            }),
-            remedy: Some(Box::new(Remedy::ListTags {
-                repository: r.without_tag_or_digest().to_string(),
+            hint: Some(Box::new(RegistryHint {
+                cause: match (r.tag(), r.digest()) {
+                    (None, None) => format!("{r}:latest does not exist (no tag was given, so latest was asked for)"),
+                    _ => format!("{r} does not exist"),
+                },
+                remedy: Some(Remedy::ListTags {
+                    repository: r.without_tag_or_digest().to_string(),
+                }),
             })),
             retry_after,
         },

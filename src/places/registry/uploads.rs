@@ -21,19 +21,17 @@ pub enum MountOutcome {
     Upload(String),
 }
 
-fn location(r: &Reference, headers: &HeaderMap, url: &str) -> Result<String, Error> {
+/// The `Location` of the upload a POST (`operation`) answered with `status` opened.
+fn location(operation: &'static str, status: StatusCode, headers: &HeaderMap, url: &str) -> Result<String, Error> {
     headers
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .ok_or_else(|| Error::Registry {
-            operation: "POST upload",
+        .ok_or_else(|| Error::IncompleteAnswer {
+            operation: operation.into(),
             url: url.to_string(),
-            status: StatusCode::ACCEPTED,
-            errors: Vec::new(),
-            hint: Some(format!("the registry of {r} opened an upload without a Location")),
-            remedy: None,
-            retry_after: None,
+            status,
+            missing: "the Location of the upload it opened",
         })
 }
 
@@ -100,7 +98,7 @@ impl Registry {
         let outcome = if resp.status() == StatusCode::CREATED {
             MountOutcome::Mounted
         } else {
-            MountOutcome::Upload(location(dst, resp.headers(), &url)?)
+            MountOutcome::Upload(location("POST mount", resp.status(), resp.headers(), &url)?)
         };
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(outcome)
@@ -154,7 +152,7 @@ impl Registry {
                 .operation("POST upload"),
             )
             .await?;
-        let loc = location(dst, resp.headers(), &url)?;
+        let loc = location("POST upload", resp.status(), resp.headers(), &url)?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(loc)
     }
@@ -334,7 +332,6 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
-            remedy,
             retry_after,
             ..
         } => Error::Registry {
@@ -343,7 +340,6 @@ fn upload_error(e: Error, dst: &Reference, digest: &Digest) -> Error {
             status,
             errors,
             hint,
-            remedy,
             retry_after,
         },
         Error::Transport(transport::Error::Request {
