@@ -5,6 +5,7 @@ use crate::error::Error;
 use crate::manifest::{Contents, Descriptor, Manifest, Platform, MAX_MANIFEST_SIZE};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
+use crate::remedy::Remedy;
 
 impl std::str::FromStr for Platform {
     type Err = String;
@@ -129,12 +130,9 @@ pub(crate) async fn resolve_platform(
             // A single image serves only the platform its config states.
             if let Some(own) = config_platform(registry, r, config).await? {
                 if !platform.matches(&own) {
-                    return Err(Error::Manifest {
-                        reference: r.to_string(),
-                        reason: format!(
-                            "it is a single-platform image for {own}, not {platform}; \
-                             drop --platform to copy it as it is"
-                        ),
+                    return Err(Error::Unsupported {
+                        what: format!("manifest of {r}: it is a single-platform image for {own}, not {platform}"),
+                        remedy: Some(Remedy::ChooseNoPlatform),
                     });
                 }
             }
@@ -186,9 +184,11 @@ async fn config_platform(registry: &Registry, r: &Reference, config: &Descriptor
         .await?;
     let mut bytes = Vec::with_capacity(config.size as usize);
     while let Some(chunk) = stream.chunk().await {
-        bytes.extend_from_slice(&chunk.map_err(|e| Error::Manifest {
-            reference: r.to_string(),
-            reason: format!("reading its config {}: {e}", config.digest),
+        bytes.extend_from_slice(&chunk.map_err(|e| Error::BlobTransfer {
+            digest: config.digest.clone(),
+            source_repo: Some(r.name()),
+            destination: None,
+            source: e,
         })?);
     }
     Ok(serde_json::from_slice::<Config>(&bytes)

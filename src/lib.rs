@@ -33,6 +33,7 @@ pub mod mapping;
 pub mod model;
 pub mod places;
 pub mod relocate;
+mod remedy;
 pub mod session;
 #[cfg(feature = "sync")]
 pub mod sync;
@@ -41,9 +42,10 @@ pub mod transport;
 
 pub use client::{Client, ClientBuilder};
 pub use copy::{copy_content, ContentDestination, ContentSource, CopyOptions, CopyReport, RegistryRepository};
-pub use error::{Error, RegistryErrorEntry};
+pub use error::{Error, RegistryErrorCode, RegistryErrorEntry, RegistryHint};
 pub use inspect::{ImageSummary, InstanceSummary};
 pub use model::{manifest, reference};
 pub use places::layout;
 pub use places::registry::{ListingLimits, MountOutcome, Registry};
 pub use reference::{Digest, Reference};
+pub use remedy::Remedy;

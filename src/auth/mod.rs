@@ -18,6 +18,7 @@ pub use credentials::{ContainersAuth, Credential, CredentialChain, CredentialSou
 pub use helpers::CredentialHelper;
 pub use login::{docker_config_path, remove_login, store_login, Stored};
 
+use crate::remedy::Remedy;
 use crate::transport;
 
 /// What went wrong authenticating.
@@ -47,15 +48,25 @@ pub enum Error {
         /// Why (never its output, which may hold a secret).
         reason: String,
     },
+    /// Credentials that cannot be sent (a registry token with a line break in it).
+    #[error("cannot use the credentials for {registry}: {reason}")]
+    UnusableCredential {
+        /// The name the credentials are filed under.
+        registry: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A token realm irel will not send credentials to.
-    #[error("refusing token realm {realm} of registry {registry}: {reason}")]
+    #[error("refusing token realm {realm} of registry {registry}: {reason}{}", remedy_suffix(.remedy))]
     RealmRefused {
         /// The realm URL.
         realm: String,
         /// The registry.
         registry: String,
-        /// Why, and what to do.
+        /// Why.
         reason: String,
+        /// What the user can do, when there is something.
+        remedy: Option<Remedy>,
     },
     /// The token server refused.
     #[error("token server {realm} answered {status}{hint}")]
@@ -78,6 +89,21 @@ pub enum Error {
     /// The request to the token server failed.
     #[error(transparent)]
     Transport(#[from] transport::Error),
+}
+
+impl Error {
+    /// What the user can do about it, when irel knows (see [`Remedy`]).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::RealmRefused { remedy, .. } => remedy.clone(),
+            Error::Transport(t) => t.remedy(),
+            _ => None,
+        }
+    }
+}
+
+fn remedy_suffix(remedy: &Option<Remedy>) -> String {
+    remedy.as_ref().map(|r| format!("; {r}")).unwrap_or_default()
 }
 
 /// The scopes a request needs, e.g. `repository:team/app:pull`.

@@ -38,8 +38,40 @@ enum State {
     Streaming(ResponseBody),
     /// The mutex only makes the body `Sync` (as boxed bodies must be); it is reached through
     /// `&mut`, never locked.
-    Reopening(std::sync::Mutex<ReopenFuture>, String),
+    Reopening(std::sync::Mutex<ReopenFuture>, BrokenOff),
     Done,
+}
+
+/// A download that broke off: how, and the error that did it, if one did (its source). While
+/// it is asked for again this is why; when no attempt is left, it is the body's error, saying
+/// how many attempts were made.
+#[derive(Debug, Default, thiserror::Error)]
+#[error("{}{}", self.told(), self.attempts.map(|n| format!(" (after {n} resumed attempts)")).unwrap_or_default())]
+pub(crate) struct BrokenOff {
+    why: String,
+    #[source]
+    cause: Option<BoxError>,
+    /// How many times it was asked for again, once it gave up for lack of attempts left.
+    attempts: Option<u32>,
+}
+
+impl BrokenOff {
+    fn new(why: String, cause: Option<BoxError>) -> BrokenOff {
+        BrokenOff {
+            why,
+            cause,
+            attempts: None,
+        }
+    }
+
+    /// `why` and the cause's messages as one line (for a break that a later one follows: the
+    /// later error is the cause then).
+    fn told(&self) -> String {
+        match &self.cause {
+            Some(c) => format!("{}: {}", self.why, error_chain(c.as_ref())),
+            None => self.why.clone(),
+        }
+    }
 }
 
 impl ResumingBody {
@@ -55,11 +87,12 @@ impl ResumingBody {
         }
     }
 
-    /// Starts asking again after a break, or gives up with `why`.
-    fn reopen_or_fail(&mut self, why: String) -> Option<BoxError> {
+    /// Starts asking again after a break, or gives up with it.
+    fn reopen_or_fail(&mut self, mut why: BrokenOff) -> Option<BoxError> {
         if self.retries_left == 0 {
             self.state = State::Done;
-            return Some(format!("{why} (after {} resumed attempts)", self.attempt).into());
+            why.attempts = Some(self.attempt);
+            return Some(Box::new(why));
         }
         self.retries_left -= 1;
         self.attempt += 1;
@@ -80,15 +113,20 @@ impl ResumingBody {
         let offset = self.delivered;
         match resp.status() {
             StatusCode::PARTIAL_CONTENT => {
-                let range = resp
-                    .headers()
-                    .get(CONTENT_RANGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if !range.starts_with(&format!("bytes {offset}-")) {
-                    return Err(
-                        format!("asked to resume at byte {offset}, the server sent the range {range:?}").into(),
-                    );
+                let range = resp.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok());
+                match range {
+                    Some(range) if range.starts_with(&format!("bytes {offset}-")) => {}
+                    Some(range) => {
+                        return Err(
+                            format!("asked to resume at byte {offset}, the server sent the range {range:?}").into(),
+                        )
+                    }
+                    None => {
+                        return Err(format!(
+                            "asked to resume at byte {offset}, the server answered 206 without a Content-Range"
+                        )
+                        .into())
+                    }
                 }
                 self.skip = 0;
             }
@@ -117,11 +155,13 @@ impl HttpBody for ResumingBody {
                         Ok(resp) => {
                             if let Err(e) = this.resume_with(resp) {
                                 this.state = State::Done;
-                                return Poll::Ready(Some(Err(format!("{why}; {e}").into())));
+                                let why = BrokenOff::new(format!("{}; {e}", why.told()), None);
+                                return Poll::Ready(Some(Err(Box::new(why))));
                             }
                         }
                         Err(e) => {
-                            if let Some(e) = this.reopen_or_fail(format!("{why}; resuming: {}", error_chain(&e))) {
+                            let why = BrokenOff::new(format!("{}; resuming", why.told()), Some(Box::new(e)));
+                            if let Some(e) = this.reopen_or_fail(why) {
                                 return Poll::Ready(Some(Err(e)));
                             }
                         }
@@ -142,10 +182,9 @@ impl HttpBody for ResumingBody {
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                     Some(Err(e)) => {
-                        let why = format!(
-                            "the download broke off after {} bytes: {}",
-                            this.delivered,
-                            error_chain(e.as_ref())
+                        let why = BrokenOff::new(
+                            format!("the download broke off after {} bytes", this.delivered),
+                            Some(e),
                         );
                         if let Some(e) = this.reopen_or_fail(why) {
                             return Poll::Ready(Some(Err(e)));
@@ -153,7 +192,10 @@ impl HttpBody for ResumingBody {
                     }
                     None if this.delivered < this.size => {
                         // A connection closed cleanly but early (no Content-Length framing).
-                        let why = format!("the download ended after {} of {} bytes", this.delivered, this.size);
+                        let why = BrokenOff::new(
+                            format!("the download ended after {} of {} bytes", this.delivered, this.size),
+                            None,
+                        );
                         if let Some(e) = this.reopen_or_fail(why) {
                             return Poll::Ready(Some(Err(e)));
                         }

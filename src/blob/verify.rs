@@ -51,6 +51,13 @@ impl<B> std::fmt::Debug for VerifyingBody<B> {
     }
 }
 
+impl VerifyError {
+    /// Content that is not what it should be, and how.
+    pub(crate) fn new(what: String) -> VerifyError {
+        VerifyError(what)
+    }
+}
+
 impl<B> VerifyingBody<B> {
     /// Starts verifying size and digest.
     #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use irel::Reference;
 
+use super::hints;
 use super::interrupt::Interrupted;
 
 /// A failure worth one line on stderr, and the exit code it ends with.
@@ -47,8 +48,28 @@ impl From<Interrupted> for Failure {
     }
 }
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
+// A library error is shown with the command's flags for what the user can do.
+impl From<irel::Error> for Failure {
+    fn from(e: irel::Error) -> Self {
+        Failure::new(hints::explain(&e))
+    }
+}
+
+impl From<irel::auth::Error> for Failure {
+    fn from(e: irel::auth::Error) -> Self {
+        irel::Error::from(e).into()
+    }
+}
+
+// Files the command reads or writes, and JSON it prints: their errors say all there is.
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::new(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
         Failure::new(e.to_string())
     }
 }
@@ -71,8 +92,8 @@ pub(super) fn naming_side(e: irel::Error, sides: &[(&str, &str, &Reference)]) ->
             } else {
                 format!("{typed} ({read})")
             };
-            Failure::new(format!("{what} {shown}: {e}"))
+            Failure::new(format!("{what} {shown}: {}", hints::explain(&e)))
         }
-        _ => Failure::new(e.to_string()),
+        _ => Failure::from(e),
     }
 }

@@ -16,6 +16,7 @@ mod client;
 mod commands;
 mod failure;
 mod flags;
+mod hints;
 mod interrupt;
 mod operands;
 mod progress;

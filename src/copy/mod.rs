@@ -15,13 +15,12 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::error::Error;
+use crate::error::{Error, RegistryErrorCode};
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::model::name::{Repository, TagOrDigest};
 use crate::places::content::OpenUpload;
 use crate::places::registry::{MountOutcome, Registry};
 use crate::reference::{Digest, Reference};
-use crate::transport::error_chain;
 
 mod events;
 
@@ -259,11 +258,14 @@ pub async fn copy_content<S: ContentSource, D: ContentDestination>(
     options: &CopyOptions,
 ) -> Result<CopyReport, Error> {
     if options.referrers && !(src.capabilities().referrers.is_some() && dst.capabilities().referrers.is_some()) {
-        return Err(Error::Unsupported(format!(
-            "referrers are copied between registries and OCI layouts only, not from {} to {}",
-            src.describe(),
-            dst.describe()
-        )));
+        return Err(Error::Unsupported {
+            what: format!(
+                "referrers are copied between registries and OCI layouts only, not from {} to {}",
+                src.describe(),
+                dst.describe()
+            ),
+            remedy: None,
+        });
     }
     let root = src.manifest(src_ref).await?;
     // Referrer copies run inside their image's turn and take none of their own: tags naming
@@ -408,7 +410,10 @@ async fn copy_referrers<S: ContentSource, D: ContentDestination>(
     }
     let mut seen = HashSet::new();
     let Some(lister) = src.capabilities().referrers else {
-        return Err(Error::Unsupported(format!("{} cannot list referrers", src.describe())));
+        return Err(Error::Unsupported {
+            what: format!("{} cannot list referrers", src.describe()),
+            remedy: None,
+        });
     };
     for subject in &subjects {
         for referrer in lister.referrers(subject).await? {
@@ -663,9 +668,9 @@ fn blob_failure<S: ContentSource, D: ContentDestination>(e: Error, src: &S, dst:
     match e {
         Error::Transport(t) => Error::BlobTransfer {
             digest: desc.digest.clone(),
-            source_repo: src.describe(),
-            destination: dst.describe(),
-            detail: error_chain(&t),
+            source_repo: Some(src.describe()),
+            destination: Some(dst.describe()),
+            source: Box::new(t),
         },
         e => e,
     }
@@ -680,7 +685,7 @@ fn worth_restarting(e: &Error) -> bool {
         Error::Registry { status, errors, .. } => {
             crate::session::layers::retry::transient(*status)
                 || matches!(status.as_u16(), 405 | 413 | 501)
-                || (status.as_u16() == 404 && errors.iter().any(|e| e.code == "BLOB_UPLOAD_UNKNOWN"))
+                || (status.as_u16() == 404 && errors.iter().any(|e| e.code == RegistryErrorCode::BlobUploadUnknown))
         }
         _ => false,
     }

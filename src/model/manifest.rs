@@ -246,8 +246,8 @@ fn schema1_message() -> String {
 pub struct ManifestHead {
     /// `Docker-Content-Digest`.
     pub digest: Digest,
-    /// `Content-Type` without parameters.
-    pub media_type: String,
+    /// `Content-Type` without parameters, when the registry sent one.
+    pub media_type: Option<String>,
 }
 
 #[cfg(test)]

@@ -46,9 +46,9 @@ impl ContentDestination for Discard {
         while let Some(frame) = body.frame().await {
             frame.map_err(|e| Error::BlobTransfer {
                 digest: desc.digest.clone(),
-                source_repo: "its source".into(),
-                destination: self.describe(),
-                detail: crate::transport::error_chain(e.as_ref()),
+                source_repo: None,
+                destination: Some(self.describe()),
+                source: e,
             })?;
         }
         Ok(())

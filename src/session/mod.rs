@@ -424,7 +424,7 @@ impl Session {
                 url
             }
         };
-        let operation = context.operation;
+        let operation = context.operation.clone();
         let mut req = http::Request::new(body);
         *req.method_mut() = method;
         *req.uri_mut() = transport::to_uri(&url)?;
@@ -437,14 +437,19 @@ impl Session {
         }
         let status = resp.status();
         let retry_after = layers::retry::retry_after_header(resp.headers());
-        let body = read_body_limited(resp.into_body(), MAX_ERROR_BODY, &url)
-            .await
-            .unwrap_or_default();
+        // The status is the answer; an error body that cannot be read only has no codes to add.
+        let errors = match read_body_limited(resp.into_body(), MAX_ERROR_BODY, &url).await {
+            Ok(body) => parse_error_body(&body),
+            Err(e) => {
+                tracing::debug!("{operation} {url}: the {status} answer's body could not be read: {e}");
+                Vec::new()
+            }
+        };
         Err(Error::Registry {
             operation,
             url,
             status,
-            errors: parse_error_body(&body),
+            errors,
             hint: None,
             retry_after,
         })

@@ -2,6 +2,8 @@
 //! (method, path or URL), of which registry and repository, with which scopes, and which
 //! statuses count as an answer.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
@@ -102,8 +104,9 @@ pub struct RegistryContext {
     pub api_host: String,
     /// The token scopes the request needs.
     pub scopes: Vec<Scope>,
-    /// What irel was doing, for error messages (`GET manifest`).
-    pub operation: &'static str,
+    /// What irel was doing, for error messages (`GET manifest`; the method when nothing
+    /// more was said).
+    pub operation: Cow<'static, str>,
 }
 
 /// One request to a registry: built with [`get`](Self::get), [`head`](Self::head) and
@@ -202,7 +205,7 @@ impl RegistryRequest {
 
     /// Names what the request does in error messages (`GET manifest`); the method otherwise.
     pub fn operation(mut self, operation: &'static str) -> Self {
-        self.context.operation = operation;
+        self.context.operation = Cow::Borrowed(operation);
         self
     }
 
@@ -233,17 +236,21 @@ fn operation_from(method: Method, r: &Repository, target: impl Into<Target>, sco
     }
 }
 
-/// The method's name as a static string, for error messages.
-pub(crate) fn method_name(m: &Method) -> &'static str {
-    match *m {
+/// The method's name, for error messages: static for the standard methods, copied for an
+/// extension method.
+pub(crate) fn method_name(m: &Method) -> Cow<'static, str> {
+    Cow::Borrowed(match *m {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
         Method::PUT => "PUT",
         Method::POST => "POST",
         Method::PATCH => "PATCH",
         Method::DELETE => "DELETE",
-        _ => "request",
-    }
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return Cow::Owned(m.as_str().to_string()),
+    })
 }
 
 impl From<&str> for Target {

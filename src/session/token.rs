@@ -21,6 +21,7 @@ use super::request::RequestBody;
 use super::scheme::Schemes;
 use super::PlainService;
 use crate::auth::{parse_challenges, Credential, CredentialSource, Error, Scope};
+use crate::remedy::Remedy;
 use crate::transport::{self, read_body_limited, RegistryPolicy, Scheme, Transport};
 
 /// Token responses larger than this are refused.
@@ -37,7 +38,7 @@ struct CachedToken {
 }
 
 /// (registry, credential fingerprint, realm, service, scopes).
-type TokenKey = (String, [u8; 32], String, String, BTreeSet<Scope>);
+type TokenKey = (String, [u8; 32], String, Option<String>, BTreeSet<Scope>);
 type TokenSlot = Arc<tokio::sync::Mutex<Option<CachedToken>>>;
 /// (registry, repository) as credential sources are asked.
 type CredentialKey = (String, Option<String>);
@@ -143,7 +144,11 @@ impl Authenticator {
         let credential = self.credential(cred_key, repository, fresh).await?;
         if let Some(bearer) = parsed.iter().find(|c| c.scheme == "bearer") {
             if let Some(Credential::RegistryToken(t)) = &credential {
-                return Ok(Some(header_value(&format!("Bearer {t}"))));
+                let header = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| Error::UnusableCredential {
+                    registry: cred_key.to_string(),
+                    reason: "the registry token has characters a header cannot carry",
+                })?;
+                return Ok(Some(sensitive(header)));
             }
             let Some(realm) = bearer.param("realm") else {
                 return Err(Error::Challenge {
@@ -151,7 +156,8 @@ impl Authenticator {
                     reason: "Bearer challenge without realm".into(),
                 });
             };
-            let service = bearer.param("service").unwrap_or_default();
+            // A challenge may name no service (an empty one names none either).
+            let service = bearer.param("service").filter(|s| !s.is_empty());
             let mut all: BTreeSet<Scope> = scopes.iter().cloned().collect();
             // A scope the registry itself asks for (insufficient_scope) is added to ours.
             if let Some(extra) = bearer.param("scope") {
@@ -178,10 +184,11 @@ impl Authenticator {
             url: realm.to_string(),
             reason: e.to_string(),
         })?;
-        let refuse = |reason: String| Error::RealmRefused {
+        let refuse = |reason: String, remedy: Option<Remedy>| Error::RealmRefused {
             realm: realm.to_string(),
             registry: api_host.to_string(),
             reason,
+            remedy,
         };
         match url.scheme() {
             "https" => Ok(url),
@@ -190,8 +197,10 @@ impl Authenticator {
                 let policy = self.transport.policy(api_host);
                 if !(policy == RegistryPolicy::Insecure || (policy.allows_http() && ping.scheme == Scheme::Http)) {
                     return Err(refuse(
-                        "it is plain http for a registry reached over https; mark the registry insecure to allow it"
-                            .into(),
+                        "it is plain http for a registry reached over https".into(),
+                        Some(Remedy::MarkInsecure {
+                            registry: api_host.to_string(),
+                        }),
                     ));
                 }
                 // Credentials go in cleartext only where the user accepted cleartext: the
@@ -202,14 +211,18 @@ impl Authenticator {
                 if same_host || self.transport.policy(realm_host) != RegistryPolicy::Secure {
                     Ok(url)
                 } else {
-                    Err(refuse(format!(
-                        "it is plain http to {realm_host}, another host that is not marked insecure, and \
-                         credentials would cross the network in cleartext; pass --insecure-registry \
-                         {realm_host} if you trust the network to it"
-                    )))
+                    Err(refuse(
+                        format!(
+                            "it is plain http to {realm_host}, another host that is not marked insecure, and \
+                             credentials would cross the network in cleartext"
+                        ),
+                        Some(Remedy::MarkInsecure {
+                            registry: realm_host.to_string(),
+                        }),
+                    ))
                 }
             }
-            _ => Err(refuse("only http(s) realms are supported".into())),
+            _ => Err(refuse("only http(s) realms are supported".into(), None)),
         }
     }
 
@@ -217,7 +230,7 @@ impl Authenticator {
         &self,
         api_host: &str,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: BTreeSet<Scope>,
         credential: Option<&Credential>,
         fresh: bool,
@@ -226,7 +239,7 @@ impl Authenticator {
             api_host.to_ascii_lowercase(),
             fingerprint(credential),
             realm.to_string(),
-            service.to_string(),
+            service.map(str::to_string),
             scopes,
         );
         let slot = {
@@ -252,14 +265,14 @@ impl Authenticator {
     async fn get_token(
         &self,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: &[String],
         credential: Option<&Credential>,
     ) -> Result<CachedToken, Error> {
         let mut url = realm.clone();
         {
             let mut q = url.query_pairs_mut();
-            if !service.is_empty() {
+            if let Some(service) = service {
                 q.append_pair("service", service);
             }
             for s in scopes {
@@ -281,17 +294,21 @@ impl Authenticator {
     async fn oauth2_token(
         &self,
         realm: &url::Url,
-        service: &str,
+        service: Option<&str>,
         scopes: &[String],
         refresh_token: &str,
     ) -> Result<CachedToken, Error> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "refresh_token")
-            .append_pair("refresh_token", refresh_token)
-            .append_pair("service", service)
-            .append_pair("client_id", "irel")
-            .append_pair("scope", &scopes.join(" "))
-            .finish();
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token")
+                .append_pair("refresh_token", refresh_token);
+            if let Some(service) = service {
+                form.append_pair("service", service);
+            }
+            form.append_pair("client_id", "irel")
+                .append_pair("scope", &scopes.join(" "))
+                .finish()
+        };
         let req = Request::post(transport::to_uri(realm)?)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(RequestBody::Bytes(form.into()))
@@ -380,11 +397,8 @@ fn sensitive(mut v: HeaderValue) -> HeaderValue {
     v
 }
 
-fn header_value(s: &str) -> HeaderValue {
-    sensitive(HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("")))
-}
-
 fn basic_header(username: &str, password: &str) -> HeaderValue {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    header_value(&format!("Basic {encoded}"))
+    // Base64's alphabet is all characters a header value may carry.
+    sensitive(HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header value"))
 }

@@ -28,6 +28,7 @@ use crate::layout::{safe_path, OciLayout};
 use crate::model::name::{Repository, TagOrDigest};
 use crate::places::registry::Registry;
 use crate::reference::{Digest, Reference};
+use crate::remedy::Remedy;
 
 /// A place content is synced from or to.
 #[derive(Clone, Debug)]
@@ -283,10 +284,13 @@ impl Target {
     fn place(&self, client: &Registry, path: &str, reference: &str) -> Result<Placed, Error> {
         let digest = reference.parse::<Digest>().ok();
         if digest.is_some() && !self.tag_suffix.is_empty() {
-            return Err(Error::Unsupported(format!(
-                "{path}@{reference}: an image named by digest has no tag to append {:?} to; drop --append-suffix",
-                self.tag_suffix
-            )));
+            return Err(Error::Unsupported {
+                what: format!(
+                    "{path}@{reference}: an image named by digest has no tag to append {:?} to",
+                    self.tag_suffix
+                ),
+                remedy: Some(Remedy::NoTagSuffix),
+            });
         }
         let tag = format!("{reference}{}", self.tag_suffix);
         match &self.endpoint {
@@ -453,17 +457,21 @@ impl SyncPlan {
                         let tags = client.tags(&repo.to_repository()).await.map_err(|e| {
                             // What to do depends on why: a missing repository is a typo, a
                             // refusal wants credentials.
-                            let advice = match e.status().map(|s| s.as_u16()) {
-                                Some(404) => {
-                                    "check the repository's name (`irel catalog` lists them where the registry allows)"
-                                }
-                                Some(401 | 403) => "give credentials (--src-creds), or name a tag (REPO:TAG)",
-                                _ => "name a tag (REPO:TAG) to sync one image",
+                            let registry = repo.registry().to_string();
+                            let remedy = match e.status().map(|s| s.as_u16()) {
+                                Some(404) => Some(Remedy::ListRepositories {
+                                    registry: registry.clone(),
+                                }),
+                                Some(401 | 403) => Some(Remedy::GiveSourceCredentials {
+                                    registry: registry.clone(),
+                                }),
+                                _ => None,
                             };
-                            Error::Listing {
-                                operation: "GET tags",
-                                registry: repo.registry().to_string(),
-                                reason: format!("cannot list the tags of {repo}, so nothing is synced: {e}; {advice}"),
+                            Error::TagsUnlisted {
+                                registry,
+                                repository: repo.to_string(),
+                                source: Box::new(e),
+                                remedy,
                             }
                         })?;
                         let tags = plan.drop_listed_digests(&repo, tags);
@@ -626,12 +634,13 @@ impl SyncPlan {
         let mut seen = HashSet::new();
         for item in &self.items {
             if !seen.insert(&item.to) {
-                return Err(Error::Layout {
-                    path: item.to.trim_start_matches("dir:").to_string(),
-                    reason: format!(
-                        "refusing to overwrite destination directory: {} goes there after another image; use --scoped to keep the names apart",
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "{}: refusing to overwrite destination directory: {} goes there after another image",
+                        item.to.trim_start_matches("dir:"),
                         item.from
                     ),
+                    remedy: Some(Remedy::ScopeNames),
                 });
             }
         }

@@ -40,6 +40,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::CertificateDer;
 
+use crate::remedy::Remedy;
+
 pub(crate) use policy::split_host_port;
 pub use policy::{is_loopback, RegistryPolicy, SchemePolicy};
 use resolve::OverrideResolver;
@@ -77,8 +79,8 @@ pub enum Error {
     /// A host that must use https answered in plain http.
     #[error(
         "registry {registry} answered in plain HTTP (server gave HTTP response to HTTPS client), and irel \
-         uses only https for hosts that are not loopback or that are set to verify TLS (tls-verify: true); \
-         if you trust the network to it, pass --insecure-registry {registry} (or --skip-tls-verify)"
+         uses only https for hosts that are not loopback or that are set to verify TLS (tls-verify: true); {}",
+        mark_insecure(.registry)
     )]
     PlainHttpRefused {
         /// The registry host.
@@ -151,7 +153,7 @@ pub enum Error {
     },
     /// A wait that ran out: no connection, no response, or a body that stopped sending. Worth
     /// retrying, as connection failures are.
-    #[error("{method} {url}: {phase} {} (raise --timeout if the registry is slow)", timeouts::seconds(.after))]
+    #[error("{method} {url}: {phase} {} ({})", timeouts::seconds(.after), Remedy::RaiseTimeout)]
     Timeout {
         /// The method.
         method: Method,
@@ -174,6 +176,23 @@ pub enum Error {
     /// failed the request with an error of its own.
     #[error("a wire layer failed the request: {0}")]
     Layer(#[source] BoxError),
+}
+
+impl Error {
+    /// What the user can do about it, when irel knows (see [`Remedy`]).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::PlainHttpRefused { registry } => Some(mark_insecure(registry)),
+            Error::Timeout { .. } => Some(Remedy::RaiseTimeout),
+            _ => None,
+        }
+    }
+}
+
+fn mark_insecure(registry: &str) -> Remedy {
+    Remedy::MarkInsecure {
+        registry: registry.to_string(),
+    }
 }
 
 /// One line with an error and all its causes, without repeating identical messages.
@@ -505,11 +524,12 @@ impl Transport {
     /// selects. The URI must be absolute. Fails with [`Error::Timeout`] when the connection or
     /// the response head does not come in time; the body returned times out on its own.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<ResponseBody>, Error> {
-        let authority = req
-            .uri()
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+        let Some(authority) = req.uri().authority().map(|a| a.as_str().to_string()) else {
+            return Err(Error::InvalidUrl {
+                url: req.uri().to_string(),
+                reason: "a request needs an absolute URL (with a host)".into(),
+            });
+        };
         let pool = if self.policy(&authority).verifies_tls() {
             self.inner
                 .per_host

@@ -1,7 +1,7 @@
 //! Copies between real registries: digests preserved, every child of an index copied, mounts
 //! within one registry, nothing transferred twice.
 
-use irel::{Client, CopyOptions, Reference};
+use irel::{Client, CopyOptions, Reference, RegistryErrorCode};
 
 use crate::support::{irel, make_layout, ok_stdout, skopeo_digest, skopeo_pull_all, skopeo_push, Registry};
 
@@ -155,7 +155,8 @@ async fn missing_source_fails_with_the_registry_code_and_writes_nothing() {
     let dst = reference(&format!("{}/nope/app:missing", b.addr));
     let err = client.copy(&src, &dst, &CopyOptions::default()).await.unwrap_err();
     assert!(
-        err.registry_codes().contains(&"NAME_UNKNOWN") || err.registry_codes().contains(&"MANIFEST_UNKNOWN"),
+        err.registry_codes().contains(&RegistryErrorCode::NameUnknown)
+            || err.registry_codes().contains(&RegistryErrorCode::ManifestUnknown),
         "{err}"
     );
     assert!(!b.log_text().contains("PUT /v2/"));

@@ -3,7 +3,7 @@
 //! must still land with the source's digest, or fail cleanly without a tag.
 
 use irel::bench::BenchOptions;
-use irel::{Client, CopyOptions, Reference};
+use irel::{Client, CopyOptions, Reference, RegistryErrorCode};
 
 use crate::support::{
     irel, make_layout, skopeo, skopeo_digest, skopeo_push, Action, Behaviour, Fault, Proxy, RandomFaults, Registry,
@@ -467,7 +467,7 @@ async fn a_denied_push_is_final_and_says_so() {
         )
         .await
         .unwrap_err();
-    assert!(err.registry_codes().contains(&"DENIED"), "{err}");
+    assert!(err.registry_codes().contains(&RegistryErrorCode::Denied), "{err}");
     assert_eq!(proxy.seen_matching(put).len(), 1, "a 403 is not retried");
 }
 

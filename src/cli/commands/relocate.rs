@@ -5,6 +5,7 @@ use irel::Reference;
 
 use crate::cli::args::RelocateArgs;
 use crate::cli::client::{client_for, copy_options};
+use crate::cli::hints::explain;
 use crate::cli::interrupt::{block_on, block_on_blocking};
 use crate::cli::operands::{image_list, parse_ref, parse_ref_as_docker, writable_output};
 use crate::cli::{Cli, Failure};
@@ -84,9 +85,9 @@ pub(crate) fn run(cli: &Cli, args: &RelocateArgs) -> Result<(), Failure> {
         }
         for (original, e) in &so_far.failed[failed..] {
             if cli.flags.json {
-                outln!("{}", serde_json::json!({"original": original, "error": e.to_string()}));
+                outln!("{}", serde_json::json!({"original": original, "error": explain(e)}));
             }
-            errln!("irel: failed to relocate {original}: {e}");
+            errln!("irel: failed to relocate {original}: {}", explain(e));
         }
         if let (Some(path), true) = (mapping_output, so_far.relocated.len() > relocated) {
             if let Err(e) = so_far.write_mapping(path) {

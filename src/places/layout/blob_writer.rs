@@ -12,11 +12,11 @@ use std::path::Path;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use crate::blob::VerifyingBody;
+use crate::blob::{VerifyError, VerifyingBody};
 use crate::error::Error;
 use crate::manifest::Descriptor;
 use crate::reference::Digest;
-use crate::transport::{error_chain, Body};
+use crate::transport::{Body, BoxError};
 
 /// Frames go to the writer in batches of about this many bytes: one thread wake-up per batch
 /// instead of one per frame (frames are often 16 KiB; a wake-up per frame cost more than the
@@ -42,12 +42,12 @@ pub(crate) async fn write_verified(
     dest: &Path,
     destination: &str,
 ) -> Result<(), WriteError> {
-    let content_error = |detail: String| {
+    let content_error = |source: BoxError| {
         WriteError::Content(Error::BlobTransfer {
             digest: desc.digest.clone(),
-            source_repo: "its source".into(),
-            destination: destination.to_string(),
-            detail,
+            source_repo: None,
+            destination: Some(destination.to_string()),
+            source,
         })
     };
     // The TempPath removes the file however this ends: an error, or the copy dropping this
@@ -80,7 +80,7 @@ pub(crate) async fn write_verified(
                 }
             }
             Err(e) => {
-                read_result = Err(content_error(error_chain(e.as_ref())));
+                read_result = Err(content_error(e));
                 break;
             }
         }
@@ -94,10 +94,10 @@ pub(crate) async fn write_verified(
         .unwrap_or_else(|e| Err(std::io::Error::other(format!("blob writer stopped: {e}"))));
     let result = read_result.and_then(|()| match written {
         Err(e) => Err(WriteError::Io(e)),
-        Ok(actual) if actual != desc.digest => Err(content_error(format!(
+        Ok(actual) if actual != desc.digest => Err(content_error(Box::new(VerifyError::new(format!(
             "content has digest {actual}, not {}",
             desc.digest
-        ))),
+        ))))),
         // No fsync per blob (as ggcr and containers/image): a blob torn by a power loss fails
         // its digest check when read, it is never used.
         // The rename replaces a link at `dest` rather than writing through it.

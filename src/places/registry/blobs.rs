@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use super::Registry;
 use crate::auth::Scope;
-use crate::blob::{resume, BlobStream};
+use crate::blob::{resume, BlobStream, VerifyError};
 use crate::error::Error;
 use crate::model::name::Repository;
 use crate::model::reference::Digest;
@@ -72,9 +72,11 @@ impl Registry {
             if len != size {
                 return Err(Error::BlobTransfer {
                     digest: digest.clone(),
-                    source_repo: r.name(),
-                    destination: "irel".into(),
-                    detail: format!("the registry serves {len} bytes where the manifest says {size}"),
+                    source_repo: Some(r.name()),
+                    destination: None,
+                    source: Box::new(VerifyError::new(format!(
+                        "the registry serves {len} bytes where the manifest says {size}"
+                    ))),
                 });
             }
         }

@@ -25,11 +25,11 @@ impl Registry {
             return Ok(());
         }
         Err(crate::Error::Registry {
-            operation: "GET",
+            operation: "GET".into(),
             url,
             status,
             errors: Vec::new(),
-            hint: Some(format!("{registry} did not accept the credentials")),
+            hint: Some(Box::new(format!("{registry} did not accept the credentials").into())),
             retry_after: None,
         })
     }

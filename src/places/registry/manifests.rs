@@ -6,10 +6,11 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::Registry;
 use crate::auth::Scope;
-use crate::error::Error;
+use crate::error::{Error, RegistryHint};
 use crate::model::manifest::{Manifest, ManifestHead, ACCEPT_ALL, MAX_MANIFEST_SIZE};
 use crate::model::name::{Repository, TagOrDigest};
 use crate::model::reference::{Digest, Reference};
+use crate::remedy::Remedy;
 use crate::session::RequestBody;
 use crate::transport::read_body_limited;
 
@@ -79,8 +80,9 @@ impl Registry {
         }
         let digest = header_str(resp.headers(), "docker-content-digest").and_then(|d| d.parse().ok());
         let media_type = header_str(resp.headers(), "content-type")
-            .map(|c| c.split(';').next().unwrap_or_default().trim().to_string())
-            .unwrap_or_default();
+            .and_then(|c| c.split(';').next())
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
         match digest {
             Some(digest) => Ok(Some(ManifestHead { digest, media_type })),
             // An old registry without Docker-Content-Digest: ask for the bytes instead.
@@ -88,7 +90,7 @@ impl Registry {
                 let m = self.get_manifest(r).await?;
                 Ok(Some(ManifestHead {
                     digest: m.digest,
-                    media_type: m.media_type,
+                    media_type: Some(m.media_type),
                 }))
             }
         }
@@ -123,7 +125,7 @@ impl Registry {
             Some(h) => Ok(h.digest),
             None => Err(not_found_hint(
                 Error::Registry {
-                    operation: "HEAD manifest",
+                    operation: "HEAD manifest".into(),
                     url: format!(
                         "{}{}",
                         self.base_url(&r.to_repository()).await?,
@@ -210,7 +212,8 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A 404 for a manifest says which image is missing and how to see what is there.
+/// A 404 for a manifest says which image is missing, and that the repository's tags show
+/// what is there.
 fn not_found_hint(e: Error, r: &Reference) -> Error {
     match e {
         Error::Registry {
@@ -225,15 +228,15 @@ fn not_found_hint(e: Error, r: &Reference) -> Error {
             url,
             status: StatusCode::NOT_FOUND,
             errors,
-            hint: Some(match (r.tag(), r.digest()) {
-                (None, None) => format!(
-                    "{r}:latest does not exist (no tag was given, so latest was asked for); `irel tags {r}` lists the tags there are"
-                ),
-                _ => format!(
-                    "{r} does not exist; `irel tags {}` lists the tags there are",
-                    r.without_tag_or_digest()
-                ),
-            }),
+            hint: Some(Box::new(RegistryHint {
+                cause: match (r.tag(), r.digest()) {
+                    (None, None) => format!("{r}:latest does not exist (no tag was given, so latest was asked for)"),
+                    _ => format!("{r} does not exist"),
+                },
+                remedy: Some(Remedy::ListTags {
+                    repository: r.without_tag_or_digest().to_string(),
+                }),
+            })),
             retry_after,
         },
         other => other,

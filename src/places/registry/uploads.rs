@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use super::Registry;
 use crate::auth::Scope;
-use crate::error::Error;
+use crate::error::{Error, RegistryErrorCode};
 use crate::model::name::Repository;
 use crate::model::reference::Digest;
 use crate::session::RequestBody;
@@ -60,17 +60,21 @@ impl std::fmt::Display for UploadLocation {
     }
 }
 
-fn location(r: &Repository, headers: &HeaderMap, url: &str) -> Result<UploadLocation, Error> {
+/// The `Location` of the upload a POST (`operation`) answered with `status` opened.
+fn location(
+    operation: &'static str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    url: &str,
+) -> Result<UploadLocation, Error> {
     let location = headers
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Error::Registry {
-            operation: "POST upload",
+        .ok_or_else(|| Error::IncompleteAnswer {
+            operation: operation.into(),
             url: url.to_string(),
-            status: StatusCode::ACCEPTED,
-            errors: Vec::new(),
-            hint: Some(format!("the registry of {r} opened an upload without a Location")),
-            retry_after: None,
+            status,
+            missing: "the Location of the upload it opened",
         })?;
     UploadLocation::resolve(location, url)
 }
@@ -124,7 +128,7 @@ impl Registry {
         let outcome = if resp.status() == StatusCode::CREATED {
             MountOutcome::Mounted
         } else {
-            MountOutcome::Upload(location(dst, resp.headers(), &url)?)
+            MountOutcome::Upload(location("POST mount", resp.status(), resp.headers(), &url)?)
         };
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(outcome)
@@ -174,7 +178,7 @@ impl Registry {
                     .operation("POST upload"),
             )
             .await?;
-        let loc = location(dst, resp.headers(), &url)?;
+        let loc = location("POST upload", resp.status(), resp.headers(), &url)?;
         let _ = read_body_limited(resp.into_body(), 64 * 1024, &url).await;
         Ok(loc)
     }
@@ -322,10 +326,12 @@ impl Registry {
 /// not created yet; `BLOB_UNKNOWN`) is about this request, not the registry: counting it would
 /// turn mounts off for every other repository of the run.
 fn refuses_mount(e: &Error) -> bool {
-    let names_missing = e
-        .registry_codes()
-        .iter()
-        .any(|c| matches!(*c, "NAME_UNKNOWN" | "BLOB_UNKNOWN" | "BLOB_UPLOAD_UNKNOWN"));
+    let names_missing = e.registry_codes().iter().any(|c| {
+        matches!(
+            c,
+            RegistryErrorCode::NameUnknown | RegistryErrorCode::BlobUnknown | RegistryErrorCode::BlobUploadUnknown
+        )
+    });
     match e.status().map(|s| s.as_u16()) {
         Some(404) => !names_missing,
         Some(400 | 405 | 501) => true,

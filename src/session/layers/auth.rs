@@ -11,7 +11,8 @@ use http::StatusCode;
 use tower::ServiceExt as _;
 
 use super::{rebuild, take_ready, BoxFuture, HttpRequest, HttpResponse};
-use crate::error::Error;
+use crate::error::{Error, RegistryHint};
+use crate::remedy::Remedy;
 use crate::session::request::RegistryContext;
 use crate::session::scheme::Schemes;
 use crate::session::token::Authenticator;
@@ -126,19 +127,24 @@ where
 fn unauthorized(auth: &Authenticator, context: &RegistryContext, method: &http::Method, url: &str) -> Error {
     let registry = &context.registry;
     let hint = if auth.has_credentials(registry) {
-        format!("the credentials for {registry} were not accepted for this operation")
+        RegistryHint {
+            cause: format!("the credentials for {registry} were not accepted for this operation"),
+            remedy: None,
+        }
     } else {
-        format!(
-            "{registry} requires authentication and irel has no credentials for it; `irel login {registry}`, \
-             or pass --creds (--src-creds/--dest-creds for a copy)"
-        )
+        RegistryHint {
+            cause: format!("{registry} requires authentication and irel has no credentials for it"),
+            remedy: Some(Remedy::GiveCredentials {
+                registry: registry.clone(),
+            }),
+        }
     };
     Error::Registry {
         operation: crate::session::request::method_name(method),
         url: url.to_string(),
         status: StatusCode::UNAUTHORIZED,
         errors: Vec::new(),
-        hint: Some(hint),
+        hint: Some(Box::new(hint)),
         retry_after: None,
     }
 }
@@ -169,18 +175,28 @@ mod tests {
             + 'static,
         with_credentials: bool,
     ) -> Auth<PlainService> {
+        let credential = with_credentials.then(|| Credential::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        });
+        auth_with(wire, credential)
+    }
+
+    /// An auth layer over `wire`, with `credential` for r.test.
+    fn auth_with(
+        wire: impl tower::Service<HttpRequest, Response = HttpResponse, Error = transport::Error, Future = impl Send + 'static>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        credential: Option<Credential>,
+    ) -> Auth<PlainService> {
         let transport = Transport::new(&TransportConfig::default()).unwrap();
         let plain: PlainService = BoxCloneSyncService::new(wire);
         let schemes = Schemes::new(transport.clone(), plain.clone());
         let mut credentials = StaticCredentials::default();
-        if with_credentials {
-            credentials.insert(
-                "r.test",
-                Credential::Basic {
-                    username: "u".into(),
-                    password: "p".into(),
-                },
-            );
+        if let Some(credential) = credential {
+            credentials.insert("r.test", credential);
         }
         let auth = Authenticator::new(transport, plain.clone(), schemes.clone(), Arc::new(credentials));
         AuthLayer::new(auth, schemes).layer(plain)
@@ -192,7 +208,7 @@ mod tests {
             registry: "r.test".into(),
             api_host: "r.test".into(),
             scopes: vec![scope],
-            operation: "GET tags",
+            operation: "GET tags".into(),
         });
         req
     }
@@ -262,6 +278,28 @@ mod tests {
         assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
         assert!(err.to_string().contains("r.test requires authentication"), "{err}");
         assert_eq!(seen.lock().unwrap().len(), 2, "the ping and one PUT");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_token_that_cannot_be_a_header_is_an_error_not_an_empty_header() {
+        let (wire, seen) = stand_in(|_, _| Ok(answer(401, &[("www-authenticate", CHALLENGE)], "")));
+        let req = registry_request(
+            Method::GET,
+            "https://r.test/v2/a/tags/list",
+            RequestBody::Empty,
+            Scope::pull("a"),
+        );
+        let token = Credential::RegistryToken("t0k\nen".into());
+        let err = auth_with(wire, Some(token)).oneshot(req).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Auth(crate::auth::Error::UnusableCredential { registry, .. }) if registry == "r.test"),
+            "{err}"
+        );
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter().all(|s| authorization(s).is_none()),
+            "no request went out with it"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -183,15 +183,12 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let host = req
-            .uri()
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+        // A request without a host reached no registry whose warning could be named.
+        let host = req.uri().authority().map(|a| a.as_str().to_string());
         let (warnings, answer) = (self.warnings.clone(), self.inner.call(req));
         Box::pin(async move {
             let resp = answer.await?;
-            if resp.headers().contains_key(http::header::WARNING) {
+            if let Some(host) = host.filter(|_| resp.headers().contains_key(http::header::WARNING)) {
                 warnings.note(&host, resp.headers());
             }
             Ok(resp)

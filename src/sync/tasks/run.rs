@@ -205,30 +205,31 @@ impl ValidTask {
         entry: &str,
     ) -> Result<SyncItem, Error> {
         let Verbatim { tag, digest } = Verbatim::split(entry);
-        let pulled = match (&digest, &tag) {
-            (Some(d), _) => src.with_digest(d.parse()?),
-            (None, Some(t)) => src.with_tag(t)?,
+        // What the source is asked for: the digest when there is one, else the tag.
+        let (named, pulled) = match (&digest, &tag) {
+            (Some(d), _) => (d.clone(), src.with_digest(d.parse()?)),
+            (None, Some(t)) => (t.clone(), src.with_tag(t)?),
             (None, None) => unreachable!("an entry is a tag or a digest"),
         };
         let (source_ref, resolved) = match &mapping.platform {
-            PlatformChoice::All => (digest.clone().or(tag.clone()).unwrap_or_default(), None),
+            PlatformChoice::All => (named, None),
             choice => {
                 let d = resolve_platform(runner.source, &pulled, choice).await?;
                 (d.clone(), Some(d))
             }
         };
-        let destination_ref = match (&tag, self.relay) {
-            (Some(t), _) => t.clone(),
+        let destination_ref = match (&tag, digest, self.relay) {
+            (Some(t), _, _) => t.clone(),
             // dregsy's docker relay cannot push by digest: it makes a tag of it.
-            (None, Relay::Docker) => {
-                let hex = digest.as_deref().unwrap_or_default();
-                let hex = hex.strip_prefix("sha256:").unwrap_or(hex);
+            (None, Some(d), Relay::Docker) => {
+                let hex = d.strip_prefix("sha256:").unwrap_or(&d);
                 let mut t = format!("dregsy-{hex}");
                 t.truncate(128);
                 t
             }
             // Pushed by digest, untagged: the digest of what is copied.
-            (None, Relay::Skopeo) => resolved.or(digest).unwrap_or_default(),
+            (None, Some(d), Relay::Skopeo) => resolved.unwrap_or(d),
+            (None, None, _) => unreachable!("an entry is a tag or a digest"),
         };
         let pushed = match destination_ref.parse() {
             Ok(d) if destination_ref.starts_with("sha256:") => tgt.with_digest(d),

@@ -12,6 +12,7 @@ use irel::sync::ItemOutcome;
 
 use crate::cli::args::SyncArgs;
 use crate::cli::client::{base_builder, copy_options, finish_client};
+use crate::cli::hints::{explain_in, Terms};
 use crate::cli::interrupt::{self, block_on, Interrupted};
 use crate::cli::{output, Cli, Failure};
 
@@ -154,7 +155,7 @@ fn print_report(cli: &Cli, task: &ValidTask, report: &TaskReport, dry_run: bool)
                     serde_json::json!({"task": name, "from": from, "to": to, "outcome": "skipped", "report": r})
                 }
                 ItemOutcome::Failed(e) => {
-                    serde_json::json!({"task": name, "from": from, "to": to, "outcome": "failed", "error": e.to_string()})
+                    serde_json::json!({"task": name, "from": from, "to": to, "outcome": "failed", "error": explain_in(e, Terms::TaskFile)})
                 }
                 ItemOutcome::NotRun => serde_json::json!({"task": name, "from": from, "to": to, "outcome": "not-run"}),
             };
@@ -167,7 +168,10 @@ fn print_report(cli: &Cli, task: &ValidTask, report: &TaskReport, dry_run: bool)
                 r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
             ),
             ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
-            ItemOutcome::Failed(e) => errln!("irel: task '{name}': failed to sync {from} to {to}: {e}"),
+            ItemOutcome::Failed(e) => errln!(
+                "irel: task '{name}': failed to sync {from} to {to}: {}",
+                explain_in(e, Terms::TaskFile)
+            ),
             // A task goes on past failures (as dregsy's relays do): nothing is left unrun.
             ItemOutcome::NotRun => {}
         }

@@ -10,6 +10,7 @@ use irel::Reference;
 
 use crate::cli::args::SyncArgs;
 use crate::cli::client::{base_builder, copy_options, credential, finish_client};
+use crate::cli::hints::explain;
 use crate::cli::interrupt::block_on;
 use crate::cli::operands::bare_registry_advice;
 use crate::cli::{output, Cli, Failure};
@@ -348,7 +349,7 @@ fn report_sync_item(cli: &Cli, from: &str, to: &str, outcome: &irel::sync::ItemO
             ItemOutcome::Copied(r) => serde_json::json!({"from": from, "to": to, "outcome": "copied", "report": r}),
             ItemOutcome::Skipped(r) => serde_json::json!({"from": from, "to": to, "outcome": "skipped", "report": r}),
             ItemOutcome::Failed(e) => {
-                serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": e.to_string()})
+                serde_json::json!({"from": from, "to": to, "outcome": "failed", "error": explain(e)})
             }
             ItemOutcome::NotRun => serde_json::json!({"from": from, "to": to, "outcome": "not-run"}),
         };
@@ -361,7 +362,7 @@ fn report_sync_item(cli: &Cli, from: &str, to: &str, outcome: &irel::sync::ItemO
             r.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
         ),
         ItemOutcome::Skipped(_) => outln!("skipped {from}: {to} is up to date"),
-        ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {e}"),
+        ItemOutcome::Failed(e) => errln!("irel: failed to sync {from} to {to}: {}", explain(e)),
         ItemOutcome::NotRun => {}
     }
 }
