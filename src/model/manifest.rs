@@ -238,7 +238,7 @@ fn schema1_message() -> String {
 /// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
 /// let image: irel::Reference = "registry.example/team/app:1.0".parse()?;
 /// if let Some(head) = client.registry().head_manifest(&image).await? {
-///     println!("{image} is {} ({})", head.digest, head.media_type);
+///     println!("{image} is {} ({})", head.digest, head.media_type.as_deref().unwrap_or("no type given"));
 /// }
 /// # Ok(()) }
 /// ```

@@ -133,11 +133,11 @@ impl std::fmt::Debug for SourceCapabilities<'_> {
 ///     async fn put_blob(&self, desc: &Descriptor, mut body: Body) -> Result<(), Error> {
 ///         // Read to the end: the source checks size and digest as the bytes go by.
 ///         while let Some(frame) = body.frame().await {
-///             frame.map_err(|e| Error::BlobTransfer {
+///             frame.map_err(|source| Error::BlobTransfer {
 ///                 digest: desc.digest.clone(),
-///                 source_repo: "its source".into(),
-///                 destination: self.describe(),
-///                 detail: e.to_string(),
+///                 source_repo: None,
+///                 destination: Some(self.describe()),
+///                 source,
 ///             })?;
 ///         }
 ///         self.0.fetch_add(1, Ordering::SeqCst);
