@@ -11,6 +11,14 @@ use crate::text::terminal_safe;
 use crate::{auth, transport};
 
 /// One entry of a registry's `{"errors":[…]}` body.
+///
+/// ```
+/// use irel::{RegistryErrorCode, RegistryErrorEntry};
+/// let body = r#"{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}"#;
+/// let entry: RegistryErrorEntry = serde_json::from_str(body).unwrap();
+/// assert_eq!(entry.code, RegistryErrorCode::NameUnknown);
+/// assert_eq!(entry.message, "repository name not known to registry");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct RegistryErrorEntry {
     /// The code, e.g. [`RegistryErrorCode::ManifestUnknown`].
@@ -207,6 +215,31 @@ impl From<String> for RegistryHint {
 }
 
 /// Everything irel's library can fail with.
+///
+/// Telling a missing tag from other failures by the registry's code, and asking what the user
+/// can do about the rest:
+/// ```
+/// use irel::{Error, RegistryErrorCode};
+/// fn advice(e: &Error) -> String {
+///     match e {
+///         Error::Registry { errors, .. } if errors.iter().any(|x| x.code == RegistryErrorCode::ManifestUnknown) => {
+///             "no such tag or digest".into()
+///         }
+///         other => other.remedy().map(|r| r.to_string()).unwrap_or_default(),
+///     }
+/// }
+/// let missing = Error::Registry {
+///     operation: "GET manifest".into(),
+///     url: "https://registry.example/v2/app/manifests/9".into(),
+///     status: http::StatusCode::NOT_FOUND,
+///     errors: serde_json::from_str(r#"[{"code":"MANIFEST_UNKNOWN"}]"#).unwrap(),
+///     hint: None,
+///     retry_after: None,
+/// };
+/// assert_eq!(advice(&missing), "no such tag or digest");
+/// let refused = Error::from(irel::transport::Error::PlainHttpRefused { registry: "lab:5000".into() });
+/// assert_eq!(advice(&refused), "if you trust the network to it, mark lab:5000 insecure");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

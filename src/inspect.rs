@@ -47,6 +47,16 @@ impl Platform {
 }
 
 /// One image of an index, as `inspect` reports it.
+///
+/// ```
+/// use irel::manifest::{Manifest, OCI_INDEX, OCI_MANIFEST};
+/// let image = irel::Digest::sha256_of(b"an image manifest");
+/// let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"mediaType": OCI_MANIFEST,
+///     "digest": image, "size": 17, "platform": {"os": "linux", "architecture": "arm64"}}]});
+/// let index = Manifest::parse(index.to_string().into(), Some(OCI_INDEX), "example").unwrap();
+/// let instance = &irel::ImageSummary::of(&index).instances[0];
+/// assert_eq!((&instance.digest, instance.platform.as_deref(), instance.size), (&image, Some("linux/arm64"), 17));
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InstanceSummary {
     /// Its manifest digest.
@@ -58,6 +68,22 @@ pub struct InstanceSummary {
 }
 
 /// What `inspect` reports about an image or index.
+///
+/// ```
+/// use irel::manifest::{Manifest, OCI_MANIFEST};
+/// let (config, layer) = (irel::Digest::sha256_of(b"{}"), irel::Digest::sha256_of(b"layer"));
+/// let body = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+///     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+///     "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": 5}]});
+/// let image = Manifest::parse(body.to_string().into(), Some(OCI_MANIFEST), "example").unwrap();
+/// let summary = irel::ImageSummary::of(&image);
+/// assert_eq!((summary.layer_sizes, summary.total_size), (vec![5], Some(7)));
+/// # async fn inspect(client: irel::Client) -> Result<(), irel::Error> {
+/// // From a registry, with what refers to the image:
+/// let summary = client.inspect(&"registry.example/team/app:1.0".parse()?).await?;
+/// println!("{} {} referrers", summary.digest, summary.referrers.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImageSummary {
     /// The manifest digest.

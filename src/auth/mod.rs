@@ -22,6 +22,19 @@ use crate::remedy::Remedy;
 use crate::transport;
 
 /// What went wrong authenticating.
+///
+/// ```
+/// use irel::{auth, Remedy};
+/// let refused = auth::Error::RealmRefused {
+///     realm: "http://auth.lab.example/token".into(),
+///     registry: "lab.example".into(),
+///     reason: "plain http to a host that is not marked insecure".into(),
+///     remedy: Some(Remedy::MarkInsecure { registry: "auth.lab.example".into() }),
+/// };
+/// assert!(matches!(refused.remedy(), Some(Remedy::MarkInsecure { .. })));
+/// // The library returns it inside its own error.
+/// assert!(matches!(irel::Error::from(refused), irel::Error::Auth(auth::Error::RealmRefused { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A `WWW-Authenticate` header that does not parse.

@@ -14,6 +14,21 @@ use crate::transport::{Body, BoxError};
 
 /// One step of a copy. Events of different blobs interleave; each blob reports
 /// `BlobStarted`, then any `BlobProgress`, then `BlobDone`.
+///
+/// ```
+/// use irel::copy::{BlobDisposition, CopyEvent};
+/// fn log(event: &CopyEvent) {
+///     match event {
+///         CopyEvent::Planned { blobs, bytes } => eprintln!("{blobs} blobs, {bytes} bytes"),
+///         CopyEvent::BlobDone { digest, disposition: BlobDisposition::Copied, elapsed, .. } => {
+///             eprintln!("{digest} copied in {elapsed:?}")
+///         }
+///         _ => {}
+///     }
+/// }
+/// let options = irel::CopyOptions::default().on_event(log);
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CopyEvent {
@@ -59,6 +74,18 @@ pub enum CopyEvent {
 }
 
 /// How a blob reached the destination.
+///
+/// ```
+/// use irel::copy::{BlobDisposition, CopyEvent};
+/// let done = CopyEvent::BlobDone {
+///     digest: irel::Digest::sha256_of(b"layer"),
+///     size: 5,
+///     disposition: BlobDisposition::Mounted,
+///     elapsed: std::time::Duration::from_millis(40),
+/// };
+/// assert!(matches!(done, CopyEvent::BlobDone { disposition: BlobDisposition::Mounted, .. }));
+/// assert_eq!(serde_json::to_string(&BlobDisposition::Mounted).unwrap(), r#""mounted""#);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlobDisposition {
@@ -71,6 +98,16 @@ pub enum BlobDisposition {
 }
 
 /// A listener for [`CopyEvent`]s. It runs on the copy's tasks, so it should return quickly.
+///
+/// ```
+/// use irel::copy::{CopyEvent, EventListener};
+/// let listener: EventListener = std::sync::Arc::new(|event: &CopyEvent| eprintln!("{event:?}"));
+/// listener(&CopyEvent::Planned { blobs: 3, bytes: 1024 });
+/// // One listener shared by the options of several copies.
+/// let shared = listener.clone();
+/// let options = irel::CopyOptions::default().on_event(move |event| shared(event));
+/// # let _ = options;
+/// ```
 pub type EventListener = Arc<dyn Fn(&CopyEvent) + Send + Sync>;
 
 /// A body that reports its running byte count to a listener as frames go through.

@@ -30,6 +30,15 @@ pub use crate::places::registry::RegistryRepository;
 pub use events::{BlobDisposition, CopyEvent, EventListener};
 
 /// How a copy runs.
+///
+/// ```
+/// let options = irel::CopyOptions::default().concurrency(8).referrers(true);
+/// assert_eq!((options.concurrency, options.retry_times), (8, irel::session::DEFAULT_RETRIES));
+/// # async fn copy(client: irel::Client, options: irel::CopyOptions) -> Result<(), irel::Error> {
+/// let (src, dst) = ("registry.example/team/app:1.0".parse()?, "mirror.example/team/app:1.0".parse()?);
+/// client.copy(&src, &dst, &options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct CopyOptions {
@@ -175,6 +184,16 @@ impl CopyOptions {
 }
 
 /// What a copy did.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// let (src, dst) = ("registry.example/team/app:1.0".parse()?, "mirror.example/team/app:1.0".parse()?);
+/// let report = client.copy(&src, &dst, &irel::CopyOptions::default()).await?;
+/// let (copied, mounted) = (report.blobs_copied, report.blobs_mounted);
+/// println!("{copied} blobs copied, {mounted} mounted, {} already there", report.blobs_skipped);
+/// println!("{}", serde_json::to_string(&report).unwrap()); // for scripts
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CopyReport {
     /// The digest of the copied manifest: the source's, and now the destination's.

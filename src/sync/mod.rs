@@ -31,6 +31,18 @@ use crate::reference::{Digest, Reference};
 use crate::remedy::Remedy;
 
 /// A place content is synced from or to.
+///
+/// ```
+/// use irel::sync::{Place, SkopeoDir};
+/// fn shown(place: &Place) -> String {
+///     match place {
+///         Place::Registry(r) => format!("docker://{}", r.repository()),
+///         Place::Dir(d) => format!("dir:{}", d.path().display()),
+///         Place::Layout(l) => format!("oci:{}", l.path().display()),
+///     }
+/// }
+/// assert_eq!(shown(&Place::Dir(SkopeoDir::new("/media/usb/app:1.0"))), "dir:/media/usb/app:1.0");
+/// ```
 #[derive(Clone, Debug)]
 pub enum Place {
     /// A registry repository.
@@ -42,6 +54,18 @@ pub enum Place {
 }
 
 /// One image to copy: from a place and name there to a place and name there.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::sync::{Naming, SyncPlan, Target};
+/// let target = Target::new("dir:/media/usb".parse()?)?;
+/// let source = "docker://registry.example/team/app".parse()?;
+/// let plan = SyncPlan::from_endpoint(client.registry(), &source, &target, Naming::default()).await?;
+/// for item in &plan.items {
+///     println!("{} -> {} (written as {})", item.from, item.to, item.destination_ref);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SyncItem {
     /// Where it comes from.
@@ -59,6 +83,18 @@ pub struct SyncItem {
 }
 
 /// What a sync will do, and what planning had to say.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// use irel::sync::{Naming, SyncPlan, Target};
+/// let target = Target::new("docker://mirror.example/mirror".parse()?)?;
+/// let source = "docker://registry.example/team/app".parse()?;
+/// let mut plan = SyncPlan::from_endpoint(client.registry(), &source, &target, Naming::Base).await?;
+/// plan.skip_referrer_indexes();
+/// plan.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+/// let report = client.sync(&plan, 4, &irel::CopyOptions::default().referrers(true)).await;
+/// # let _ = report; Ok(()) }
+/// ```
 #[derive(Default, Clone, Debug)]
 pub struct SyncPlan {
     /// The images, in order.
@@ -74,6 +110,21 @@ pub struct SyncPlan {
 }
 
 /// How one item ended.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client, plan: irel::sync::SyncPlan) {
+/// use irel::sync::ItemOutcome;
+/// let report = client.sync_with(&plan, 4, &irel::CopyOptions::default(), false).await;
+/// for (from, to, outcome) in &report.items {
+///     match outcome {
+///         ItemOutcome::Copied(r) => println!("{from} -> {to}: {} bytes", r.bytes_copied),
+///         ItemOutcome::Skipped(_) => println!("{to} is up to date"),
+///         ItemOutcome::Failed(e) => eprintln!("{from}: {e}"),
+///         ItemOutcome::NotRun => eprintln!("{from}: not tried"),
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum ItemOutcome {
     /// Copied (something was written).
@@ -87,6 +138,18 @@ pub enum ItemOutcome {
 }
 
 /// What a sync did.
+///
+/// ```
+/// use irel::sync::{ItemOutcome, SyncReport};
+/// let copied = irel::CopyReport { bytes_copied: 10, ..Default::default() };
+/// let report = SyncReport {
+///     items: vec![
+///         ("docker://registry.example/app:1".into(), "dir:/media/usb/app:1".into(), ItemOutcome::Copied(copied)),
+///         ("docker://registry.example/app:2".into(), "dir:/media/usb/app:2".into(), ItemOutcome::NotRun),
+///     ],
+/// };
+/// assert_eq!((report.copied(), report.not_run(), report.failed(), report.bytes()), (1, 1, 0, 10));
+/// ```
 #[derive(Debug, Default)]
 pub struct SyncReport {
     /// Every item with its outcome, in plan order.
@@ -213,6 +276,14 @@ fn base_name(path: &str) -> &str {
 }
 
 /// A destination: where each planned image lands.
+///
+/// ```
+/// use irel::sync::{Endpoint, Target};
+/// let usb = Target::new("dir:/media/usb".parse().unwrap()).unwrap().refusing_existing_dirs();
+/// let mirror = Target::new("docker://mirror.example/team".parse().unwrap()).unwrap().with_tag_suffix("-mirror");
+/// assert!(Target::new(Endpoint::Oci("/srv/layout".into())).is_err(), "oci: is a source only");
+/// # let _ = (usb, mirror);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Target {
     endpoint: Endpoint,

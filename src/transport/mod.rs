@@ -48,8 +48,30 @@ use resolve::OverrideResolver;
 pub(crate) use tls::is_plain_http_answer;
 
 /// A boxed error, as request and response bodies carry them.
+///
+/// ```
+/// use irel::transport::BoxError;
+/// let cause: BoxError = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset").into();
+/// let e = irel::Error::BlobTransfer {
+///     digest: irel::Digest::sha256_of(b"layer"),
+///     source_repo: Some("registry.example/team/app".into()),
+///     destination: None,
+///     source: cause,
+/// };
+/// assert!(e.to_string().ends_with("from registry.example/team/app: connection reset"), "{e}");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The request body type: anything that streams `Bytes`.
+///
+/// ```
+/// use http_body::Body as _;
+/// use irel::transport::{empty_body, full_body, Body};
+/// let manifest: Body = full_body(r#"{"schemaVersion":2}"#);
+/// assert_eq!(manifest.size_hint().exact(), Some(19));
+/// assert!(empty_body().is_end_stream());
+/// let request = http::Request::put("https://registry.example/v2/app/manifests/1").body(manifest).unwrap();
+/// # let _ = request;
+/// ```
 pub type Body = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 
 /// An empty request body.
@@ -63,6 +85,15 @@ pub fn full_body(data: impl Into<Bytes>) -> Body {
 }
 
 /// What went wrong below the registry protocol: configuration, connections, TLS, redirects.
+///
+/// ```
+/// use irel::transport::{Error, TransportConfig};
+/// let e = TransportConfig::default().ca_certificate_file("/nonexistent/ca.pem").unwrap_err();
+/// assert!(matches!(&e, Error::CaCertificate { path, .. } if path.ends_with("ca.pem")));
+/// assert_eq!(e.remedy(), None);
+/// // The library returns it inside its own error.
+/// assert!(matches!(irel::Error::from(e), irel::Error::Transport(Error::CaCertificate { .. })));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A `--ca-cert-path` file could not be used.
@@ -210,6 +241,19 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The scheme a registry host is reached with.
+///
+/// ```
+/// use irel::transport::Scheme;
+/// let base = format!("{}://{}/v2/", Scheme::Http.as_str(), "localhost:5000");
+/// assert_eq!(base, "http://localhost:5000/v2/");
+/// # async fn ping(session: irel::session::Session) -> Result<(), irel::Error> {
+/// // The scheme a registry's ping found:
+/// let repo = "localhost:5000/team/app".parse::<irel::Reference>()?.to_repository();
+/// if session.ping(&repo).await?.scheme == Scheme::Http {
+///     eprintln!("localhost:5000 speaks plain http");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     /// TLS.
@@ -229,6 +273,16 @@ impl Scheme {
 }
 
 /// What `GET /v2/` told us about a registry.
+///
+/// ```no_run
+/// # async fn demo(session: irel::session::Session) -> Result<(), irel::Error> {
+/// let repo = "registry.example/team/app".parse::<irel::Reference>()?.to_repository();
+/// let ping = session.ping(&repo).await?;
+/// if ping.status == http::StatusCode::UNAUTHORIZED {
+///     println!("{} wants {:?}", ping.scheme.as_str(), ping.challenges);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Ping {
     /// The scheme that answered.
@@ -240,6 +294,14 @@ pub struct Ping {
 }
 
 /// Settings for a [`Transport`].
+///
+/// ```
+/// use irel::transport::{Transport, TransportConfig};
+/// let config = TransportConfig::default().user_agent("mirror-bot/1.0").retries(5);
+/// assert_eq!(Transport::new(&config).unwrap().user_agent(), "mirror-bot/1.0");
+/// let client = irel::Client::builder().transport_config(config).build().unwrap();
+/// # let _ = client;
+/// ```
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
     policy: SchemePolicy,

@@ -9,6 +9,15 @@
 use std::net::IpAddr;
 
 /// How irel may talk to one registry host.
+///
+/// ```
+/// use irel::transport::{RegistryPolicy, SchemePolicy};
+/// let policy = SchemePolicy::default();
+/// assert_eq!(policy.for_registry("localhost:5000"), RegistryPolicy::Loopback);
+/// let remote = policy.for_registry("registry.example");
+/// assert_eq!(remote, RegistryPolicy::Secure);
+/// assert!(!remote.allows_http() && remote.verifies_tls());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegistryPolicy {
     /// https with certificate verification only.
@@ -32,6 +41,15 @@ impl RegistryPolicy {
 }
 
 /// The set of hosts marked insecure, and whether every host is.
+///
+/// ```
+/// use irel::transport::{RegistryPolicy, SchemePolicy};
+/// let mut policy = SchemePolicy::default();
+/// policy.add_insecure("lab.example"); // every port
+/// policy.add_secure("localhost:5443"); // https with verification, loopback or not
+/// assert_eq!(policy.for_registry("lab.example:5000"), RegistryPolicy::Insecure);
+/// assert_eq!(policy.for_registry("localhost:5443"), RegistryPolicy::Secure);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct SchemePolicy {
     insecure_hosts: Vec<String>,

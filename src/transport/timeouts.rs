@@ -34,6 +34,16 @@ pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The three waits irel bounds.
+///
+/// ```
+/// use std::time::Duration;
+/// use irel::transport::Timeouts;
+/// // A registry that takes long to verify large uploads: wait longer for its answers only.
+/// let patient = Timeouts { response: Duration::from_secs(600), ..Timeouts::default() };
+/// assert_eq!(Timeouts::all(Duration::from_secs(5)).idle, Duration::from_secs(5));
+/// let client = irel::Client::builder().timeouts(patient).build().unwrap();
+/// # let _ = client;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Establishing the TCP connection.
@@ -66,6 +76,19 @@ impl Timeouts {
 }
 
 /// Which wait ran out.
+///
+/// ```
+/// use std::time::Duration;
+/// use irel::transport::{Error, TimeoutPhase};
+/// let e = Error::Timeout {
+///     method: http::Method::GET,
+///     url: "https://registry.example/v2/".into(),
+///     phase: TimeoutPhase::Connect,
+///     after: Duration::from_secs(30),
+/// };
+/// assert!(matches!(e, Error::Timeout { phase: TimeoutPhase::Connect, .. }));
+/// assert!(e.to_string().starts_with("GET https://registry.example/v2/: no connection within 30 s"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutPhase {
     /// No TCP connection.
@@ -183,6 +206,17 @@ pub(crate) fn tracking(body: Body, activity: Arc<Activity>) -> Body {
 
 /// A response body that fails with [`Error::Timeout`] when the server sends nothing for the
 /// idle timeout while irel waits for it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use http_body_util::BodyExt as _;
+/// use irel::transport::{full_body, ResponseBody};
+/// let body = ResponseBody::from_body(full_body(r#"{"tags":["1.0"]}"#));
+/// let bytes = body.collect().await.unwrap().to_bytes();
+/// assert_eq!(&bytes[..], br#"{"tags":["1.0"]}"#);
+/// # }
+/// ```
 pub struct ResponseBody {
     inner: Source,
     idle: Duration,

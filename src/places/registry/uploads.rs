@@ -14,6 +14,18 @@ use crate::session::RequestBody;
 use crate::transport::{self, read_body_limited};
 
 /// What a mount request achieved.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client, digest: irel::Digest) -> Result<(), irel::Error> {
+/// use irel::MountOutcome;
+/// let base = "registry.example/team/base".parse::<irel::Reference>()?.to_repository();
+/// let app = "registry.example/team/app".parse::<irel::Reference>()?.to_repository();
+/// match client.registry().mount_blob(&app, &digest, &base).await? {
+///     MountOutcome::Mounted => println!("{digest} linked from {base}: nothing to send"),
+///     MountOutcome::Upload(location) => client.registry().cancel_upload(&app, &location).await,
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountOutcome {
     /// The registry linked the blob into the repository.
@@ -25,6 +37,17 @@ pub enum MountOutcome {
 /// Where an upload session takes its blob: the `Location` a registry answered, resolved to an
 /// absolute URL against the request it answered, and checked (never from https to plain http).
 /// Shown redacted: its query often carries an opaque `_state` or a signature.
+///
+/// ```no_run
+/// # async fn demo(client: irel::Client) -> Result<(), irel::Error> {
+/// let repo = "registry.example/team/app".parse::<irel::Reference>()?.to_repository();
+/// let blob: &'static [u8] = b"hello";
+/// let location = client.registry().start_upload(&repo).await?;
+/// println!("uploading to {location}"); // its `_state` shown redacted
+/// let (digest, body) = (irel::Digest::sha256_of(blob), irel::transport::full_body(blob));
+/// client.registry().finish_upload(&repo, &location, &digest, blob.len() as u64, body).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct UploadLocation(url::Url);
 

@@ -22,6 +22,22 @@ use crate::transport::{self, read_body_limited};
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Authorizes registry requests (see the module documentation).
+///
+/// Only the session makes one: [`SessionBuilder::build`](crate::session::SessionBuilder::build)
+/// puts it in every session's stack with the session's credentials, so each request sent with
+/// [`Session::send`](crate::session::Session::send) is authorized by it.
+/// ```no_run
+/// # async fn demo() -> Result<(), irel::Error> {
+/// use irel::auth::{Credential, StaticCredentials};
+/// use irel::session::{RegistryRequest, Session};
+/// let mut credentials = StaticCredentials::default();
+/// credentials.insert("registry.example", Credential::Basic { username: "ci".into(), password: "s3cret".into() });
+/// let session = Session::builder().credentials(credentials).build()?;
+/// let repo = "registry.example/team/app".parse::<irel::Reference>()?.to_repository();
+/// // Sent with a bearer token for `repository:team/app:pull`, asked for with the Basic credentials.
+/// let tags = session.send(RegistryRequest::get(&repo, "/v2/team/app/tags/list")).await?;
+/// # let _ = tags; Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     auth: Authenticator,
@@ -46,6 +62,21 @@ impl<S> tower::Layer<S> for AuthLayer {
 }
 
 /// The service [`AuthLayer`] makes.
+///
+/// Not built by embedders either: it is the outermost of irel's layers in the stack that
+/// [`SessionBuilder::layer`](crate::session::SessionBuilder::layer) wraps. A request it cannot get
+/// authorized fails with a 401 [`Error::Registry`] whose hint says why:
+/// ```no_run
+/// # async fn demo(session: irel::session::Session) -> Result<(), irel::Error> {
+/// use irel::session::RegistryRequest;
+/// let repo = "registry.example/private/app".parse::<irel::Reference>()?.to_repository();
+/// match session.send(RegistryRequest::get(&repo, "/v2/private/app/tags/list")).await {
+///     Ok(resp) => println!("{}", resp.status()),
+///     Err(e) if e.status() == Some(http::StatusCode::UNAUTHORIZED) => eprintln!("{e} ({:?})", e.remedy()),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Auth<S> {
     inner: S,
