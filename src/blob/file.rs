@@ -15,7 +15,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// `len` bytes of a file from `offset`, read in 256 KiB chunks.
 #[derive(Debug)]
-pub struct FileBody {
+pub(crate) struct FileBody {
     file: tokio::fs::File,
     remaining: u64,
     buf: BytesMut,

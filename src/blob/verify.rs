@@ -12,7 +12,7 @@ use crate::reference::{Digest, Hasher};
 use crate::transport::BoxError;
 
 /// Wraps a body of `expected_size` bytes that must hash to `digest`.
-pub struct VerifyingBody<B> {
+pub(crate) struct VerifyingBody<B> {
     inner: B,
     digest: Digest,
     hasher: Option<Hasher>,
