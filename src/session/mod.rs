@@ -413,6 +413,14 @@ impl Session {
         } = request;
         let url = match target {
             request::Target::Path(path) => {
+                if !path.starts_with('/') {
+                    return Err(transport::Error::InvalidUrl {
+                        url: path,
+                        reason: "a request path on a registry starts with / (/v2/…); an absolute URL needs its scheme"
+                            .into(),
+                    }
+                    .into());
+                }
                 let base = self.0.schemes.base_url(&context.api_host).await?;
                 transport::parse_url(&format!("{base}{path}"))?
             }

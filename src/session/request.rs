@@ -253,15 +253,24 @@ pub(crate) fn method_name(m: &Method) -> Cow<'static, str> {
     })
 }
 
+/// A path when `s` starts with `/`, an absolute URL when it is one; anything else stays a
+/// path, which [`Session::send`](super::Session::send) refuses by name.
 impl From<&str> for Target {
     fn from(s: &str) -> Target {
-        Target::Path(s.to_string())
+        match url::Url::parse(s) {
+            Ok(url) if !s.starts_with('/') => Target::Url(url),
+            _ => Target::Path(s.to_string()),
+        }
     }
 }
 
 impl From<String> for Target {
     fn from(s: String) -> Target {
-        Target::Path(s)
+        if s.starts_with('/') {
+            Target::Path(s)
+        } else {
+            Target::from(s.as_str())
+        }
     }
 }
 
@@ -279,5 +288,26 @@ impl Target {
         } else {
             Ok(Target::Url(crate::transport::parse_url(s)?))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+
+    #[test]
+    fn targets_are_paths_or_absolute_urls() {
+        assert_eq!(Target::from("/v2/a/tags/list"), Target::Path("/v2/a/tags/list".into()));
+        assert!(matches!(
+            Target::from("https://r.example/v2/a/blobs/uploads/1?_state=x"),
+            Target::Url(_)
+        ));
+        assert!(matches!(
+            Target::from(String::from("http://127.0.0.1:5000/v2/")),
+            Target::Url(_)
+        ));
+        // Neither: kept as given, for the session to refuse by name rather than glue it onto
+        // the registry's host.
+        assert_eq!(Target::from("v2/a/tags/list"), Target::Path("v2/a/tags/list".into()));
     }
 }

@@ -10,7 +10,7 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::StatusCode;
 use tower::ServiceExt as _;
 
-use super::{rebuild, take_ready, BoxFuture, HttpRequest, HttpResponse};
+use super::{rebuild, BoxFuture, HttpRequest, HttpResponse};
 use crate::error::{Error, RegistryHint};
 use crate::remedy::Remedy;
 use crate::session::request::RegistryContext;
@@ -93,15 +93,19 @@ where
     type Error = Error;
     type Future = BoxFuture<Result<HttpResponse, Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.inner.poll_ready(cx).map_err(Error::from)
+    /// Always ready: the service below is readied only when the request goes to it, after the
+    /// ping and the token. Readied here, it would hold what it reserves (a permit of a
+    /// concurrency limit put next to the wire) while the ping and the token request wait for
+    /// the same capacity.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let mut inner = take_ready(&mut self.inner);
+        let inner = self.inner.clone();
         let Some(context) = req.extensions().get::<RegistryContext>().cloned() else {
             // Not a registry request: nothing to authorize.
-            return Box::pin(async move { Ok(inner.call(req).await?) });
+            return Box::pin(async move { Ok(inner.oneshot(req).await?) });
         };
         let (auth, schemes) = (self.auth.clone(), self.schemes.clone());
         Box::pin(async move {
@@ -122,7 +126,7 @@ where
             if let Some(a) = authorization {
                 first.headers_mut().insert(AUTHORIZATION, a);
             }
-            let resp = inner.call(first).await?;
+            let resp = inner.clone().oneshot(first).await?;
             if resp.status() != StatusCode::UNAUTHORIZED || !same_origin {
                 return Ok(resp);
             }
@@ -362,5 +366,34 @@ mod tests {
         let resp = auth_over(wire, true).oneshot(req).await.unwrap();
         assert_eq!(resp.status(), 204);
         assert_eq!(seen.lock().unwrap().len(), 1, "no ping either");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_concurrency_limit_next_to_the_wire_leaves_room_for_the_ping_and_the_token() {
+        let (wire, seen) = stand_in(|_, req| {
+            Ok(match req.uri().to_string().as_str() {
+                "https://r.test/v2/" => answer(401, &[("www-authenticate", CHALLENGE)], ""),
+                u if u.starts_with("https://auth.test/token") => answer(200, &[], r#"{"token":"t1"}"#),
+                _ => answer(200, &[], "{}"),
+            })
+        });
+        // One request on the wire at a time: the ping and the token request go through the
+        // same limit as the request they authorize.
+        let limited = tower::limit::ConcurrencyLimit::new(wire, 1);
+        let req = registry_request(
+            Method::GET,
+            "https://r.test/v2/a/tags/list",
+            RequestBody::Empty,
+            Scope::pull("a"),
+        );
+        let resp = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            auth_over(limited, false).oneshot(req),
+        )
+        .await
+        .expect("no request waits for capacity another one holds")
+        .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(seen.lock().unwrap().len(), 3, "ping, token, request");
     }
 }
