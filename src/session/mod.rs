@@ -249,9 +249,10 @@ impl SessionBuilder {
     /// Wraps the stack in `layer`, outside irel's own layers: it sees each registry request
     /// once, as [`Session::send`] hands it over (a concurrency limit bounds requests in flight;
     /// a timeout bounds one request with its retries). Layers added later wrap earlier ones.
-    /// A limit here holds its permit until the response head arrives, not while a body
-    /// streams; a download that breaks off and resumes sends a request of its own, so keep a
-    /// limit above the number of blobs copied at once (`CopyOptions::concurrency`).
+    /// A limit here holds its permit until the response head arrives: for an upload, until
+    /// its whole body is sent. A download that breaks off and resumes sends a request of its
+    /// own meanwhile, so keep such a limit above the number of blobs copied at once
+    /// (`CopyOptions::concurrency`).
     /// An error of the layer's own becomes [`Error::Layer`].
     pub fn layer<L>(mut self, layer: L) -> Self
     where
