@@ -9,8 +9,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::copy::RegistryRepository;
 use crate::copy::{copy_content, BlobDisposition, CopyEvent, CopyOptions};
-use crate::copy::{destination_name, RegistryRepository};
 use crate::error::Error;
 use crate::model::name::{Tag, TagOrDigest};
 use crate::places::registry::Registry;
@@ -162,7 +162,7 @@ pub(crate) async fn bench_push(
         .expect("image generation does not panic");
     let to = RegistryRepository::new(registry.clone(), &dst.to_repository());
     measure(registry, "push", options, |o| async move {
-        copy_content(&image, &latest(), &to, &destination_name(dst), None, &o).await
+        copy_content(&image, &latest(), &to, &dst.name_to_write(), None, &o).await
     })
     .await
 }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::copy::{copy_content, destination_name, CopyOptions, RegistryRepository};
+use crate::copy::{copy_content, CopyOptions, RegistryRepository};
 use crate::error::Error;
 use crate::layout::locked_dir::LockedDir;
 use crate::layout::OciLayout;
@@ -140,7 +140,7 @@ pub(crate) async fn push_from_layout(
         layout,
         &TagOrDigest::Digest(digest.clone()),
         &to,
-        &destination_name(dst),
+        &dst.name_to_write(),
         Some(digest),
         options,
     )
@@ -238,7 +238,7 @@ async fn relocate_one(
                 reason: format!("holds no image named {original}"),
             })?;
             let to = RegistryRepository::new(registry.clone(), &relocated.to_repository());
-            let target = destination_name(&relocated);
+            let target = relocated.name_to_write();
             copy_content(
                 layout,
                 &TagOrDigest::Digest(entry.descriptor.digest.clone()),

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use crate::error::{Error, RegistryErrorCode};
 use crate::manifest::{Contents, Descriptor, Manifest, MAX_INDEX_DEPTH};
 use crate::model::name::{Repository, TagOrDigest};
-use crate::places::content::OpenUpload;
+use crate::places::content::{OpenUpload, Uploads};
 use crate::places::registry::{MountOutcome, Registry};
 use crate::reference::{Digest, Reference};
 
@@ -253,16 +253,11 @@ pub(crate) async fn copy(
         &from,
         &src.tag_or_digest(),
         &to,
-        &destination_name(dst),
+        &dst.name_to_write(),
         dst.digest(),
         options,
     )
     .await
-}
-
-/// The name a copy writes at a registry destination: its tag, else its digest, else `latest`.
-pub(crate) fn destination_name(dst: &Reference) -> TagOrDigest {
-    dst.name_to_write()
 }
 
 /// Copies the manifest `src_ref` names in `src` (and everything it refers to) into `dst`,
@@ -539,11 +534,8 @@ async fn copy_blobs<S: ContentSource, D: ContentDestination>(
                 digest: desc.digest.clone(),
                 size: desc.size,
             });
-            let outcome = match (
-                &options.shared_blobs,
-                dst.capabilities().uploads.map(|u| u.repository()),
-            ) {
-                (Some(shared), Some(repo)) => copy_shared_blob(&src, &dst, &desc, shared, repo, &options).await,
+            let outcome = match (&options.shared_blobs, dst.capabilities().uploads) {
+                (Some(shared), Some(uploads)) => copy_shared_blob(&src, &dst, &desc, shared, uploads, &options).await,
                 _ => copy_blob(&src, &dst, &desc, &options).await,
             };
             if let Ok(outcome) = &outcome {
@@ -590,11 +582,11 @@ async fn copy_shared_blob<S: ContentSource, D: ContentDestination>(
     dst: &D,
     desc: &Descriptor,
     shared: &SharedBlobs,
-    repo: &Repository,
+    uploads: &dyn Uploads,
     options: &CopyOptions,
 ) -> Result<BlobOutcome, Error> {
+    let repo = uploads.repository();
     let in_repo = shared.cell(&repo.to_string(), &desc.digest);
-    let uploads = dst.capabilities().uploads.expect("shared blobs go to registries");
     let bring = async {
         let in_registry = shared.cell(repo.api_host(), &desc.digest);
         let (ours, holder) = first_or_wait(&in_registry, repo, copy_blob(src, dst, desc, options)).await?;

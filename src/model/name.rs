@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::reference::{Digest, ParseError, Reference, DOCKER_HUB, DOCKER_HUB_API_HOST};
+use super::reference::{Digest, ParseError, Reference};
 
 /// A repository on a registry (`registry.example/team/app`), with neither tag nor digest.
 ///
@@ -30,11 +30,7 @@ impl Repository {
 
     /// The host the registry API is served from (Docker Hub's differs from its name).
     pub fn api_host(&self) -> &str {
-        if self.registry() == DOCKER_HUB {
-            DOCKER_HUB_API_HOST
-        } else {
-            self.registry()
-        }
+        self.image.api_host()
     }
 
     /// The repository path within the registry (`library/ubuntu`).

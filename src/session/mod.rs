@@ -415,6 +415,7 @@ impl Session {
             body,
             expect,
         } = request;
+        let base = self.0.schemes.base_url(&context.api_host).await?;
         let url = match target {
             request::Target::Path(path) => {
                 if !path.starts_with('/') {
@@ -425,14 +426,12 @@ impl Session {
                     }
                     .into());
                 }
-                let base = self.0.schemes.base_url(&context.api_host).await?;
                 transport::parse_url(&format!("{base}{path}"))?
             }
             // A URL a registry handed over (a Location, a Link) or an embedder built: never a
             // step down from the scheme the registry speaks.
             request::Target::Url(url) => {
-                let base = transport::parse_url(&self.0.schemes.base_url(&context.api_host).await?)?;
-                layers::check_followed(&base, &url, "request URL")?;
+                layers::check_followed(&transport::parse_url(&base)?, &url, "request URL")?;
                 url
             }
         };

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
+use super::layers::resolve_followed;
 use super::request::Target;
 use crate::error::Error;
 
@@ -56,22 +57,18 @@ impl Fetched {
         else {
             return Ok(None);
         };
-        Ok(Some(Target::Url(crate::transport::parse_url(&resolve_link(
-            &self.url, &link,
-        )?)?)))
+        Ok(Some(Target::Url(resolve_followed(
+            &self.url,
+            &link,
+            "pagination Link",
+        )?)))
     }
 }
 
 /// `link` (perhaps relative) resolved against the URL of the page that gave it; a link from
 /// https to plain http is refused.
 pub(crate) fn resolve_link(page_url: &str, link: &str) -> Result<String, Error> {
-    let base = crate::transport::parse_url(page_url)?;
-    let next = base.join(link).map_err(|e| crate::transport::Error::InvalidUrl {
-        url: link.to_string(),
-        reason: e.to_string(),
-    })?;
-    crate::session::layers::check_followed(&base, &next, "pagination Link")?;
-    Ok(next.to_string())
+    Ok(resolve_followed(page_url, link, "pagination Link")?.to_string())
 }
 
 /// The target of `<…>; rel="next"` in a `Link` header.

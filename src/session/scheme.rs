@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use http::header::WWW_AUTHENTICATE;
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use tokio::sync::OnceCell;
 use tower::ServiceExt as _;
 
@@ -44,7 +44,6 @@ impl Schemes {
 
     async fn get(&self, url: &str) -> Result<http::Response<ResponseBody>, Error> {
         let req = Request::get(transport::to_uri(&transport::parse_url(url)?)?)
-            .method(Method::GET)
             .body(RequestBody::Empty)
             .expect("request parts are valid");
         self.plain.clone().oneshot(req).await
@@ -215,7 +214,7 @@ mod tests {
 
     fn refused(url: &str) -> Error {
         Error::Request {
-            method: Method::GET,
+            method: http::Method::GET,
             url: url.to_string(),
             detail: "connection refused".into(),
             source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),

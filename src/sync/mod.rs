@@ -414,8 +414,8 @@ impl SyncPlan {
         self.items.retain(|item| {
             let fallback = item
                 .source_ref
-                .to_string()
-                .strip_prefix("sha256-")
+                .tag()
+                .and_then(|t| t.as_str().strip_prefix("sha256-"))
                 .is_some_and(|hex| format!("sha256:{hex}").parse::<Digest>().is_ok());
             !(fallback && matches!(item.source, Place::Registry(_)))
         });

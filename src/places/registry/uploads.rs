@@ -52,9 +52,12 @@ pub enum MountOutcome {
 pub struct UploadLocation(url::Url);
 
 impl UploadLocation {
-    /// The `Location` value `location` of an answer to `request_url`, resolved and checked.
+    /// The `Location` value `location` of an answer to `request_url`, resolved and checked: a
+    /// location that leads from https to plain http is refused, as the blob (and, on the same
+    /// origin, credentials) would cross the network in cleartext.
     pub(crate) fn resolve(location: &str, request_url: &str) -> Result<UploadLocation, Error> {
-        Ok(UploadLocation(upload_url(location, request_url)?))
+        let url = crate::session::layers::resolve_followed(request_url, location, "upload Location")?;
+        Ok(UploadLocation(url))
     }
 
     /// The absolute URL.
@@ -100,19 +103,6 @@ fn location(
             missing: "the Location of the upload it opened",
         })?;
     UploadLocation::resolve(location, url)
-}
-
-/// An upload `location` (often relative) resolved against `base`, the URL it came from. A
-/// location that leads from https to plain http is refused: the blob (and, on the same
-/// origin, credentials) would cross the network in cleartext.
-fn upload_url(location: &str, base: &str) -> Result<url::Url, Error> {
-    let base = transport::parse_url(base)?;
-    let url = base.join(location).map_err(|e| transport::Error::InvalidUrl {
-        url: location.to_string(),
-        reason: e.to_string(),
-    })?;
-    crate::session::layers::check_followed(&base, &url, "upload Location")?;
-    Ok(url)
 }
 
 impl Registry {

@@ -24,7 +24,7 @@ mod wire;
 
 pub use auth::{Auth, AuthLayer};
 pub use count::{Count, CountLayer, RequestCounter};
-pub(crate) use redirect::check_followed;
+pub(crate) use redirect::{check_followed, resolve_followed};
 pub use redirect::{Redirect, RedirectLayer};
 pub use retry::{Retry, RetryLayer};
 pub use user_agent::{UserAgent, UserAgentLayer};

@@ -37,6 +37,18 @@ pub(crate) fn check_followed(from: &url::Url, to: &url::Url, what: &'static str)
     }
 }
 
+/// `to`, a URL a registry handed over in its answer to `from` (often relative), resolved
+/// against `from` and checked by [`check_followed`].
+pub(crate) fn resolve_followed(from: &str, to: &str, what: &'static str) -> Result<url::Url, Error> {
+    let base = parse_url(from)?;
+    let url = base.join(to).map_err(|e| Error::InvalidUrl {
+        url: to.to_string(),
+        reason: e.to_string(),
+    })?;
+    check_followed(&base, &url, what)?;
+    Ok(url)
+}
+
 const MAX_REDIRECTS: usize = 10;
 
 /// Follows the redirects of GET and HEAD requests.
